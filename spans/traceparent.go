@@ -83,3 +83,6 @@ func ParseTraceparent(s string) (SpanContext, error) {
 	}
 	return sc, nil
 }
+
+// SpanContext returns sc itself, so that a SpanContext can be a Parent.
+func (sc SpanContext) SpanContext() SpanContext { return sc }

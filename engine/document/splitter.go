@@ -161,28 +161,42 @@ func (s *SentenceSplitter) pieces(text string, p piece, lv level, dst []piece) [
 }
 
 // runePieces cuts a single over-long word into the longest rune runs that
-// fit, by binary search over rune boundaries.
+// fit: a galloping search over rune boundaries, so a piece costs time in
+// proportion to its own length, not to the rest of the word.
 func (s *SentenceSplitter) runePieces(text string, p piece, dst []piece) []piece {
-	for p.start < p.end {
-		var bounds []int // byte offsets after each rune of text[p.start:p.end]
-		for i := p.start; i < p.end; {
-			_, w := utf8.DecodeRuneInString(text[i:p.end])
-			i += w
-			bounds = append(bounds, i)
-		}
-		// Largest n with Count(text[p.start:bounds[n-1]]) <= size; n ≥ 1.
-		lo, hi := 1, len(bounds)
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if s.counter.Count(text[p.start:bounds[mid-1]]) <= s.size {
-				lo = mid
-			} else {
-				hi = mid - 1
+	var bounds []int // byte offset after each rune of text[p]
+	for i := p.start; i < p.end; {
+		_, w := utf8.DecodeRuneInString(text[i:p.end])
+		i += w
+		bounds = append(bounds, i)
+	}
+	start, first := p.start, 0 // bounds[first] ends the first rune of the rest
+	fitsRunes := func(n int) bool { return s.counter.Count(text[start:bounds[first+n-1]]) <= s.size }
+	for first < len(bounds) {
+		rest := len(bounds) - first
+		// Gallop: lo runes fit, hi runes do not (or hi = rest+1).
+		lo, hi := 1, rest+1
+		for n := min(s.size, rest); n > lo; n = min(2*n, rest) {
+			if !fitsRunes(n) {
+				hi = n
+				break
+			}
+			lo = n
+			if n == rest {
+				break
 			}
 		}
-		end := bounds[lo-1]
-		dst = append(dst, piece{p.start, end})
-		p.start = end
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if fitsRunes(mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		end := bounds[first+lo-1]
+		dst = append(dst, piece{start, end})
+		start, first = end, first+lo
 	}
 	return dst
 }

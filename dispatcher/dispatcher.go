@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
@@ -182,7 +181,7 @@ func (d *Dispatcher) Emit(ctx context.Context, e event.Event) {
 	}
 	h := e.EventHeader()
 	if h.Time.IsZero() {
-		h.Time = time.Now()
+		h.Time = spans.Now()
 	}
 	if h.SpanID.IsZero() {
 		sc := spans.SpanContextFromContext(ctx)

@@ -19,6 +19,7 @@ type Span struct {
 	d        *Dispatcher
 	handlers *handlerSet
 	ended    atomic.Bool
+	ctx      spans.ParentContext // the child context, in the span's own allocation
 }
 
 // Start begins a span named name in stage under the parent carried by ctx (a
@@ -48,11 +49,12 @@ func (d *Dispatcher) Start(ctx context.Context, name string, stage spans.Stage, 
 	if len(attrs) > 0 {
 		r.Attrs = append(make([]spans.Attribute, 0, len(attrs)+4), attrs...)
 	}
-	r.Start = time.Now()
+	r.Start = spans.Now()
 	for _, h := range hs.spans {
 		safeStarted(h, r)
 	}
-	return spans.ContextWithParent(ctx, s), s
+	s.ctx = spans.ParentContext{Context: ctx, P: s}
+	return &s.ctx, s
 }
 
 // SpanFromContext returns the live span that ctx carries, or nil (also when
@@ -168,7 +170,9 @@ func (s *Span) finish(st spans.Status, msg string) {
 	if s == nil || !s.ended.CompareAndSwap(false, true) {
 		return
 	}
-	s.rec.End = time.Now()
+	// One monotonic clock read instead of time.Now's wall+monotonic pair;
+	// Add keeps the monotonic reading, so Duration stays step-proof.
+	s.rec.End = s.rec.Start.Add(time.Since(s.rec.Start))
 	s.rec.Status, s.rec.Err = st, msg
 	for _, h := range s.handlers.spans {
 		safeEnded(h, &s.rec)

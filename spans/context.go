@@ -66,3 +66,20 @@ func TagsFromContext(ctx context.Context) []Tag {
 	t, _ := ctx.Value(tagsKey{}).([]Tag)
 	return t
 }
+
+// ParentContext is a context node that carries P as the parent for new
+// spans. A span implementation can embed one in its own allocation and hand
+// out its address, saving the separate allocation ContextWithParent makes.
+type ParentContext struct {
+	context.Context
+	P Parent
+}
+
+// Value answers the parent lookup itself and defers everything else to the
+// wrapped context.
+func (c *ParentContext) Value(key any) any {
+	if key == (parentKey{}) {
+		return c.P
+	}
+	return c.Context.Value(key)
+}

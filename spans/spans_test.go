@@ -197,3 +197,20 @@ func TestContextParentAndTags(t *testing.T) {
 		t.Fatalf("child tags %v", got)
 	}
 }
+
+func TestNowTracksTheWallClockAndIsMonotonic(t *testing.T) {
+	prev := spans.Now()
+	for range 1000 {
+		n := spans.Now()
+		if n.Before(prev) {
+			t.Fatal("Now went backwards")
+		}
+		prev = n
+	}
+	if d := time.Since(prev); d < 0 || d > time.Second {
+		t.Fatalf("Now is %v away from time.Now", d)
+	}
+	if diff := spans.Now().Sub(time.Now()); diff > 2*time.Millisecond || diff < -1100*time.Millisecond {
+		t.Fatalf("wall time off by %v", diff)
+	}
+}

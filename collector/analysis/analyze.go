@@ -1,0 +1,113 @@
+package analysis
+
+import (
+	"github.com/stagescope/stagescope/spans"
+)
+
+var numStages = len(spans.AllStages())
+
+// traceResult is what Analyze keeps of one trace after walking it.
+type traceResult struct {
+	id  spans.TraceID
+	e2e int64
+	// attr and self are numStages-long windows into a shared backing
+	// array: critical-path time by charged stage, and summed self time by
+	// span stage.
+	attr, self []int64
+}
+
+// stageAcc gathers one stage's spans.
+type stageAcc struct {
+	totals, selfs []int64
+	selfSum       int64
+	errors        int
+	traces        int
+}
+
+// accumulator folds traces one by one into the raw material of a Report.
+type accumulator struct {
+	cfg     *config
+	tree    *tree
+	walker  pathWalker
+	results []traceResult
+	backing []int64
+	spans   int
+	stages  []stageAcc
+	pools   map[string]*poolAcc
+	retries map[string]*retryAcc
+	cost    map[costKey]*costAcc
+	hints   hints
+	tokens  []tokenSum // per node of the current trace
+	seen    []bool     // per stage, for the current trace
+}
+
+func newAccumulator(cfg *config, sizeHint int) *accumulator {
+	a := &accumulator{
+		cfg:     cfg,
+		tree:    newTree(),
+		results: make([]traceResult, 0, sizeHint),
+		backing: make([]int64, 0, sizeHint*2*numStages),
+		stages:  make([]stageAcc, numStages),
+		pools:   map[string]*poolAcc{},
+		retries: map[string]*retryAcc{},
+		cost:    map[costKey]*costAcc{},
+		seen:    make([]bool, numStages),
+	}
+	a.walker.tree = a.tree
+	return a
+}
+
+// add analyses one trace.
+func (a *accumulator) add(t Trace) {
+	tr := a.tree
+	if !tr.build(t) {
+		return
+	}
+	off := len(a.backing)
+	a.backing = append(a.backing, make([]int64, 2*numStages)...)
+	r := traceResult{id: t.ID()}
+	r.attr = a.backing[off : off+numStages : off+numStages]
+	r.self = a.backing[off+numStages : off+2*numStages : off+2*numStages]
+	root := &tr.nodes[tr.root]
+	r.e2e = root.end - root.start
+
+	clear(a.seen)
+	for _, v := range tr.order {
+		n := &tr.nodes[v]
+		if n.span == nil {
+			continue
+		}
+		a.spans++
+		self := tr.selfTime(v)
+		st := &a.stages[n.stage]
+		st.totals = append(st.totals, n.end-n.start)
+		st.selfs = append(st.selfs, self)
+		st.selfSum += self
+		if n.span.Status == spans.StatusError || n.span.Status == spans.StatusDropped {
+			st.errors++
+		}
+		if !a.seen[n.stage] {
+			a.seen[n.stage] = true
+			st.traces++
+		}
+		r.self[n.stage] += self
+		a.hints.observe(n.span)
+	}
+	a.addTokens(r.id)
+	a.addPools()
+	a.addRetries()
+
+	a.walker.attr = r.attr
+	a.walker.walk(tr.root, root.start, root.end, interval{}, false)
+	a.results = append(a.results, r)
+}
+
+// Analyze computes the bottleneck report of traces.
+func Analyze(traces []Trace, opts ...Option) *Report {
+	cfg := newConfig(opts)
+	a := newAccumulator(cfg, len(traces))
+	for _, t := range traces {
+		a.add(t)
+	}
+	return a.report()
+}

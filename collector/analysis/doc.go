@@ -1,0 +1,43 @@
+// Package analysis turns a set of finished traces into a bottleneck report:
+// where the time and the money of a pipeline go, and what to change.
+//
+// Analyze computes, over in-memory traces (a time window, a benchmark run or
+// any sample the caller picked):
+//
+//  1. per-stage span counts, total-time and self-time percentiles and their
+//     share of end-to-end latency;
+//  2. the critical path of every trace, aggregated per stage over all traces
+//     and over the slow cohort (traces at or above the slow quantile);
+//  3. queue wait against run time in worker pools, with utilisation and a
+//     concrete worker count derived from Little's law;
+//  4. retry amplification: attempts per logical call, time and tokens lost in
+//     failed attempts and backoff, give-ups;
+//  5. tokens and cost per stage and model, from a configurable price table;
+//  6. tail attribution: which stage explains the gap between the slow cohort
+//     and the rest, with exemplar traces;
+//  7. (Compare) per-stage deltas between two sets of traces with a
+//     Mann–Whitney U test and flagged regressions;
+//  8. what-if: the end-to-end p95 if one stage were k× faster, recomputed
+//     from the critical paths.
+//
+// Findings rank the bottlenecks on one scale, time attributable per slow
+// trace, and each ends in a sentence a person can act on.
+//
+// Self time is a span's duration minus the union of its children's intervals
+// (children are clipped to the parent and may overlap). The critical path
+// walks back from a span's end, repeatedly taking the child that ends last
+// before the current point, so concurrent fan-out is handled: only the chain
+// that bounded the parent's end counts.
+//
+// Two re-attributions make the critical path say what to fix rather than
+// where the CPU was: time inside failed retry attempts is charged to the
+// retry stage (it is time lost to retrying), and path time that a pool job
+// spent waiting for a worker (attribute pool.queue_wait_ns) is charged to the
+// pool stage. Every per-stage critical-path figure (shares, tail
+// attribution, what-if, findings) uses this charged time, whose stages add up
+// to the end-to-end latency of each trace.
+//
+// The package is pure computation: it must not do I/O, read the store, spawn
+// goroutines or keep global state. Reports are plain values with JSON tags;
+// durations appear both as nanoseconds and as millisecond floats.
+package analysis

@@ -1,0 +1,158 @@
+package analysis
+
+import (
+	"maps"
+	"strings"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Defaults used when no option overrides them.
+const (
+	// DefaultSlowQuantile picks the slow cohort: traces whose end-to-end
+	// latency is at or above this quantile.
+	DefaultSlowQuantile = 0.95
+	// DefaultMaxExemplars is how many trace IDs a finding or the tail
+	// attribution lists.
+	DefaultMaxExemplars = 5
+	// DefaultWhatIfFactor is the speed-up used for the automatic what-if
+	// scenarios when none is configured.
+	DefaultWhatIfFactor = 2.0
+	// DefaultSignificance is the p-value under which Compare calls a change
+	// significant.
+	DefaultSignificance = 0.01
+	// DefaultRegressionThreshold is the relative growth of a stage's mean
+	// per-trace self time that Compare flags as a regression (when it is
+	// also significant).
+	DefaultRegressionThreshold = 0.10
+)
+
+// Price is what a model costs, in US dollars per million tokens. Embedding
+// tokens are charged at PromptPerMTok.
+type Price struct {
+	PromptPerMTok     float64 `json:"prompt_per_mtok"`
+	CompletionPerMTok float64 `json:"completion_per_mtok"`
+}
+
+// DefaultPrices returns a copy of the built-in price table. The figures are
+// examples of list prices for a few common models and go stale; pass your own
+// table with WithPriceTable for numbers you rely on. A model name matches its
+// exact entry or, failing that, the longest entry it starts with
+// ("gpt-4o-mini-2024-07-18" is priced as "gpt-4o-mini").
+func DefaultPrices() map[string]Price {
+	return map[string]Price{
+		"gpt-4o":                 {PromptPerMTok: 2.50, CompletionPerMTok: 10.00},
+		"gpt-4o-mini":            {PromptPerMTok: 0.15, CompletionPerMTok: 0.60},
+		"gpt-4.1":                {PromptPerMTok: 2.00, CompletionPerMTok: 8.00},
+		"gpt-4.1-mini":           {PromptPerMTok: 0.40, CompletionPerMTok: 1.60},
+		"gpt-4.1-nano":           {PromptPerMTok: 0.10, CompletionPerMTok: 0.40},
+		"gpt-3.5-turbo":          {PromptPerMTok: 0.50, CompletionPerMTok: 1.50},
+		"claude-3-5-sonnet":      {PromptPerMTok: 3.00, CompletionPerMTok: 15.00},
+		"claude-3-5-haiku":       {PromptPerMTok: 0.80, CompletionPerMTok: 4.00},
+		"text-embedding-3-small": {PromptPerMTok: 0.02},
+		"text-embedding-3-large": {PromptPerMTok: 0.13},
+	}
+}
+
+// Option configures Analyze and Compare.
+type Option func(*config)
+
+type whatIfSpec struct {
+	stage  spans.Stage
+	factor float64
+}
+
+type config struct {
+	prices       map[string]Price
+	slowQuantile float64
+	whatIf       []whatIfSpec
+	maxExemplars int
+	alpha        float64
+	regression   float64
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		prices:       DefaultPrices(),
+		slowQuantile: DefaultSlowQuantile,
+		maxExemplars: DefaultMaxExemplars,
+		alpha:        DefaultSignificance,
+		regression:   DefaultRegressionThreshold,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	return c
+}
+
+// WithPriceTable replaces the price table (model name → price). Models not in
+// the table are reported as unpriced and cost nothing.
+func WithPriceTable(prices map[string]Price) Option {
+	return func(c *config) { c.prices = maps.Clone(prices) }
+}
+
+// WithSlowQuantile sets the quantile (0 < q < 1) at or above which a trace is
+// in the slow cohort. Out-of-range values are ignored.
+func WithSlowQuantile(q float64) Option {
+	return func(c *config) {
+		if q > 0 && q < 1 {
+			c.slowQuantile = q
+		}
+	}
+}
+
+// WithWhatIf asks for the scenario "stage were factor× faster" (factor > 1).
+// Given at least once, it replaces the automatic scenarios (every stage on
+// the critical path at DefaultWhatIfFactor).
+func WithWhatIf(stage spans.Stage, factor float64) Option {
+	return func(c *config) {
+		if factor > 0 {
+			c.whatIf = append(c.whatIf, whatIfSpec{stage, factor})
+		}
+	}
+}
+
+// WithMaxExemplars sets how many exemplar trace IDs are listed (n ≥ 0).
+func WithMaxExemplars(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.maxExemplars = n
+		}
+	}
+}
+
+// WithSignificance sets the p-value under which Compare deems a change
+// significant (0 < alpha < 1).
+func WithSignificance(alpha float64) Option {
+	return func(c *config) {
+		if alpha > 0 && alpha < 1 {
+			c.alpha = alpha
+		}
+	}
+}
+
+// WithRegressionThreshold sets the relative growth (0.10 = +10 %) of a stage's
+// mean per-trace self time that Compare flags when significant.
+func WithRegressionThreshold(r float64) Option {
+	return func(c *config) {
+		if r > 0 {
+			c.regression = r
+		}
+	}
+}
+
+// priceFor looks model up exactly, then by longest prefix.
+func (c *config) priceFor(model string) (Price, bool) {
+	if p, ok := c.prices[model]; ok {
+		return p, true
+	}
+	best, bestLen := Price{}, -1
+	for name, p := range c.prices {
+		if len(name) > bestLen && strings.HasPrefix(model, name) {
+			best, bestLen = p, len(name)
+		}
+	}
+	return best, bestLen >= 0
+}

@@ -1,0 +1,206 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Report is the bottleneck analysis of a set of traces. Its JSON form is the
+// contract with the API and the dashboard: fields are only ever added. Slices
+// are never nil, so they encode as [] rather than null.
+type Report struct {
+	Traces       int     `json:"traces"`
+	Spans        int     `json:"spans"`
+	SlowQuantile float64 `json:"slow_quantile"`
+	// E2E is the distribution of end-to-end latency (the root span's
+	// duration, or the extent of the trace without a single root).
+	E2E Percentiles `json:"e2e"`
+	// Stages are in pipeline order; only stages seen are listed.
+	Stages []StageStats `json:"stages"`
+	// CriticalPath is each stage's share of the critical path, largest
+	// slow-cohort contribution first.
+	CriticalPath   []StageCP       `json:"critical_path"`
+	Pools          []PoolStats     `json:"pools"`
+	Retries        []RetryStats    `json:"retries"`
+	Cost           []CostStats     `json:"cost"`
+	CostTotalUSD   float64         `json:"cost_total_usd"`
+	UnpricedModels []string        `json:"unpriced_models"`
+	Tail           TailAttribution `json:"tail"`
+	WhatIf         []WhatIf        `json:"what_if"`
+	// Findings are ranked: the bottleneck costing the slow traces the most
+	// time first, then cost findings.
+	Findings []Finding `json:"findings"`
+}
+
+// StageStats describes the spans of one stage.
+type StageStats struct {
+	Stage  spans.Stage `json:"stage"`
+	Count  int         `json:"count"`  // spans
+	Traces int         `json:"traces"` // traces with at least one span of the stage
+	Errors int         `json:"errors"` // spans that ended in error or were dropped
+	// Total is the distribution of span durations, Self of span self times.
+	Total Percentiles `json:"total"`
+	Self  Percentiles `json:"self"`
+	// SelfSum is the stage's self time over all traces; ShareOfE2E divides
+	// it by the summed end-to-end latency (stages running concurrently can
+	// add up to more than 1).
+	SelfSum    time.Duration `json:"self_sum_ns"`
+	SelfSumMs  float64       `json:"self_sum_ms"`
+	ShareOfE2E float64       `json:"share_of_e2e"`
+}
+
+// StageCP is a stage's contribution to the critical path.
+type StageCP struct {
+	Stage spans.Stage `json:"stage"`
+	// MeanPerTrace and MeanPerSlowTrace are the path time charged to the
+	// stage per trace, over all traces and over the slow cohort.
+	MeanPerTrace       time.Duration `json:"mean_per_trace_ns"`
+	MeanPerTraceMs     float64       `json:"mean_per_trace_ms"`
+	MeanPerSlowTrace   time.Duration `json:"mean_per_slow_trace_ns"`
+	MeanPerSlowTraceMs float64       `json:"mean_per_slow_trace_ms"`
+	// Share is the stage's part of all critical-path time (= all end-to-end
+	// time); SlowShare the same within the slow cohort.
+	Share     float64 `json:"share"`
+	SlowShare float64 `json:"slow_share"`
+	// OnPath and SlowOnPath are the fractions of traces (of slow traces)
+	// whose critical path passes through the stage.
+	OnPath     float64 `json:"on_path"`
+	SlowOnPath float64 `json:"slow_on_path"`
+}
+
+// PoolStats describes one worker pool (by pool.name).
+type PoolStats struct {
+	Name    string `json:"name"`
+	Runs    int    `json:"runs"`    // pool spans
+	Jobs    int    `json:"jobs"`    // job spans
+	Workers int    `json:"workers"` // largest pool.workers seen (0 if unknown)
+	// MaxJobsPerRun is the most jobs seen in one run.
+	MaxJobsPerRun int         `json:"max_jobs_per_run"`
+	QueueWait     Percentiles `json:"queue_wait"`
+	RunTime       Percentiles `json:"run_time"`
+	// QueueShare is queue wait / (queue wait + run time) over all jobs.
+	QueueShare float64 `json:"queue_share"`
+	// Utilisation is run time / (workers × pool wall time) over runs whose
+	// workers are known; Busy is the mean number of jobs running and InSystem
+	// the mean number queued or running (Little's law: arrival rate × time in
+	// system).
+	Utilisation float64 `json:"utilisation"`
+	Busy        float64 `json:"busy"`
+	InSystem    float64 `json:"in_system"`
+	Saturated   bool    `json:"saturated"`
+	// RecommendedWorkers is the worker count that would serve the observed
+	// demand without queueing (or without idling); 0 if it cannot be
+	// derived.
+	RecommendedWorkers int    `json:"recommended_workers"`
+	Recommendation     string `json:"recommendation"`
+}
+
+// RetryStats describes the retried calls of one operation (by retry.op).
+type RetryStats struct {
+	Op    string      `json:"op"`
+	Stage spans.Stage `json:"stage"` // the stage of the work being retried
+	Calls int         `json:"calls"` // logical calls
+	// Attempts counts all attempts; AttemptsPerCall is the amplification.
+	Attempts        int     `json:"attempts"`
+	AttemptsPerCall float64 `json:"attempts_per_call"`
+	MaxAttempts     int     `json:"max_attempts"`
+	FailedAttempts  int     `json:"failed_attempts"`
+	GaveUp          int     `json:"gave_up"`
+	// FailedTime is spent in failed attempts, Backoff sleeping between
+	// attempts; Lost is their sum, LostPerCall its mean per logical call.
+	FailedTime    time.Duration `json:"failed_time_ns"`
+	FailedTimeMs  float64       `json:"failed_time_ms"`
+	Backoff       time.Duration `json:"backoff_ns"`
+	BackoffMs     float64       `json:"backoff_ms"`
+	Lost          time.Duration `json:"lost_ns"`
+	LostMs        float64       `json:"lost_ms"`
+	LostPerCall   time.Duration `json:"lost_per_call_ns"`
+	LostPerCallMs float64       `json:"lost_per_call_ms"`
+	// TokensLost and CostLostUSD are spent by failed attempts.
+	TokensLost  int64   `json:"tokens_lost"`
+	CostLostUSD float64 `json:"cost_lost_usd"`
+}
+
+// CostStats is the token use and cost of one stage and model.
+type CostStats struct {
+	Stage            spans.Stage `json:"stage"`
+	Model            string      `json:"model"`
+	Calls            int         `json:"calls"`
+	PromptTokens     int64       `json:"prompt_tokens"`
+	CompletionTokens int64       `json:"completion_tokens"`
+	EmbeddingTokens  int64       `json:"embedding_tokens"`
+	USD              float64     `json:"usd"`
+	USDPerTrace      float64     `json:"usd_per_trace"`
+	Priced           bool        `json:"priced"`
+}
+
+// TailAttribution explains the gap between the slow cohort and the rest.
+type TailAttribution struct {
+	Quantile    float64       `json:"quantile"`
+	Threshold   time.Duration `json:"threshold_ns"`
+	ThresholdMs float64       `json:"threshold_ms"`
+	SlowTraces  int           `json:"slow_traces"`
+	RestTraces  int           `json:"rest_traces"`
+	SlowMean    time.Duration `json:"slow_mean_ns"`
+	SlowMeanMs  float64       `json:"slow_mean_ms"`
+	RestMean    time.Duration `json:"rest_mean_ns"`
+	RestMeanMs  float64       `json:"rest_mean_ms"`
+	Gap         time.Duration `json:"gap_ns"`
+	GapMs       float64       `json:"gap_ms"`
+	// Stages are ordered by how much of the gap they explain, most first.
+	Stages []TailStage `json:"stages"`
+	// Top is the stage explaining most of the gap (other when none).
+	Top spans.Stage `json:"top"`
+	// Exemplars are slow traces where Top weighs most.
+	Exemplars []spans.TraceID `json:"exemplars"`
+}
+
+// TailStage is one stage's critical-path time in the slow cohort and the rest.
+type TailStage struct {
+	Stage      spans.Stage   `json:"stage"`
+	SlowMean   time.Duration `json:"slow_mean_ns"`
+	SlowMeanMs float64       `json:"slow_mean_ms"`
+	RestMean   time.Duration `json:"rest_mean_ns"`
+	RestMeanMs float64       `json:"rest_mean_ms"`
+	Delta      time.Duration `json:"delta_ns"`
+	DeltaMs    float64       `json:"delta_ms"`
+	ShareOfGap float64       `json:"share_of_gap"`
+}
+
+// WhatIf is the end-to-end latency if one stage's critical-path time were
+// Factor× shorter. It assumes the critical path keeps its shape, so it is an
+// optimistic bound: another branch may become critical.
+type WhatIf struct {
+	Stage    spans.Stage   `json:"stage"`
+	Factor   float64       `json:"factor"`
+	P50      time.Duration `json:"p50_ns"`
+	P50Ms    float64       `json:"p50_ms"`
+	P95      time.Duration `json:"p95_ns"`
+	P95Ms    float64       `json:"p95_ms"`
+	P95Now   time.Duration `json:"p95_now_ns"`
+	P95NowMs float64       `json:"p95_now_ms"`
+	// Gain is the relative drop of the p95 (0.25 = 25 % faster).
+	Gain float64 `json:"gain"`
+}
+
+// Finding is one ranked observation with a recommendation.
+type Finding struct {
+	// Severity is "critical" (≥ 50 % of slow-trace latency), "warning"
+	// (≥ 20 %) or "info".
+	Severity string `json:"severity"`
+	// Kind is "latency", "pool", "retry" or "cost".
+	Kind  string      `json:"kind"`
+	Stage spans.Stage `json:"stage"`
+	// Subject names the pool, retry operation or model when there is one.
+	Subject string `json:"subject,omitempty"`
+	// Score is the time the finding costs each slow trace; findings are
+	// ranked by it (cost findings have none and come last).
+	Score          time.Duration   `json:"score_ns"`
+	ScoreMs        float64         `json:"score_ms"`
+	Share          float64         `json:"share"` // Score / mean slow-trace latency
+	Title          string          `json:"title"`
+	Detail         string          `json:"detail"`
+	Recommendation string          `json:"recommendation"`
+	Exemplars      []spans.TraceID `json:"exemplars"`
+}

@@ -36,7 +36,7 @@ func (a *accumulator) cohort() cohort {
 	// The slow cohort is the ceil((1−q)·n) slowest traces, ranked rather
 	// than cut at a value, so ties at the threshold cannot swallow the
 	// whole set; with two or more traces there is always a rest.
-	k := int(math.Ceil((1 - a.cfg.slowQuantile) * float64(n)))
+	k := int(math.Ceil((1-a.cfg.slowQuantile)*float64(n) - 1e-9)) // 1e-9: 0.05·20 is 1.0000000000000009
 	k = max(k, 1)
 	if n >= 2 {
 		k = min(k, n-1)

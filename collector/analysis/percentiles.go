@@ -33,7 +33,7 @@ func quantile(sorted []int64, q float64) int64 {
 	if n == 0 {
 		return 0
 	}
-	i := int(math.Ceil(q*float64(n))) - 1
+	i := int(math.Ceil(q*float64(n)-1e-9)) - 1 // 1e-9 absorbs float error in q·n
 	return sorted[min(max(i, 0), n-1)]
 }
 

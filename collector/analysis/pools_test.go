@@ -1,0 +1,80 @@
+package analysis
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// poolTrace runs 8 jobs of 10 ms each on 2 workers, all queued at 0. With
+// waitInSpan the job spans start at enqueue; otherwise at pick-up.
+func poolTrace(waitInSpan bool) Trace {
+	b := newTrace()
+	q := b.span(nil, "query", spans.StageQuery, 0, 40)
+	p := b.span(q, "pool embed", spans.StagePool, 0, 40, spans.String(spans.KeyPoolName, "embed"),
+		spans.Int(spans.KeyPoolWorkers, 2), spans.Int(spans.KeyPoolJobs, 8))
+	for j := range 8 {
+		wave := float64(j / 2)
+		wait := msDur(10 * wave)
+		start := 10 * wave
+		if waitInSpan {
+			start = 0
+		}
+		job := b.span(p, "job", spans.StagePool, start, 10*wave+10, spans.Int(spans.KeyPoolJob, j),
+			spans.Int64(spans.KeyPoolQueueNanos, int64(wait)), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(10))))
+		b.span(job, "embed", spans.StageEmbed, 10*wave, 10*wave+10)
+	}
+	return b.trace()
+}
+
+func TestPoolSaturation(t *testing.T) {
+	for _, inSpan := range []bool{false, true} {
+		r := Analyze([]Trace{poolTrace(inSpan), poolTrace(inSpan)})
+		if len(r.Pools) != 1 {
+			t.Fatalf("pools = %+v", r.Pools)
+		}
+		p := r.Pools[0]
+		if p.Name != "embed" || p.Runs != 2 || p.Jobs != 16 || p.Workers != 2 || p.MaxJobsPerRun != 8 {
+			t.Fatalf("inSpan %v: pool counts = %+v", inSpan, p)
+		}
+		// Waits 0,0,10,10,20,20,30,30 → mean 15 ms; run 10 ms each.
+		if p.QueueWait.Mean != msDur(15) || p.QueueWait.P95 != msDur(30) || p.RunTime.P50 != msDur(10) {
+			t.Fatalf("inSpan %v: wait %+v run %+v", inSpan, p.QueueWait, p.RunTime)
+		}
+		// 120/(120+80) waiting; 80 ms of work on 2×40 ms capacity; 200 ms
+		// in system over 40 ms → 5 jobs in the pool on average.
+		if p.QueueShare != 0.6 || p.Utilisation != 1 || p.Busy != 2 || p.InSystem != 5 || !p.Saturated || p.RecommendedWorkers != 5 {
+			t.Fatalf("inSpan %v: pool figures = %+v", inSpan, p)
+		}
+		if !strings.Contains(p.Recommendation, "from 2 to 5") {
+			t.Fatalf("recommendation %q", p.Recommendation)
+		}
+		// Path: 30 ms of waiting charged to pool, the last job's 10 ms to embed.
+		if c, _ := stageCP(r, spans.StagePool); c.MeanPerTrace != msDur(30) {
+			t.Fatalf("inSpan %v: pool on path %v, want 30ms", inSpan, c.MeanPerTrace)
+		}
+		if c, _ := stageCP(r, spans.StageEmbed); c.MeanPerTrace != msDur(10) {
+			t.Fatalf("inSpan %v: embed on path %v, want 10ms", inSpan, c.MeanPerTrace)
+		}
+		f := r.Findings[0]
+		if f.Kind != "pool" || f.Subject != "embed" || f.Score != msDur(30) || f.Share != 0.75 || f.Recommendation != p.Recommendation {
+			t.Fatalf("inSpan %v: first finding = %+v", inSpan, f)
+		}
+	}
+}
+
+func TestPoolIdleAndRightSized(t *testing.T) {
+	b := newTrace()
+	q := b.span(nil, "query", spans.StageQuery, 0, 100)
+	p := b.span(q, "pool", spans.StagePool, 0, 100, spans.String(spans.KeyPoolName, "idle"), spans.Int(spans.KeyPoolWorkers, 16))
+	for range 4 {
+		b.span(p, "job", spans.StagePool, 0, 100, spans.Int64(spans.KeyPoolQueueNanos, 0), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(100))))
+	}
+	r := Analyze([]Trace{b.trace()})
+	s := r.Pools[0]
+	// 4 busy of 16 → 25 % utilised; 4 / 0.7 → 6 workers.
+	if s.Saturated || s.Utilisation != 0.25 || s.RecommendedWorkers != 6 || !strings.Contains(s.Recommendation, "from 16 to 6") {
+		t.Fatalf("idle pool = %+v", s)
+	}
+}

@@ -1,0 +1,84 @@
+package analysis
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// retryTrace: two failed attempts of 200 ms with 100 ms backoff after each,
+// then a 400 ms success; failed attempts spend 100 prompt tokens each.
+func retryTrace(withBackoffAttr bool) Trace {
+	b := newTrace()
+	q := b.span(nil, "query", spans.StageQuery, 0, 1000)
+	attrs := []spans.Attribute{spans.String(spans.KeyRetryOp, "llm.complete"), spans.Int(spans.KeyRetryAttempts, 3), spans.Bool(spans.KeyRetryGaveUp, false)}
+	if withBackoffAttr {
+		attrs = append(attrs, spans.Int64(spans.KeyRetryBackoffNanos, int64(msDur(200))))
+	}
+	call := b.span(q, "retry", spans.StageRetry, 0, 1000, attrs...)
+	for i, iv := range [][2]float64{{0, 200}, {300, 500}, {600, 1000}} {
+		a := b.span(call, "attempt", spans.StageRetry, iv[0], iv[1], spans.Int(spans.KeyRetryAttempt, i+1))
+		l := b.span(a, "llm", spans.StageLLM, iv[0], iv[1], spans.String(spans.KeyLLMModel, "gpt-4o-mini"),
+			spans.Int(spans.KeyLLMPromptTokens, 100))
+		if i < 2 {
+			a.Status, l.Status = spans.StatusError, spans.StatusError
+		} else {
+			l.Attrs = append(l.Attrs, spans.Int(spans.KeyLLMCompletionTokens, 50))
+		}
+	}
+	return b.trace()
+}
+
+func TestRetryAmplification(t *testing.T) {
+	for _, attr := range []bool{true, false} {
+		r := Analyze([]Trace{retryTrace(attr), retryTrace(attr)})
+		if len(r.Retries) != 1 {
+			t.Fatalf("retries = %+v", r.Retries)
+		}
+		s := r.Retries[0]
+		if s.Op != "llm.complete" || s.Stage != spans.StageLLM || s.Calls != 2 || s.Attempts != 6 || s.AttemptsPerCall != 3 ||
+			s.MaxAttempts != 3 || s.FailedAttempts != 4 || s.GaveUp != 0 {
+			t.Fatalf("backoff attr %v: counts = %+v", attr, s)
+		}
+		if s.FailedTime != msDur(800) || s.Backoff != msDur(400) || s.Lost != msDur(1200) || s.LostPerCall != msDur(600) || s.LostPerCallMs != 600 {
+			t.Fatalf("backoff attr %v: times = %+v", attr, s)
+		}
+		// 400 prompt tokens lost at $0.15/Mtok.
+		if s.TokensLost != 400 || s.CostLostUSD != 0.00006 {
+			t.Fatalf("tokens lost = %d ($%v), want 400 ($0.00006)", s.TokensLost, s.CostLostUSD)
+		}
+		// Critical path: 600 ms charged to retry, 400 ms to llm.
+		if c, _ := stageCP(r, spans.StageRetry); c.MeanPerTrace != msDur(600) {
+			t.Fatalf("retry on path %v, want 600ms", c.MeanPerTrace)
+		}
+		if c, _ := stageCP(r, spans.StageLLM); c.MeanPerTrace != msDur(400) {
+			t.Fatalf("llm on path %v, want 400ms", c.MeanPerTrace)
+		}
+		f := r.Findings[0]
+		if f.Kind != "retry" || f.Stage != spans.StageRetry || f.Subject != "llm.complete" || f.Score != msDur(600) || f.Severity != "critical" {
+			t.Fatalf("first finding = %+v", f)
+		}
+		if !strings.Contains(f.Recommendation, "cap attempts") || len(f.Exemplars) != 1 {
+			t.Fatalf("retry finding recommendation %q exemplars %d", f.Recommendation, len(f.Exemplars))
+		}
+	}
+}
+
+func TestRetryGiveUpsWithoutAttemptSpans(t *testing.T) {
+	var traces []Trace
+	for i := range 4 {
+		b := newTrace()
+		q := b.span(nil, "query", spans.StageQuery, 0, 100)
+		c := b.span(q, "retry embed", spans.StageRetry, 0, 100, spans.String(spans.KeyRetryOp, "embed"),
+			spans.Int(spans.KeyRetryAttempts, 4), spans.Bool(spans.KeyRetryGaveUp, i%2 == 0), spans.Int64(spans.KeyRetryBackoffNanos, int64(msDur(30))))
+		c.Status = spans.StatusError
+		traces = append(traces, b.trace())
+	}
+	r := Analyze(traces)
+	s := r.Retries[0]
+	// Calls that gave up failed all 4 attempts, the others 3.
+	if s.Calls != 4 || s.Attempts != 16 || s.GaveUp != 2 || s.FailedAttempts != 14 || s.Backoff != msDur(120) {
+		t.Fatalf("retry stats = %+v", s)
+	}
+}

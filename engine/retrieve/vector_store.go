@@ -179,3 +179,27 @@ func normalized(v []float32) []float32 {
 	}
 	return out
 }
+
+// NewVectorStoreFrom rebuilds a store from entries as Entries returned them
+// (already normalised, one dimension), keeping their vectors bit for bit so
+// that a persisted store loads and persists again to identical bytes.
+func NewVectorStoreFrom(entries []VectorEntry) (*VectorStore, error) {
+	s := NewVectorStore()
+	for i, e := range entries {
+		if i == 0 {
+			s.dims = len(e.Vector)
+		}
+		if len(e.Vector) == 0 || len(e.Vector) != s.dims {
+			return nil, fmt.Errorf("vector store: entry %d (%s) has %d dimensions, want %d", i, e.NodeID, len(e.Vector), s.dims)
+		}
+		if _, dup := s.index[e.NodeID]; dup {
+			return nil, fmt.Errorf("vector store: node %q appears twice", e.NodeID)
+		}
+		s.index[e.NodeID] = len(s.ids)
+		s.ids = append(s.ids, e.NodeID)
+		s.docs = append(s.docs, e.DocID)
+		s.texts = append(s.texts, e.Text)
+		s.flat = append(s.flat, e.Vector...)
+	}
+	return s, nil
+}

@@ -222,8 +222,8 @@ func (fc *findingContext) poolFindings() []Finding {
 		score := int64(float64(fc.score) * float64(wait) / float64(total))
 		f := Finding{Kind: "pool", Stage: spans.StagePool, Subject: p.Name, Score: time.Duration(score)}
 		f.Title = fmt.Sprintf("worker pool %s: waiting for a worker costs slow traces %s", quote(p.Name), fmtDur(score))
-		f.Detail = fmt.Sprintf("%d jobs in %d runs with %d workers; queue wait p50 %s, p95 %s against run time p50 %s (%.0f%% of job time is waiting); utilisation %.0f%%, %.1f jobs in the pool on average.",
-			p.Jobs, p.Runs, p.Workers, fmtDur(int64(p.QueueWait.P50)), fmtDur(int64(p.QueueWait.P95)), fmtDur(int64(p.RunTime.P50)),
+		f.Detail = fmt.Sprintf("%d jobs in %d runs with %s; queue wait p50 %s, p95 %s against run time p50 %s (%.0f%% of job time is waiting); utilisation %.0f%%, %.1f jobs in the pool on average.",
+			p.Jobs, p.Runs, plural(p.Workers, "worker"), fmtDur(int64(p.QueueWait.P50)), fmtDur(int64(p.QueueWait.P95)), fmtDur(int64(p.RunTime.P50)),
 			100*p.QueueShare, 100*p.Utilisation, p.InSystem)
 		f.Recommendation = p.Recommendation
 		out = append(out, f)
@@ -269,10 +269,10 @@ func (fc *findingContext) retryFindings() []Finding {
 func (a *accumulator) costFindings(rep *Report) []Finding {
 	var out []Finding
 	for _, c := range rep.Cost {
-		if len(out) == maxCostFindings || c.USD <= 0 {
+		share := ratio(c.USD, rep.CostTotalUSD)
+		if len(out) == maxCostFindings || c.USD <= 0 || (len(out) > 0 && share < minFindingShare) {
 			break
 		}
-		share := ratio(c.USD, rep.CostTotalUSD)
 		f := Finding{Kind: "cost", Severity: "info", Stage: c.Stage, Subject: c.Model, Share: round4(share), Exemplars: []spans.TraceID{}}
 		f.Title = fmt.Sprintf("%s calls to %s cost $%.4f (%.0f%% of spend)", c.Stage, quote(c.Model), c.USD, 100*share)
 		f.Detail = fmt.Sprintf("%d calls used %d prompt, %d completion and %d embedding tokens: $%.6f per trace.",
@@ -290,9 +290,17 @@ func (a *accumulator) costFindings(rep *Report) []Finding {
 	}
 	if len(rep.UnpricedModels) > 0 {
 		out = append(out, Finding{Kind: "cost", Severity: "info", Stage: spans.StageOther, Exemplars: []spans.TraceID{},
-			Title:          fmt.Sprintf("%d models have no price", len(rep.UnpricedModels)),
+			Title:          "no price for " + plural(len(rep.UnpricedModels), "model"),
 			Detail:         "No price is configured for: " + strings.Join(rep.UnpricedModels, ", ") + ".",
 			Recommendation: "add these models to the price table (analysis.WithPriceTable) so their cost is counted."})
 	}
 	return out
+}
+
+// plural writes n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

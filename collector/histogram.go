@@ -1,0 +1,110 @@
+package collector
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Durations are counted in a fixed log-scale histogram: bucket 0 holds
+// everything under histMinNanos, bucket i ≥ 1 holds
+// [histMinNanos·2^((i-1)/histPerOctave), histMinNanos·2^(i/histPerOctave)).
+// Four buckets per octave bound the relative error of a percentile at about
+// ±9%, and 128 buckets reach from 1 µs to an hour. Because the buckets are
+// fixed, histograms of different minutes, runs and batches add up exactly.
+const (
+	histBuckets   = 128
+	histPerOctave = 4
+	histMinNanos  = 1000
+)
+
+type histogram [histBuckets]uint64
+
+func histBucket(ns int64) int {
+	if ns < histMinNanos {
+		return 0
+	}
+	i := int(math.Log2(float64(ns)/histMinNanos)*histPerOctave) + 1
+	return min(i, histBuckets-1)
+}
+
+func histUpper(i int) float64 { return histMinNanos * math.Exp2(float64(i)/histPerOctave) }
+
+func (h *histogram) add(ns int64) { h[histBucket(ns)]++ }
+
+func (h *histogram) merge(o *histogram) {
+	for i, c := range o {
+		h[i] += c
+	}
+}
+
+func (h *histogram) total() uint64 {
+	var n uint64
+	for _, c := range h {
+		n += c
+	}
+	return n
+}
+
+// quantile estimates the q-quantile (0 < q ≤ 1) as the geometric middle of
+// the bucket that holds it.
+func (h *histogram) quantile(q float64) time.Duration {
+	n := h.total()
+	if n == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(n)))
+	rank = max(rank, 1)
+	var cum uint64
+	for i, c := range h {
+		cum += c
+		if cum >= rank {
+			if i == 0 {
+				return histMinNanos / 2
+			}
+			return time.Duration(math.Sqrt(histUpper(i-1) * histUpper(i)))
+		}
+	}
+	return time.Duration(histUpper(histBuckets - 1))
+}
+
+// appendHist encodes the non-empty buckets as (index gap, count) uvarints.
+func appendHist(b []byte, h *histogram) []byte {
+	prev := -1
+	for i, c := range h {
+		if c == 0 {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(i-prev))
+		b = binary.AppendUvarint(b, c)
+		prev = i
+	}
+	return b
+}
+
+// mergeHist adds an encoded histogram into h.
+func mergeHist(h *histogram, b []byte) error {
+	i := -1
+	for len(b) > 0 {
+		gap, n := binary.Uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("corrupt histogram: bad index")
+		}
+		b = b[n:]
+		c, n := binary.Uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("corrupt histogram: bad count")
+		}
+		b = b[n:]
+		if gap == 0 || gap > histBuckets {
+			return fmt.Errorf("corrupt histogram: index gap %d", gap)
+		}
+		i += int(gap)
+		if i >= histBuckets {
+			return fmt.Errorf("corrupt histogram: bucket %d out of range", i)
+		}
+		h[i] += c
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+// Package jaeger moves stagescope traces to and from Jaeger.
+//
+// Three directions are covered:
+//
+//   - Replay of stored traces (NewOTLPExporter, NewThriftExporter): finished
+//     spans and their events, for example read from the SQLite store, are sent
+//     to Jaeger in batches with the same trace and span IDs, parents, times,
+//     status, attributes and events. OTLP over HTTP through the OpenTelemetry
+//     SDK is the default; the Thrift exporter speaks jaeger.thrift over HTTP to
+//     the collector's /api/traces endpoint through
+//     github.com/uber/jaeger-client-go's transport, for old collectors that do
+//     not accept OTLP.
+//   - Live export (NewLiveExporter): a dispatcher handler that mirrors every
+//     span to Jaeger through the OpenTelemetry bridge and the SDK's batch span
+//     processor. The queue is bounded; a span that finds it full is dropped
+//     and counted, so export never slows the pipeline down.
+//   - Reading back (NewQueryClient): traces stored in Jaeger are fetched
+//     through its /api/v3 query API and turned back into stagescope spans and
+//     events, so that the bottleneck analysis can run on traces kept in a
+//     distributed Jaeger.
+//
+// The stage of a span read from Jaeger comes, in order, from the
+// stagescope.stage attribute, openinference.span.kind,
+// gen_ai.operation.name, and the span name (StageFromAttributes).
+//
+// The package must not read flags or environment variables: every setting,
+// including those the OTEL_EXPORTER_OTLP_* variables name, arrives through
+// options, and the options this package always sets take precedence over the
+// OpenTelemetry SDK's own environment lookup. It must not write to the
+// collector's store either; callers hand it traces and take traces from it.
+package jaeger

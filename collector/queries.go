@@ -1,0 +1,516 @@
+package collector
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Limits of trace listing.
+const (
+	DefaultTraceLimit = 50
+	MaxTraceLimit     = 10_000
+	// attrScanLimit bounds how many candidate traces one ListTraces call
+	// opens to test an attribute filter; the cursor continues from there.
+	attrScanLimit = 5_000
+)
+
+// TraceQuery selects traces. Zero fields do not filter.
+type TraceQuery struct {
+	From, To     time.Time     // trace start in [From, To]
+	Service      string        // exact service name
+	Stage        string        // the trace has a span of this stage (spans.Stage name)
+	Status       string        // "error": some span failed; "ok", "unset", "dropped": the root's status
+	NameContains string        // substring of the root span's name
+	MinDuration  time.Duration // end-to-end duration at least this
+	Attr         string        // "key=value": some span has this attribute or tag
+	RunID        string
+	Limit        int    // DefaultTraceLimit when 0, at most MaxTraceLimit
+	Cursor       string // NextCursor of the previous page
+}
+
+// TraceSummary is one row of a trace list.
+type TraceSummary struct {
+	TraceID    spans.TraceID `json:"trace_id"`
+	RootName   string        `json:"root_name"` // "" while the root span has not arrived
+	Service    string        `json:"service"`
+	Start      time.Time     `json:"start"`
+	Duration   time.Duration `json:"duration"`
+	Status     spans.Status  `json:"status"` // the root span's
+	SpanCount  int           `json:"span_count"`
+	ErrorCount int           `json:"error_count"`
+	RunID      string        `json:"run_id,omitempty"`
+	Stages     []spans.Stage `json:"stages"`
+}
+
+// TracePage is one page of ListTraces, newest first.
+type TracePage struct {
+	Traces     []TraceSummary `json:"traces"`
+	NextCursor string         `json:"next_cursor,omitempty"` // "" on the last page
+}
+
+// Trace is a whole trace: its spans ordered by start and its events by time.
+type Trace struct {
+	Summary TraceSummary   `json:"summary"`
+	Spans   []spans.Span   `json:"spans"`
+	Events  []event.Record `json:"events"`
+}
+
+const traceColumns = "trace_id, start_ns, end_ns, root_name, root_status, service, span_count, error_count, stages, run_id"
+
+type traceRow struct {
+	sum        TraceSummary
+	startNS    int64
+	spanParts  []byte
+	eventParts []byte
+}
+
+func scanTrace(sc interface{ Scan(...any) error }, withParts bool) (traceRow, error) {
+	var r traceRow
+	var id []byte
+	var start, end, stages int64
+	var rootName, service, run sql.NullString
+	var rootStatus sql.NullInt64
+	dst := []any{&id, &start, &end, &rootName, &rootStatus, &service, &r.sum.SpanCount, &r.sum.ErrorCount, &stages, &run}
+	if withParts {
+		dst = append(dst, &r.spanParts, &r.eventParts)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return r, err
+	}
+	copy(r.sum.TraceID[:], id)
+	r.startNS = start
+	r.sum.Start = fromNanos(start)
+	r.sum.Duration = time.Duration(end - start)
+	r.sum.RootName, r.sum.Service, r.sum.RunID = rootName.String, service.String, run.String
+	r.sum.Status = spans.Status(rootStatus.Int64)
+	for u := uint64(stages); u != 0; u &= u - 1 {
+		r.sum.Stages = append(r.sum.Stages, spans.Stage(bits.TrailingZeros64(u)))
+	}
+	return r, nil
+}
+
+func encodeCursor(start int64, id spans.TraceID) string {
+	return strconv.FormatInt(start, 10) + "-" + hex.EncodeToString(id[:])
+}
+
+func decodeCursor(c string) (int64, []byte, error) {
+	a, b, ok := strings.Cut(c, "-")
+	start, err := strconv.ParseInt(a, 10, 64)
+	id, err2 := hex.DecodeString(b)
+	if !ok || err != nil || err2 != nil || len(id) != 16 {
+		return 0, nil, fmt.Errorf("invalid cursor %q", c)
+	}
+	return start, id, nil
+}
+
+// ListTraces returns traces matching q, newest first, a page at a time.
+func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultTraceLimit
+	}
+	limit = min(limit, MaxTraceLimit)
+	var where []string
+	var args []any
+	if !q.From.IsZero() {
+		where, args = append(where, "start_ns >= ?"), append(args, q.From.UnixNano())
+	}
+	if !q.To.IsZero() {
+		where, args = append(where, "start_ns <= ?"), append(args, q.To.UnixNano())
+	}
+	if q.Service != "" {
+		where, args = append(where, "service = ?"), append(args, q.Service)
+	}
+	if q.RunID != "" {
+		where, args = append(where, "run_id = ?"), append(args, q.RunID)
+	}
+	if q.Stage != "" {
+		st, err := spans.ParseStage(q.Stage)
+		if err != nil {
+			return TracePage{}, err
+		}
+		where, args = append(where, "(stages & ?) != 0"), append(args, int64(1)<<st)
+	}
+	switch q.Status {
+	case "":
+	case "error":
+		where = append(where, "error_count > 0")
+	default:
+		st, err := spans.ParseStatus(q.Status)
+		if err != nil {
+			return TracePage{}, err
+		}
+		where, args = append(where, "root_status = ?"), append(args, int64(st))
+	}
+	if q.NameContains != "" {
+		where, args = append(where, "instr(root_name, ?) > 0"), append(args, q.NameContains)
+	}
+	if q.MinDuration > 0 {
+		where, args = append(where, "end_ns - start_ns >= ?"), append(args, int64(q.MinDuration))
+	}
+	var attrKey, attrVal string
+	if q.Attr != "" {
+		var ok bool
+		attrKey, attrVal, ok = strings.Cut(q.Attr, "=")
+		if !ok || attrKey == "" {
+			return TracePage{}, fmt.Errorf("attribute filter %q: want key=value", q.Attr)
+		}
+	}
+	cursorStart, cursorID := int64(0), []byte(nil)
+	if q.Cursor != "" {
+		var err error
+		if cursorStart, cursorID, err = decodeCursor(q.Cursor); err != nil {
+			return TracePage{}, err
+		}
+	}
+
+	var page TracePage
+	scanned := 0
+	for {
+		w, a := where, args
+		if cursorID != nil {
+			w = append(slices.Clip(w), "(start_ns < ? OR (start_ns = ? AND trace_id < ?))")
+			a = append(slices.Clip(a), cursorStart, cursorStart, cursorID)
+		}
+		query := "SELECT " + traceColumns + " FROM traces"
+		if len(w) > 0 {
+			query += " WHERE " + strings.Join(w, " AND ")
+		}
+		fetch := limit + 1 - len(page.Traces)
+		if attrKey != "" {
+			fetch = max(fetch, 64)
+		}
+		query += " ORDER BY start_ns DESC, trace_id DESC LIMIT ?"
+		a = append(a, fetch)
+		rows, err := s.db.QueryContext(ctx, query, a...)
+		if err != nil {
+			return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
+		}
+		var batch []traceRow
+		for rows.Next() {
+			r, err := scanTrace(rows, false)
+			if err != nil {
+				rows.Close()
+				return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
+		}
+		for _, r := range batch {
+			if len(page.Traces) == limit {
+				last := page.Traces[limit-1]
+				page.NextCursor = encodeCursor(last.Start.UnixNano(), last.TraceID)
+				return page, nil
+			}
+			cursorStart, cursorID = r.startNS, slices.Clone(r.sum.TraceID[:])
+			if attrKey != "" {
+				scanned++
+				ok, err := s.traceHasAttr(ctx, r.sum.TraceID, attrKey, attrVal)
+				if err != nil {
+					return TracePage{}, err
+				}
+				if !ok {
+					if scanned >= attrScanLimit {
+						page.NextCursor = encodeCursor(cursorStart, r.sum.TraceID)
+						return page, nil
+					}
+					continue
+				}
+			}
+			page.Traces = append(page.Traces, r.sum)
+		}
+		if len(batch) < fetch {
+			return page, nil // no more rows
+		}
+	}
+}
+
+func (s *SQLiteStore) traceHasAttr(ctx context.Context, id spans.TraceID, key, val string) (bool, error) {
+	t, err := s.GetTrace(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for i := range t.Spans {
+		if v, ok := t.Spans[i].Attr(key); ok && v.Emit() == val {
+			return true, nil
+		}
+		if v, ok := t.Spans[i].Tag(key); ok && v == val {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// GetTrace returns one trace with all its spans and events, or ErrNotFound.
+func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, error) {
+	r, err := scanTrace(s.db.QueryRowContext(ctx, mustSQL("get_trace.sql"), id[:]), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	t := &Trace{Summary: r.sum, Spans: make([]spans.Span, 0, r.sum.SpanCount)}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	defer conn.Close()
+	err = forParts(r.spanParts, func(first, count int64) error {
+		rows, err := conn.QueryContext(ctx, mustSQL("spans_in_range.sql"), first, first+count, id[:])
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sp spans.Span
+			var tid, sid, pid, body []byte
+			var stage, start, end, status int64
+			if err := rows.Scan(&tid, &sid, &pid, &sp.Name, &stage, &start, &end, &status, &body); err != nil {
+				return err
+			}
+			copy(sp.TraceID[:], tid)
+			copy(sp.SpanID[:], sid)
+			copy(sp.ParentID[:], pid)
+			sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
+			sp.Start, sp.End = fromNanos(start), fromNanos(end)
+			if err := decodeSpanBody(body, &sp); err != nil {
+				return fmt.Errorf("span %s: %w", sp.SpanID, err)
+			}
+			t.Spans = append(t.Spans, sp)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read spans of trace %s: %w", id, err)
+	}
+	err = forParts(r.eventParts, func(first, count int64) error {
+		rows, err := conn.QueryContext(ctx, mustSQL("events_in_range.sql"), first, first+count, id[:])
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e event.Record
+			var tid, sid, body []byte
+			var tns, stage int64
+			if err := rows.Scan(&tid, &sid, &tns, &e.Name, &stage, &body); err != nil {
+				return err
+			}
+			copy(e.TraceID[:], tid)
+			copy(e.SpanID[:], sid)
+			e.Time, e.Stage = fromNanos(tns), spans.Stage(stage)
+			if err := decodeEventBody(body, &e); err != nil {
+				return fmt.Errorf("event %q: %w", e.Name, err)
+			}
+			t.Events = append(t.Events, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read events of trace %s: %w", id, err)
+	}
+	slices.SortStableFunc(t.Spans, func(a, b spans.Span) int { return a.Start.Compare(b.Start) })
+	slices.SortStableFunc(t.Events, func(a, b event.Record) int { return a.Time.Compare(b.Time) })
+	return t, nil
+}
+
+// LoadTraces returns the full traces that ListTraces selects (one page of
+// at most q.Limit), for analysis.
+func (s *SQLiteStore) LoadTraces(ctx context.Context, q TraceQuery) ([]*Trace, error) {
+	page, err := s.ListTraces(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Trace, 0, len(page.Traces))
+	for _, ts := range page.Traces {
+		t, err := s.GetTrace(ctx, ts.TraceID)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted by retention meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// StageStats aggregates one stage over a window, from the rollups.
+// Percentiles come from log-scale histograms (±9%).
+type StageStats struct {
+	Stage     spans.Stage   `json:"stage"`
+	Count     int64         `json:"count"`
+	Errors    int64         `json:"errors"`
+	Total     time.Duration `json:"total"` // sum of durations
+	Self      time.Duration `json:"self"`  // sum of self times
+	P50       time.Duration `json:"p50"`
+	P95       time.Duration `json:"p95"`
+	P99       time.Duration `json:"p99"`
+	SelfP50   time.Duration `json:"self_p50"`
+	SelfP95   time.Duration `json:"self_p95"`
+	SelfP99   time.Duration `json:"self_p99"`
+	SelfShare float64       `json:"self_share"` // Self over the summed end-to-end durations of the traces
+}
+
+func minuteRange(from, to time.Time) (int64, int64) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = rollupMinute(from.UnixNano())
+	}
+	if !to.IsZero() {
+		hi = rollupMinute(to.UnixNano())
+	}
+	return lo, hi
+}
+
+// StageBreakdown returns per-stage statistics of spans that started in
+// [from, to] (whole minutes; zero times are open ends), for one run or, with
+// runID "", all. Stages without spans are left out; the order is the
+// pipeline order of spans.AllStages.
+func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, runID string) ([]StageStats, error) {
+	lo, hi := minuteRange(from, to)
+	rows, err := s.db.QueryContext(ctx, mustSQL("stage_rollups.sql"), lo, hi, runID)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read stage rollups: %w", err)
+	}
+	defer rows.Close()
+	type acc struct {
+		count, errors, total, self int64
+		dur, self_                 histogram
+	}
+	var byStage [256]*acc
+	for rows.Next() {
+		var stage, count, errs, total, self int64
+		var dh, sh []byte
+		if err := rows.Scan(&stage, &count, &errs, &total, &self, &dh, &sh); err != nil {
+			return nil, fmt.Errorf("cannot read stage rollups: %w", err)
+		}
+		a := byStage[uint8(stage)]
+		if a == nil {
+			a = &acc{}
+			byStage[uint8(stage)] = a
+		}
+		a.count += count
+		a.errors += errs
+		a.total += total
+		a.self += self
+		if err := mergeHist(&a.dur, dh); err != nil {
+			return nil, err
+		}
+		if err := mergeHist(&a.self_, sh); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read stage rollups: %w", err)
+	}
+	var e2e float64
+	if a := byStage[StageTrace]; a != nil {
+		e2e = float64(a.total)
+	}
+	var out []StageStats
+	for _, st := range spans.AllStages() {
+		a := byStage[st]
+		if a == nil || a.count == 0 {
+			continue
+		}
+		ss := StageStats{Stage: st, Count: a.count, Errors: a.errors, Total: time.Duration(a.total), Self: time.Duration(a.self),
+			P50: a.dur.quantile(0.50), P95: a.dur.quantile(0.95), P99: a.dur.quantile(0.99),
+			SelfP50: a.self_.quantile(0.50), SelfP95: a.self_.quantile(0.95), SelfP99: a.self_.quantile(0.99)}
+		if e2e > 0 {
+			ss.SelfShare = float64(a.self) / e2e
+		}
+		out = append(out, ss)
+	}
+	return out, nil
+}
+
+// Point is one step of a time series of whole traces.
+type Point struct {
+	Start      time.Time     `json:"start"`
+	Traces     int64         `json:"traces"`
+	Throughput float64       `json:"throughput"` // traces per second
+	Errors     int64         `json:"errors"`     // traces whose root failed
+	Drops      int64         `json:"drops"`      // spans and events dropped or refused
+	P50        time.Duration `json:"p50"`
+	P95        time.Duration `json:"p95"`
+	P99        time.Duration `json:"p99"`
+}
+
+// Timeseries returns end-to-end latency percentiles, throughput, errors and
+// drops per step over [from, to]. Steps are whole minutes (the rollup
+// resolution): a shorter step is rounded up. Empty steps are included.
+func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step time.Duration) ([]Point, error) {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return nil, fmt.Errorf("time series needs from ≤ to, both set")
+	}
+	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
+	lo, hi := minuteRange(from, to)
+	n := (hi-lo)/stepMin + 1
+	if n > 100_000 {
+		return nil, fmt.Errorf("time series of %d steps is too long; use a larger step", n)
+	}
+	pts := make([]Point, n)
+	hists := make([]histogram, n)
+	for i := range pts {
+		pts[i].Start = time.Unix((lo+int64(i)*stepMin)*60, 0).UTC()
+	}
+	rows, err := s.db.QueryContext(ctx, mustSQL("trace_rollups.sql"), lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read trace rollups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var minute, count, errs int64
+		var dh []byte
+		if err := rows.Scan(&minute, &count, &errs, &dh); err != nil {
+			return nil, fmt.Errorf("cannot read trace rollups: %w", err)
+		}
+		i := (minute - lo) / stepMin
+		pts[i].Traces += count
+		pts[i].Errors += errs
+		if err := mergeHist(&hists[i], dh); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	drows, err := s.db.QueryContext(ctx, mustSQL("drops_in_range.sql"), lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read drops: %w", err)
+	}
+	defer drows.Close()
+	for drows.Next() {
+		var minute, d int64
+		if err := drows.Scan(&minute, &d); err != nil {
+			return nil, err
+		}
+		pts[(minute-lo)/stepMin].Drops += d
+	}
+	secs := float64(stepMin * 60)
+	for i := range pts {
+		pts[i].Throughput = float64(pts[i].Traces) / secs
+		pts[i].P50, pts[i].P95, pts[i].P99 = hists[i].quantile(0.5), hists[i].quantile(0.95), hists[i].quantile(0.99)
+	}
+	return pts, drows.Err()
+}

@@ -1,0 +1,223 @@
+package collector
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultRetentionInterval is how often WithRetention applies its policy
+// when the policy does not say.
+const DefaultRetentionInterval = 10 * time.Minute
+
+// retentionChunk is how many traces one retention transaction deletes, so
+// the batch writer waits for at most one chunk.
+const retentionChunk = 500
+
+// RetentionPolicy bounds what the store keeps. Zero fields disable a bound.
+type RetentionPolicy struct {
+	MaxAge   time.Duration // delete traces that started longer ago
+	MaxBytes int64         // delete the oldest traces while the data exceed this size
+	Interval time.Duration // how often to apply (DefaultRetentionInterval)
+}
+
+// ApplyRetention deletes whole traces (summary row, spans and events) that
+// started more than maxAge ago, then the oldest traces while the pages in
+// use exceed maxBytes, together with rollups and drop counters older than
+// what is kept. Each chunk of traces goes in its own transaction, so the
+// database is consistent after every step and a concurrent writer is never
+// held up for long. Freed pages are returned to the file system where the
+// file allows (databases created by this package do). It returns how many
+// traces were deleted.
+func (s *SQLiteStore) ApplyRetention(ctx context.Context, maxAge time.Duration, maxBytes int64) (deleted int, err error) {
+	if maxAge > 0 {
+		cutoff := time.Now().Add(-maxAge).UnixNano()
+		for {
+			n, err := s.deleteOldest(ctx, cutoff)
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("cannot apply retention by age: %w", err)
+			}
+			if n < retentionChunk {
+				break
+			}
+		}
+		if err := s.write(ctx, func(tx *sql.Tx) error {
+			m := rollupMinute(cutoff)
+			if _, err := tx.ExecContext(ctx, "DELETE FROM stage_rollups WHERE minute < ?", m); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "DELETE FROM drops WHERE minute < ?", m)
+			return err
+		}); err != nil {
+			return deleted, fmt.Errorf("cannot delete old rollups: %w", err)
+		}
+	}
+	if maxBytes > 0 {
+		for {
+			used, err := s.usedBytes(ctx)
+			if err != nil {
+				return deleted, fmt.Errorf("cannot apply retention by size: %w", err)
+			}
+			if used <= maxBytes {
+				break
+			}
+			n, err := s.deleteOldest(ctx, -1)
+			deleted += n
+			if err != nil {
+				return deleted, fmt.Errorf("cannot apply retention by size: %w", err)
+			}
+			if n == 0 {
+				break // nothing left to delete: the rest is schema and rollups
+			}
+		}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	clear(s.rollups)
+	if s.closed {
+		return deleted, ErrClosed
+	}
+	if _, err := s.wconn.ExecContext(ctx, "PRAGMA incremental_vacuum"); err != nil {
+		return deleted, fmt.Errorf("cannot vacuum after retention: %w", err)
+	}
+	return deleted, nil
+}
+
+// usedBytes is the size of the pages holding data (the file may be larger
+// while freed pages wait for reuse).
+func (s *SQLiteStore) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	for _, p := range []struct {
+		q   string
+		dst *int64
+	}{{"PRAGMA page_count", &pages}, {"PRAGMA freelist_count", &free}, {"PRAGMA page_size", &size}} {
+		if err := s.db.QueryRowContext(ctx, p.q).Scan(p.dst); err != nil {
+			return 0, err
+		}
+	}
+	return (pages - free) * size, nil
+}
+
+// deleteOldest deletes up to retentionChunk of the oldest traces, only those
+// that started before cutoff when cutoff ≥ 0.
+func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		q := "SELECT trace_id, start_ns, span_parts, event_parts FROM traces ORDER BY start_ns LIMIT ?"
+		args := []any{retentionChunk}
+		if cutoff >= 0 {
+			q = "SELECT trace_id, start_ns, span_parts, event_parts FROM traces WHERE start_ns < ? ORDER BY start_ns LIMIT ?"
+			args = []any{cutoff, retentionChunk}
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		type victim struct {
+			id     []byte
+			start  int64
+			sp, ev []byte
+		}
+		var vs []victim
+		for rows.Next() {
+			var v victim
+			if err := rows.Scan(&v.id, &v.start, &v.sp, &v.ev); err != nil {
+				rows.Close()
+				return err
+			}
+			vs = append(vs, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, v := range vs {
+			for _, del := range []struct {
+				parts []byte
+				q     string
+			}{
+				{v.sp, "DELETE FROM spans WHERE id >= ? AND id < ? AND trace_id = ?"},
+				{v.ev, "DELETE FROM events WHERE id >= ? AND id < ? AND trace_id = ?"},
+			} {
+				err := forParts(del.parts, func(first, count int64) error {
+					_, err := tx.ExecContext(ctx, del.q, first, first+count, v.id)
+					return err
+				})
+				if err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM traces WHERE trace_id = ?", v.id); err != nil {
+				return err
+			}
+		}
+		if cutoff < 0 && len(vs) > 0 {
+			// Size retention: rollups older than the oldest trace kept go too.
+			m := rollupMinute(vs[len(vs)-1].start)
+			if _, err := tx.ExecContext(ctx, "DELETE FROM stage_rollups WHERE minute < ?", m); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM drops WHERE minute < ?", m); err != nil {
+				return err
+			}
+		}
+		n = len(vs)
+		return nil
+	})
+	return n, err
+}
+
+var errCorruptParts = errors.New("corrupt id ranges")
+
+// forParts calls fn for each (first id, count) pair of a parts blob.
+func forParts(b []byte, fn func(first, count int64) error) error {
+	for len(b) > 0 {
+		first, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errCorruptParts
+		}
+		b = b[n:]
+		count, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errCorruptParts
+		}
+		b = b[n:]
+		if err := fn(int64(first), int64(count)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Collector) runRetention(p RetentionPolicy) {
+	defer c.bg.Done()
+	every := p.Interval
+	if every <= 0 {
+		every = DefaultRetentionInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		select {
+		case <-t.C:
+			if _, err := c.store.ApplyRetention(ctx, p.MaxAge, p.MaxBytes); err != nil && ctx.Err() == nil {
+				c.cfg.onError(err)
+			}
+		case <-c.stop:
+			return
+		}
+	}
+}

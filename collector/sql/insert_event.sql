@@ -1,0 +1,2 @@
+INSERT INTO events (id, trace_id, span_id, time_ns, name, stage, body)
+VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stagescope/stagescope/spans"
 )
@@ -44,13 +45,6 @@ func TestReportJSON(t *testing.T) {
 	if string(again) != string(raw) {
 		t.Fatalf("round trip changed the report")
 	}
-	// Analysing the same traces twice gives byte-identical JSON.
-	twice, _ := json.Marshal(Analyze(p.traces(50)))
-	p2 := p
-	_ = p2
-	if len(twice) == 0 {
-		t.Fatal("empty")
-	}
 }
 
 func TestReportStableOrder(t *testing.T) {
@@ -85,12 +79,10 @@ func TestEmptyReport(t *testing.T) {
 func TestDegenerateSpans(t *testing.T) {
 	b := newTrace()
 	q := b.span(nil, "query", spans.StageQuery, 0, 10)
-	unended := b.span(q, "stream", spans.StageLLM, 2, 2)
-	unended.End = unended.End.AddDate(-1000, 0, 0) // ends before it starts
+	backwards := b.span(q, "backwards", spans.StageLLM, 2, 2)
+	backwards.End = backwards.End.AddDate(-1000, 0, 0) // ends before it starts
 	open := b.span(q, "open", spans.StageLLM, 3, 3)
-	open.End = open.End.AddDate(0, 0, 0)
-	open.End = open.End.Truncate(0)
-	open.End = open.End.AddDate(0, 0, 0)
+	open.End = time.Time{} // never ended
 	weird := b.span(q, "weird", spans.Stage(200), 4, 6,
 		spans.Int64(spans.KeyPoolQueueNanos, -5), spans.String(spans.KeyLLMPromptTokens, "many"),
 		spans.Int(spans.KeyRetryAttempt, 1))
@@ -104,5 +96,18 @@ func TestDegenerateSpans(t *testing.T) {
 	}
 	if _, err := json.Marshal(r); err != nil {
 		t.Fatalf("marshal: %v", err)
+	}
+}
+
+func TestDegenerateSpansZeroDurations(t *testing.T) {
+	b := newTrace()
+	q := b.span(nil, "query", spans.StageQuery, 0, 10)
+	b.span(q, "backwards", spans.StageLLM, 5, 1)
+	r := Analyze([]Trace{b.trace()})
+	if ss, _ := stageStats(r, spans.StageLLM); ss.Total.Max != 0 || ss.Self.Max != 0 {
+		t.Fatalf("a span ending before it starts must count as 0: %+v", ss)
+	}
+	if c, _ := stageCP(r, spans.StageQuery); c.MeanPerTrace != msDur(10) {
+		t.Fatalf("query on path %v, want all 10ms", c.MeanPerTrace)
 	}
 }

@@ -14,6 +14,9 @@ type traceResult struct {
 	// array: critical-path time by charged stage, and summed self time by
 	// span stage.
 	attr, self []int64
+	// preWait is the queue wait of a root span that is a pool job: time the
+	// request waited for a worker before its trace began.
+	preWait int64
 }
 
 // stageAcc gathers one stage's spans.
@@ -70,6 +73,7 @@ func (a *accumulator) add(t Trace) {
 	r.self = a.backing[off+numStages : off+2*numStages : off+2*numStages]
 	root := &tr.nodes[tr.root]
 	r.e2e = root.end - root.start
+	r.preWait = root.waitOutside
 
 	clear(a.seen)
 	for _, v := range tr.order {

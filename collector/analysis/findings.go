@@ -35,7 +35,8 @@ func severity(share float64) string {
 // findings ranks the bottlenecks. Every latency candidate is scored by the
 // critical-path time it is charged per slow trace: stages by their own
 // charged time, pools by the queue wait charged to the pool stage, retries by
-// the failed attempts and backoff charged to the retry stage. So the stage
+// the failed attempts and backoff charged to the retry stage (plus, for pools
+// whose jobs are trace roots, the wait before the trace began). So the stage
 // whose delay bounds the slow traces comes first whatever kind it is.
 func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 	slowMean := ratio(float64(c.slowSum), float64(len(c.slow)))
@@ -48,6 +49,16 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 				slowOn[st]++
 			}
 		}
+	}
+	var preWait int64
+	for _, i := range c.slow {
+		preWait += a.results[i].preWait
+	}
+	if preWait > 0 {
+		// Jobs that are trace roots waited before their trace began: that
+		// wait is still latency the pool adds to each request.
+		perSlow[spans.StagePool] += preWait
+		slowOn[spans.StagePool] = len(c.slow)
 	}
 	for st := range perSlow {
 		perSlow[st] = int64(ratio(float64(perSlow[st]), float64(len(c.slow))))

@@ -165,18 +165,25 @@ func (a *accumulator) poolStats() []PoolStats {
 func recommendWorkers(s PoolStats) (int, string) {
 	wait := time.Duration(s.QueueWait.Mean)
 	switch {
-	case s.Saturated && s.InSystem > 0:
-		rec := int(math.Ceil(s.InSystem - 1e-9))
+	case s.Saturated:
+		// Jobs spend (wait + run) / run times their run time in the pool,
+		// so by Little's law that many times the busy workers are needed.
+		factor := ratio(float64(s.QueueWait.Mean+s.RunTime.Mean), float64(s.RunTime.Mean))
+		if s.Workers == 0 && s.InSystem == 0 {
+			return 0, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); multiply pool.workers by %.1f (the worker count is not on the spans).",
+				s.Name, fmtDur(int64(wait)), 100*s.QueueShare, factor)
+		}
+		need := s.InSystem
+		if need == 0 {
+			need = float64(s.Workers) * factor
+		}
+		rec := int(math.Ceil(need - 1e-9))
 		if s.MaxJobsPerRun > 0 {
 			rec = min(rec, s.MaxJobsPerRun)
 		}
 		rec = max(rec, s.Workers+1)
 		return rec, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); raise pool.workers from %d to %d (Little's law: %.1f jobs are in the pool on average).",
-			s.Name, fmtDur(int64(wait)), 100*s.QueueShare, s.Workers, rec, s.InSystem)
-	case s.Saturated:
-		rec := max(s.Workers*2, 2)
-		return rec, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); raise pool.workers from %d to %d.",
-			s.Name, fmtDur(int64(wait)), 100*s.QueueShare, s.Workers, rec)
+			s.Name, fmtDur(int64(wait)), 100*s.QueueShare, s.Workers, rec, need)
 	case s.Workers > 1 && s.Utilisation > 0 && s.Utilisation < idleUtilisation && s.QueueShare < saturatedQueueShare/2:
 		rec := max(int(math.Ceil(s.Busy/targetUtilisation)), 1)
 		if rec < s.Workers {

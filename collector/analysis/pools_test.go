@@ -78,3 +78,27 @@ func TestPoolIdleAndRightSized(t *testing.T) {
 		t.Fatalf("idle pool = %+v", s)
 	}
 }
+
+func TestPoolJobsAsTraceRoots(t *testing.T) {
+	// Each request is a job of a pool whose span lives elsewhere: the job is
+	// the trace root and waited 50 ms for a worker before it began.
+	var traces []Trace
+	for range 10 {
+		b := newTrace()
+		job := b.span(nil, "job", spans.StagePool, 0, 20, spans.String(spans.KeyPoolName, "queries"),
+			spans.Int64(spans.KeyPoolQueueNanos, int64(msDur(50))), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(20))))
+		q := b.span(job, "query", spans.StageQuery, 0, 20)
+		b.span(q, "llm", spans.StageLLM, 0, 20)
+		traces = append(traces, b.trace())
+	}
+	r := Analyze(traces)
+	f := r.Findings[0]
+	if f.Kind != "pool" || f.Subject != "queries" || f.Score != msDur(50) {
+		t.Fatalf("first finding = %+v", f)
+	}
+	p := r.Pools[0]
+	// No pool span and no worker count: the advice is a factor, (50+20)/20.
+	if p.Runs != 0 || p.RecommendedWorkers != 0 || !strings.Contains(p.Recommendation, "multiply pool.workers by 3.5") {
+		t.Fatalf("pool = %+v", p)
+	}
+}

@@ -1,0 +1,220 @@
+package collector
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults of the OTLP/HTTP handler.
+const (
+	// DefaultMaxBodyBytes bounds a request body, compressed and
+	// decompressed; larger requests get 413.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultRetryAfter is what a 429/503 answer asks the client to wait.
+	DefaultRetryAfter = time.Second
+)
+
+type otlpConfig struct {
+	maxBody    int64
+	retryAfter time.Duration
+}
+
+// OTLPOption configures NewOTLPHandler.
+type OTLPOption func(*otlpConfig)
+
+// WithMaxBodyBytes sets the request size limit (DefaultMaxBodyBytes).
+func WithMaxBodyBytes(n int64) OTLPOption {
+	return func(c *otlpConfig) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+// WithRetryAfter sets the Retry-After of 429/503 answers (DefaultRetryAfter).
+func WithRetryAfter(d time.Duration) OTLPOption {
+	return func(c *otlpConfig) {
+		if d > 0 {
+			c.retryAfter = d
+		}
+	}
+}
+
+type otlpHandler struct {
+	c   *Collector
+	cfg otlpConfig
+}
+
+// NewOTLPHandler returns the OTLP/HTTP trace receiver: mount it at
+// POST /v1/traces. It accepts application/x-protobuf and application/json
+// bodies, optionally gzip-compressed, and answers:
+//
+//   - 200 with an ExportTraceServiceResponse once every valid span of the
+//     request is committed; invalid spans are counted in partial_success;
+//   - 400 for a body that cannot be decoded, with the reason;
+//   - 413 for a body over the size limit, 415 for an unknown content type
+//     or encoding, 405 for a method other than POST;
+//   - 429 (queue full) or 503 (shutting down, or the write failed) with
+//     Retry-After, so that the client retries instead of losing data.
+func NewOTLPHandler(c *Collector, opts ...OTLPOption) http.Handler {
+	cfg := otlpConfig{maxBody: DefaultMaxBodyBytes, retryAfter: DefaultRetryAfter}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &otlpHandler{c: c, cfg: cfg}
+}
+
+type wireFormat int
+
+const (
+	formatProtobuf wireFormat = iota
+	formatJSON
+)
+
+var errTooLarge = errors.New("request body too large")
+
+func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "OTLP traces must be sent with POST", http.StatusMethodNotAllowed)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var format wireFormat
+	switch mt {
+	case "application/x-protobuf", "application/protobuf":
+		format = formatProtobuf
+	case "application/json":
+		format = formatJSON
+	default:
+		http.Error(w, fmt.Sprintf("unsupported content type %q: send application/x-protobuf or application/json", mt), http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := h.readBody(w, r)
+	switch {
+	case errors.Is(err, errTooLarge):
+		h.fail(w, format, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", h.cfg.maxBody))
+		return
+	case errors.Is(err, errUnsupportedEncoding):
+		h.fail(w, format, http.StatusUnsupportedMediaType, err.Error())
+		return
+	case err != nil:
+		h.fail(w, format, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return
+	}
+	var req *coltracepb.ExportTraceServiceRequest
+	if format == formatJSON {
+		req, err = DecodeOTLPJSON(body)
+	} else {
+		req, err = DecodeOTLPProtobuf(body)
+	}
+	if err != nil {
+		h.fail(w, format, http.StatusBadRequest, err.Error())
+		return
+	}
+	ss, evs, rejected, reason := ConvertOTLP(req)
+	if rejected > 0 {
+		h.c.m.spansRejected.Add(uint64(rejected))
+	}
+	if err := h.c.Ingest(r.Context(), ss, evs); err != nil {
+		code, msg := http.StatusServiceUnavailable, "cannot store spans now: "+err.Error()
+		switch {
+		case errors.Is(err, ErrQueueFull):
+			code, msg = http.StatusTooManyRequests, "collector queue is full; retry later"
+		case errors.Is(err, ErrClosed):
+			msg = "collector is shutting down; retry later"
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			msg = "request ended before its spans were committed; retry"
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(h.cfg.retryAfter/time.Second), 1)))
+		h.fail(w, format, code, msg)
+		return
+	}
+	resp := &coltracepb.ExportTraceServiceResponse{}
+	if rejected > 0 {
+		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(rejected), ErrorMessage: reason}
+	}
+	h.write(w, format, http.StatusOK, resp)
+}
+
+var errUnsupportedEncoding = errors.New("unsupported content encoding")
+
+func (h *otlpHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	limit := h.cfg.maxBody
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, errTooLarge
+			}
+			return nil, fmt.Errorf("invalid gzip body: %w", err)
+		}
+		defer zr.Close()
+		rd = zr
+	default:
+		return nil, fmt.Errorf("%w %q: send gzip or none", errUnsupportedEncoding, enc)
+	}
+	// The decompressed size is bounded too, against zip bombs.
+	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, err
+}
+
+func (h *otlpHandler) fail(w http.ResponseWriter, format wireFormat, code int, msg string) {
+	h.write(w, format, code, &statuspb.Status{Code: int32(grpcCode(code)), Message: msg})
+}
+
+// grpcCode maps an HTTP status to the google.rpc.Code the Status body
+// carries.
+func grpcCode(httpCode int) int {
+	switch httpCode {
+	case http.StatusBadRequest:
+		return 3 // INVALID_ARGUMENT
+	case http.StatusRequestEntityTooLarge:
+		return 11 // OUT_OF_RANGE
+	case http.StatusTooManyRequests:
+		return 8 // RESOURCE_EXHAUSTED
+	case http.StatusServiceUnavailable:
+		return 14 // UNAVAILABLE
+	case http.StatusUnsupportedMediaType:
+		return 12 // UNIMPLEMENTED
+	}
+	return 2 // UNKNOWN
+}
+
+func (h *otlpHandler) write(w http.ResponseWriter, format wireFormat, code int, m proto.Message) {
+	var b []byte
+	var err error
+	if format == formatJSON {
+		w.Header().Set("Content-Type", "application/json")
+		b, err = protojson.Marshal(m)
+	} else {
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, err = proto.Marshal(m)
+	}
+	if err != nil {
+		http.Error(w, "cannot encode response", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}

@@ -33,6 +33,8 @@ type StatusError struct {
 	URL     string
 	Code    int    // HTTP status
 	Message string // Jaeger's error message, or the start of the body
+
+	fromJaeger bool // the body was Jaeger's own error object
 }
 
 func (e *StatusError) Error() string {

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stagescope/stagescope/dispatcher"
+	"github.com/stagescope/stagescope/spans"
 )
 
 const (
@@ -71,6 +72,33 @@ func BenchmarkPoolVsErrgroup(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := RunJobs(ctx, jobs, WithWorkers(benchWorkers), WithDispatcher(traced)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perJob(b)
+	})
+	// The fair comparison for a traced run: errgroup with one span per job
+	// through the same dispatcher and recorder.
+	b.Run("errgroup_recorder_spans_only", func(b *testing.B) {
+		defer traced.AddSpanHandler(rec)()
+		b.ReportAllocs()
+		for b.Loop() {
+			results := make([]int, len(jobs))
+			pctx, ps := traced.Start(ctx, "errgroup", spans.StagePool)
+			g, gctx := errgroup.WithContext(pctx)
+			g.SetLimit(benchWorkers)
+			for i, job := range jobs {
+				g.Go(func() error {
+					jctx, js := traced.Start(gctx, "errgroup.job", spans.StagePool, spans.Int(spans.KeyPoolJob, i))
+					v, err := job(jctx)
+					results[i] = v
+					js.EndErr(err)
+					return err
+				})
+			}
+			err := g.Wait()
+			ps.EndErr(err)
+			if err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -105,30 +105,32 @@ func (r *LocalReranker) Score(query string, passages []Passage) []float64 {
 	for i, t := range qterms {
 		qidx[t] = i
 	}
-	// One pass: each passage as the positions of query terms in it.
-	type analysed struct {
-		length int
-		tf     []int    // per query term
-		hits   [][2]int // (position, query term) in order
-	}
-	docs := make([]analysed, len(passages))
-	df := make([]int, len(qterms))
+	// One pass: each passage's length, per-query-term frequencies and the
+	// positions of query terms in it, kept in flat slices (a few
+	// allocations per call, not per passage).
+	nq := len(qterms)
+	lengths := make([]int, len(passages))
+	tfs := make([]int, len(passages)*nq)
+	hitStart := make([]int, len(passages)+1)
+	var hits [][2]int // (position, query term)
+	df := make([]int, nq)
 	totalLen := 0
 	var buf []string
 	for i, p := range passages {
 		buf = document.AppendTerms(buf[:0], p.Text)
-		a := analysed{length: len(buf), tf: make([]int, len(qterms))}
+		tf := tfs[i*nq : (i+1)*nq]
 		for pos, t := range buf {
 			if q, ok := qidx[t]; ok {
-				if a.tf[q] == 0 {
+				if tf[q] == 0 {
 					df[q]++
 				}
-				a.tf[q]++
-				a.hits = append(a.hits, [2]int{pos, q})
+				tf[q]++
+				hits = append(hits, [2]int{pos, q})
 			}
 		}
-		totalLen += a.length
-		docs[i] = a
+		lengths[i] = len(buf)
+		totalLen += len(buf)
+		hitStart[i+1] = len(hits)
 	}
 	n := len(passages)
 	avg := float64(totalLen) / float64(n)
@@ -140,10 +142,10 @@ func (r *LocalReranker) Score(query string, passages []Passage) []float64 {
 	}
 	bm25 := make([]float64, n)
 	maxBM25 := 0.0
-	for i, a := range docs {
-		for q, tf := range a.tf {
+	for i := range passages {
+		for q, tf := range tfs[i*nq : (i+1)*nq] {
 			if tf > 0 {
-				bm25[i] += idf[q] * retrieve.BM25TF(float64(tf), float64(a.length), avg, r.k1, r.b)
+				bm25[i] += idf[q] * retrieve.BM25TF(float64(tf), float64(lengths[i]), avg, r.k1, r.b)
 			}
 		}
 		maxBM25 = math.Max(maxBM25, bm25[i])
@@ -151,12 +153,13 @@ func (r *LocalReranker) Score(query string, passages []Passage) []float64 {
 	if maxBM25 == 0 {
 		return scores
 	}
-	for i, a := range docs {
+	count := make([]int, nq) // scratch for proximity
+	for i := range passages {
 		if bm25[i] == 0 {
 			continue
 		}
 		covered, matched := 0.0, 0
-		for q, tf := range a.tf {
+		for q, tf := range tfs[i*nq : (i+1)*nq] {
 			if tf > 0 {
 				covered += idf[q]
 				matched++
@@ -166,7 +169,7 @@ func (r *LocalReranker) Score(query string, passages []Passage) []float64 {
 		if idfMass > 0 {
 			coverage = covered / idfMass
 		}
-		scores[i] = r.wBM25*bm25[i]/maxBM25 + r.wCover*coverage + r.wProxim*proximity(a.hits, matched, len(qterms))
+		scores[i] = r.wBM25*bm25[i]/maxBM25 + r.wCover*coverage + r.wProxim*proximity(hits[hitStart[i]:hitStart[i+1]], matched, count)
 	}
 	return scores
 }
@@ -174,11 +177,11 @@ func (r *LocalReranker) Score(query string, passages []Passage) []float64 {
 // proximity is matched / (length of the smallest window holding every
 // matched distinct query term), in (0, 1]; 1 when they are adjacent. A
 // single matched term has no distance to measure and gets 0.
-func proximity(hits [][2]int, matched, nq int) float64 {
+// count is zeroed scratch space, one slot per query term, left zeroed.
+func proximity(hits [][2]int, matched int, count []int) float64 {
 	if matched < 2 {
 		return 0
 	}
-	count := make([]int, nq)
 	have, best, lo := 0, math.MaxInt, 0
 	for hi := range hits {
 		if count[hits[hi][1]]++; count[hits[hi][1]] == 1 {
@@ -194,6 +197,7 @@ func proximity(hits [][2]int, matched, nq int) float64 {
 			lo++
 		}
 	}
+	clear(count)
 	return float64(matched) / float64(best)
 }
 

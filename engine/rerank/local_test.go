@@ -21,7 +21,7 @@ func TestProximity(t *testing.T) {
 		{[][2]int{{1, 0}, {3, 1}, {9, 2}, {10, 1}, {11, 0}}, 3, 1},
 		{[][2]int{{1, 0}}, 1, 0},
 	} {
-		if got := proximity(tc.hits, tc.matched, 3); math.Abs(got-tc.want) > 1e-12 {
+		if got := proximity(tc.hits, tc.matched, make([]int, 3)); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("proximity(%v) = %v, want %v", tc.hits, got, tc.want)
 		}
 	}

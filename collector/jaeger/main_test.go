@@ -1,7 +1,6 @@
 package jaeger_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,8 +27,8 @@ type jaegerInstance struct {
 }
 
 var (
-	jaeger    *jaegerInstance
-	jaegerErr error // why Jaeger is not available
+	backend    *jaegerInstance
+	backendErr error // why Jaeger is not available
 )
 
 // jaegerConfig is a minimal all-in-one configuration: OTLP/HTTP and Thrift
@@ -154,13 +153,13 @@ func (j *jaegerInstance) stop() {
 
 func TestMain(m *testing.M) {
 	if bin := os.Getenv("STAGESCOPE_JAEGER_BIN"); bin != "" {
-		jaeger, jaegerErr = startJaeger(bin)
+		backend, backendErr = startJaeger(bin)
 	} else {
-		jaegerErr = errors.New("STAGESCOPE_JAEGER_BIN is not set")
+		backendErr = errors.New("STAGESCOPE_JAEGER_BIN is not set")
 	}
 	code := m.Run()
-	if jaeger != nil {
-		jaeger.stop()
+	if backend != nil {
+		backend.stop()
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -175,12 +174,12 @@ func TestMain(m *testing.M) {
 // STAGESCOPE_REQUIRE_ALL=1.
 func needJaeger(t *testing.T) *jaegerInstance {
 	t.Helper()
-	if jaeger != nil {
-		return jaeger
+	if backend != nil {
+		return backend
 	}
 	if os.Getenv("STAGESCOPE_REQUIRE_ALL") == "1" {
-		t.Fatalf("Jaeger required: %v", jaegerErr)
+		t.Fatalf("Jaeger required: %v", backendErr)
 	}
-	t.Skipf("no Jaeger: %v", jaegerErr)
+	t.Skipf("no Jaeger: %v", backendErr)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/engine/document"
+	"github.com/stagescope/stagescope/engine/pool"
 	"github.com/stagescope/stagescope/engine/retry"
 )
 
@@ -42,6 +43,7 @@ type OpenAI struct {
 	client    *http.Client
 	retryOpts []retry.Option
 	counter   document.Counter
+	workers   int
 	dims      atomic.Int64
 }
 
@@ -69,6 +71,10 @@ func WithRetryOptions(opts ...retry.Option) OpenAIOption {
 	return func(o *OpenAI) { o.retryOpts = append(o.retryOpts, opts...) }
 }
 
+// WithConcurrency sends up to n batches at once, through engine/pool (one
+// pool job span per batch); 1, the default, sends them one after another.
+func WithConcurrency(n int) OpenAIOption { return func(o *OpenAI) { o.workers = n } }
+
 // WithCounter counts tokens locally when the server reports no usage.
 func WithCounter(c document.Counter) OpenAIOption { return func(o *OpenAI) { o.counter = c } }
 
@@ -80,7 +86,7 @@ func NewOpenAI(baseURL, model string, opts ...OpenAIOption) *OpenAI {
 	if strings.HasSuffix(base, "/v1") {
 		endpoint = base + "/embeddings"
 	}
-	o := &OpenAI{endpoint: endpoint, model: model, batchSize: DefaultBatchSize, client: http.DefaultClient}
+	o := &OpenAI{endpoint: endpoint, model: model, batchSize: DefaultBatchSize, client: http.DefaultClient, workers: 1}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -147,18 +153,39 @@ func (o *OpenAI) Embed(ctx context.Context, texts []string) (out [][]float32, er
 	tokens, dims := 0, 0
 	defer func() { endEmbedSpan(sctx, span, o.model, len(texts), tokens, dims, err) }()
 
-	out = make([][]float32, 0, len(texts))
 	opts := append([]retry.Option{retry.WithRetryIf(retryable)}, o.retryOpts...)
+	var jobs []pool.Job[*batchResult]
 	for start := 0; start < len(texts); start += o.batchSize {
 		batch := texts[start:min(start+o.batchSize, len(texts))]
-		res, err := retry.Do(sctx, RetryOp, func(ctx context.Context, _ int) (*batchResult, error) {
-			return o.post(ctx, batch)
-		}, opts...)
+		jobs = append(jobs, func(ctx context.Context) (*batchResult, error) {
+			res, err := retry.Do(ctx, RetryOp, func(ctx context.Context, _ int) (*batchResult, error) {
+				return o.post(ctx, batch)
+			}, opts...)
+			if err != nil {
+				return nil, fmt.Errorf("embedding texts %d–%d of %d with %s: %w", start, start+len(batch)-1, len(texts), o.model, err)
+			}
+			return res, nil
+		})
+	}
+	var results []*batchResult
+	if o.workers > 1 && len(jobs) > 1 {
+		results, err = pool.RunJobs(sctx, jobs, pool.WithWorkers(o.workers), pool.WithName("embed.batches"))
 		if err != nil {
-			return nil, fmt.Errorf("embedding texts %d–%d of %d with %s: %w", start, start+len(batch)-1, len(texts), o.model, err)
+			return nil, err
 		}
+	} else {
+		for _, job := range jobs {
+			res, err := job(sctx)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, res)
+		}
+	}
+	out = make([][]float32, 0, len(texts))
+	for i, res := range results {
 		if dims != 0 && len(res.vectors[0]) != dims {
-			return nil, fmt.Errorf("%w: batch at %d has %d dimensions, earlier ones %d", ErrMalformedResponse, start, len(res.vectors[0]), dims)
+			return nil, fmt.Errorf("%w: batch %d has %d dimensions, earlier ones %d", ErrMalformedResponse, i, len(res.vectors[0]), dims)
 		}
 		dims = len(res.vectors[0])
 		tokens += res.tokens

@@ -249,3 +249,48 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenAIConcurrentBatchesThroughPool(t *testing.T) {
+	rec := dispatcher.NewRecorder(0)
+	defer dispatcher.Root().AddSpanHandler(rec)()
+	f := &fakeServer{}
+	o := newClient(t, f, WithBatchSize(2), WithConcurrency(3))
+	texts := []string{"a", "bb", "ccc", "dddd", "eeeee", "ffffff", "g", "hh", "iii", "jjjj"}
+	vs, err := o.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.requests.Load() != 5 || len(vs) != 10 {
+		t.Fatalf("%d requests, %d vectors", f.requests.Load(), len(vs))
+	}
+	for i, v := range vs {
+		if int(v[0]) != len(texts[i]) {
+			t.Fatalf("vector %d out of order: %v", i, v)
+		}
+	}
+	var embedSpan, run *spans.Span
+	for _, s := range rec.Spans() {
+		switch {
+		case s.Name == SpanName:
+			embedSpan = s
+		case s.Name == "embed.batches":
+			run = s
+		}
+	}
+	if embedSpan == nil || run == nil || run.ParentID != embedSpan.SpanID {
+		t.Fatal("the batch pool is not under the embed span")
+	}
+	jobs := 0
+	for _, s := range rec.Spans() {
+		if s.ParentID == run.SpanID && s.Stage == spans.StagePool {
+			jobs++
+		}
+	}
+	if v, _ := embedSpan.Attr(spans.KeyEmbeddingTokens); jobs != 5 || v.AsInt64() != 31 {
+		t.Fatalf("%d jobs, %d tokens (want 5, 31)", jobs, v.AsInt64())
+	}
+	empty, err := o.Embed(context.Background(), nil)
+	if err != nil || len(empty) != 0 {
+		t.Fatalf("empty input: %v %v", empty, err)
+	}
+}

@@ -23,7 +23,9 @@ func fixture(n int, service string) []jaeger.Trace {
 	out := make([]jaeger.Trace, n)
 	for i := range out {
 		tid := spans.NewTraceID()
-		at := func(us int) time.Time { return base.Add(time.Duration(i)*time.Second + time.Duration(us)*time.Microsecond) }
+		at := func(us int) time.Time {
+			return base.Add(time.Duration(i)*time.Second + time.Duration(us)*time.Microsecond)
+		}
 		tags := []spans.Tag{{Key: "tenant", Value: "acme"}}
 		mk := func(name string, st spans.Stage, parent spans.SpanID, from, to int) *spans.Span {
 			return &spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: parent, Name: name, Scope: "engine." + st.String(),

@@ -81,13 +81,29 @@ func NewLiveExporter(ctx context.Context, endpoint string, opts ...Option) (*Liv
 }
 
 // SpanStarted implements dispatcher.SpanHandler.
-func (l *LiveExporter) SpanStarted(s *spans.Span) { l.bridge.SpanStarted(s) }
+func (l *LiveExporter) SpanStarted(s *spans.Span) {
+	if !l.c.closed.Load() {
+		l.bridge.SpanStarted(s)
+	}
+}
 
-// SpanEnded implements dispatcher.SpanHandler.
-func (l *LiveExporter) SpanEnded(s *spans.Span) { l.bridge.SpanEnded(s) }
+// SpanEnded implements dispatcher.SpanHandler. After Shutdown the span is
+// counted as dropped.
+func (l *LiveExporter) SpanEnded(s *spans.Span) {
+	if l.c.closed.Load() {
+		l.c.ended.Add(1)
+		l.c.dropped.Add(1)
+		return
+	}
+	l.bridge.SpanEnded(s)
+}
 
 // HandleEvent implements dispatcher.EventHandler.
-func (l *LiveExporter) HandleEvent(e event.Event) { l.bridge.HandleEvent(e) }
+func (l *LiveExporter) HandleEvent(e event.Event) {
+	if !l.c.closed.Load() {
+		l.bridge.HandleEvent(e)
+	}
+}
 
 // Dropped returns how many spans were dropped because the queue was full.
 func (l *LiveExporter) Dropped() uint64 { return l.c.dropped.Load() }
@@ -102,10 +118,12 @@ func (l *LiveExporter) Stats() LiveStats {
 }
 
 // Shutdown sends the queued spans and stops the exporter; spans ending
-// afterwards are dropped. It honours ctx: spans still queued when ctx ends
-// are neither exported nor failed.
+// afterwards are dropped and counted. It honours ctx: spans still queued
+// when ctx ends are neither exported nor failed. Detach the exporter from
+// the dispatcher first: a span ending while Shutdown runs may go uncounted.
 func (l *LiveExporter) Shutdown(ctx context.Context) error {
 	l.once.Do(func() {
+		l.c.closed.Store(true)
 		if err := l.tp.Shutdown(ctx); err != nil {
 			l.err = fmt.Errorf("cannot shut down live export to %s: %w", l.url, err)
 		}

@@ -16,7 +16,7 @@ type liveCounters struct {
 	exported atomic.Uint64
 	failed   atomic.Uint64
 	queued   atomic.Int64 // admitted, not yet handed to the exporter
-	closed   atomic.Bool
+	closed   atomic.Bool  // Shutdown has begun: spans are dropped
 }
 
 // gateProcessor bounds the batch span processor's queue from the outside so
@@ -50,10 +50,7 @@ func (g *gateProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
 	g.next.OnEnd(s)
 }
 
-func (g *gateProcessor) Shutdown(ctx context.Context) error {
-	g.c.closed.Store(true)
-	return g.next.Shutdown(ctx)
-}
+func (g *gateProcessor) Shutdown(ctx context.Context) error { return g.next.Shutdown(ctx) }
 
 func (g *gateProcessor) ForceFlush(ctx context.Context) error { return g.next.ForceFlush(ctx) }
 

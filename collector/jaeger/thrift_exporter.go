@@ -27,9 +27,9 @@ import (
 // jaeger.thrift has no slice values: slice attributes travel as their JSON
 // text. Times are kept to the microsecond.
 type ThriftExporter struct {
-	cfg    config
-	url    string
-	ctx    ctxRoundTripper
+	cfg config
+	url string
+	ctx ctxRoundTripper
 
 	mu       sync.Mutex // one Export at a time; guards services
 	services map[string]*thriftService
@@ -285,4 +285,3 @@ func (e *ThriftExporter) Shutdown(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-

@@ -19,8 +19,10 @@ func exportAndReadBack(t *testing.T, exp jaeger.Exporter, service string, thrift
 	if err := exp.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st.Traces != 7 || st.Spans != 42 || st.Events != 14 || st.Batches != 42/8+1 {
-		t.Fatalf("stats %+v, want 7 traces, 42 spans, 14 events, 6 batches", st)
+	// Batches of 8 spans: 6 OTLP requests; Thrift sends one request per
+	// service (process) in each round, so between 6 and 12.
+	if st.Traces != 7 || st.Spans != 42 || st.Events != 14 || st.Batches < 42/8+1 || (!thrift && st.Batches != 42/8+1) || st.Batches > 2*(42/8+1) {
+		t.Fatalf("stats %+v, want 7 traces, 42 spans, 14 events, 6 batches (up to 12 for thrift)", st)
 	}
 	qc, err := jaeger.NewQueryClient(j.queryURL)
 	if err != nil {

@@ -5,7 +5,7 @@ type Stats struct {
 	Traces  int // traces whose spans were all sent
 	Spans   int // spans accepted by Jaeger
 	Events  int // span events (logs) carried by those spans
-	Batches int // requests sent
+	Batches int // requests that succeeded
 }
 
 // ProgressFunc is told after every batch how far an Export call has got:

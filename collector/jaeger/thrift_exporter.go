@@ -177,23 +177,25 @@ func (e *ThriftExporter) replay(svc *thriftService, s *spans.Span, evs []event.R
 	cs.FinishWithOptions(fin)
 }
 
-// flush sends every service's buffered spans.
-func (e *ThriftExporter) flush() (int, error) {
-	sent := 0
+// flush sends every service's buffered spans, one request per service.
+func (e *ThriftExporter) flush() (sent, requests int, err error) {
 	for name, svc := range e.services {
 		if svc.rep.err != nil {
 			err := svc.rep.err
 			svc.rep.err = nil
-			return sent, fmt.Errorf("cannot send Thrift batch of service %q to %s: %w", name, e.url, err)
+			return sent, requests, fmt.Errorf("cannot send Thrift batch of service %q to %s: %w", name, e.url, err)
 		}
 		n, err := svc.rep.t.Flush()
 		if err != nil {
-			return sent, fmt.Errorf("cannot send %d spans of service %q to %s: %w", n, name, e.url, err)
+			return sent, requests, fmt.Errorf("cannot send %d spans of service %q to %s: %w", n, name, e.url, err)
 		}
-		sent += n
+		if n > 0 {
+			sent += n
+			requests++
+		}
 	}
 	e.buffered = 0
-	return sent, nil
+	return sent, requests, nil
 }
 
 // Export implements Exporter.
@@ -208,8 +210,9 @@ func (e *ThriftExporter) Export(ctx context.Context, traces []Trace) (Stats, err
 	defer func() { e.ctx.ctx = nil }()
 	pendingTraces, pendingEvents := 0, 0
 	flush := func() error {
-		n, err := e.flush()
+		n, requests, err := e.flush()
 		st.Spans += n
+		st.Batches += requests
 		if err != nil {
 			e.drop()
 			if ctx.Err() != nil {
@@ -220,7 +223,6 @@ func (e *ThriftExporter) Export(ctx context.Context, traces []Trace) (Stats, err
 		if n == 0 {
 			return nil
 		}
-		st.Batches++
 		st.Traces += pendingTraces
 		st.Events += pendingEvents
 		pendingTraces, pendingEvents = 0, 0

@@ -45,16 +45,18 @@ var (
 
 // goPipeline is built once per test binary: a few hundred documents of the
 // real standard library.
-func goPipeline(t *testing.T) *GoPipeline {
+func goPipeline(t testing.TB) *GoPipeline {
 	t.Helper()
-	goOnce.Do(func() {
-		goPipe, goErr = NewGoPipeline(context.Background(), corpus.GOROOT(), llm.NewExtractive(),
-			[]corpus.Option{corpus.WithPackages("strings", "bytes", "io", "os", "net/http", "sort", "sync"), corpus.WithQuestions(200)}, nil)
-	})
+	goOnce.Do(buildGoPipeline)
 	if goErr != nil {
 		t.Fatal(goErr)
 	}
 	return goPipe
+}
+
+func buildGoPipeline() {
+	goPipe, goErr = NewGoPipeline(context.Background(), corpus.GOROOT(), llm.NewExtractive(),
+		[]corpus.Option{corpus.WithPackages("strings", "bytes", "io", "os", "net/http", "sort", "sync"), corpus.WithQuestions(200)}, nil)
 }
 
 type tree struct {

@@ -261,7 +261,7 @@ func (s *SQLiteStore) traceHasAttr(ctx context.Context, id spans.TraceID, key, v
 
 // GetTrace returns one trace with all its spans and events, or ErrNotFound.
 func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, error) {
-	r, err := scanTrace(s.db.QueryRowContext(ctx, mustSQL("get_trace.sql"), id[:]), true)
+	r, err := scanTrace(s.db.QueryRowContext(ctx, sqlGetTrace, id[:]), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
 	}
@@ -275,7 +275,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 	}
 	defer conn.Close()
 	err = forParts(r.spanParts, func(first, count int64) error {
-		rows, err := conn.QueryContext(ctx, mustSQL("spans_in_range.sql"), first, first+count, id[:])
+		rows, err := conn.QueryContext(ctx, sqlSpansInRange, first, first+count, id[:])
 		if err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 		return nil, fmt.Errorf("cannot read spans of trace %s: %w", id, err)
 	}
 	err = forParts(r.eventParts, func(first, count int64) error {
-		rows, err := conn.QueryContext(ctx, mustSQL("events_in_range.sql"), first, first+count, id[:])
+		rows, err := conn.QueryContext(ctx, sqlEventsInRange, first, first+count, id[:])
 		if err != nil {
 			return err
 		}
@@ -388,7 +388,7 @@ func minuteRange(from, to time.Time) (int64, int64) {
 // pipeline order of spans.AllStages.
 func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, runID string) ([]StageStats, error) {
 	lo, hi := minuteRange(from, to)
-	rows, err := s.db.QueryContext(ctx, mustSQL("stage_rollups.sql"), lo, hi, runID)
+	rows, err := s.db.QueryContext(ctx, sqlStageRollups, lo, hi, runID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read stage rollups: %w", err)
 	}
@@ -474,7 +474,7 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 	for i := range pts {
 		pts[i].Start = time.Unix((lo+int64(i)*stepMin)*60, 0).UTC()
 	}
-	rows, err := s.db.QueryContext(ctx, mustSQL("trace_rollups.sql"), lo, hi)
+	rows, err := s.db.QueryContext(ctx, sqlTraceRollups, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace rollups: %w", err)
 	}
@@ -495,7 +495,7 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	drows, err := s.db.QueryContext(ctx, mustSQL("drops_in_range.sql"), lo, hi)
+	drows, err := s.db.QueryContext(ctx, sqlDropsInRange, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read drops: %w", err)
 	}
@@ -514,3 +514,13 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 	}
 	return pts, drows.Err()
 }
+
+// The read queries, loaded once from sql/.
+var (
+	sqlGetTrace      = mustSQL("get_trace.sql")
+	sqlSpansInRange  = mustSQL("spans_in_range.sql")
+	sqlEventsInRange = mustSQL("events_in_range.sql")
+	sqlStageRollups  = mustSQL("stage_rollups.sql")
+	sqlTraceRollups  = mustSQL("trace_rollups.sql")
+	sqlDropsInRange  = mustSQL("drops_in_range.sql")
+)

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/analysis"
+)
+
+// CompareResponse is the answer of GET /api/compare.
+type CompareResponse struct {
+	Baseline   Sample               `json:"baseline_sample"`
+	Candidate  Sample               `json:"candidate_sample"`
+	Comparison *analysis.Comparison `json:"comparison"`
+}
+
+var compareParams = []string{"base_from", "base_to", "base_run", "cand_from", "cand_to", "cand_run", "sample", "slow_quantile"}
+
+// side reads one side of a comparison: a run, or a window with both ends.
+func side(p *params, prefix string) (collector.TraceQuery, error) {
+	var q collector.TraceQuery
+	run, err := p.text(prefix+"_run", maxTextParam)
+	if err != nil {
+		return q, err
+	}
+	from, to, err := p.window(prefix+"_from", prefix+"_to")
+	if err != nil {
+		return q, err
+	}
+	switch {
+	case run != "" && (!from.IsZero() || !to.IsZero()):
+		return q, badRequest("give either %s_run or %s_from and %s_to, not both", prefix, prefix, prefix)
+	case run != "":
+		q.RunID = run
+	case from.IsZero() || to.IsZero():
+		return q, badRequest("the %s side needs %s_run, or both %s_from and %s_to", name(prefix), prefix, prefix, prefix)
+	default:
+		q.From, q.To = from, to
+	}
+	return q, nil
+}
+
+func name(prefix string) string {
+	if prefix == "base" {
+		return "baseline"
+	}
+	return "candidate"
+}
+
+// compare handles GET /api/compare: two windows or two runs (or one of
+// each), analysed on samples of the same size.
+func (s *Server) compare(c echo.Context) error {
+	p, err := parseParams(c, compareParams...)
+	if err != nil {
+		return err
+	}
+	base, err := side(p, "base")
+	if err != nil {
+		return err
+	}
+	cand, err := side(p, "cand")
+	if err != nil {
+		return err
+	}
+	n, err := p.limit("sample", s.cfg.reportSample, maxReportSample)
+	if err != nil {
+		return err
+	}
+	opts, err := s.analysisOptions(p)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	bt, bs, err := s.loadSample(ctx, base, n)
+	if err != nil {
+		return err
+	}
+	ct, cs, err := s.loadSample(ctx, cand, n)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, CompareResponse{Baseline: bs, Candidate: cs, Comparison: analysis.Compare(bt, ct, opts...)})
+}

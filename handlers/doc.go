@@ -1,0 +1,43 @@
+// Package handlers serves stagescope over HTTP with Echo: the JSON API of
+// the dashboard, OTLP/HTTP ingest, a live stream of new traces, Prometheus
+// metrics and the embedded dashboard itself.
+//
+// Routes (all errors are JSON objects {"error": "..."} with a clear message):
+//
+//	GET  /                      the dashboard (package web)
+//	GET  /assets/*              its scripts, styles and the vendored chart library
+//	GET  /api/health            liveness and collector counters (never needs a token)
+//	POST /api/session           exchanges the token for a session cookie (for the dashboard)
+//	GET  /api/traces            search: from, to, service, stage, status, min_duration,
+//	                            name, attr=key=value, run, cursor, limit
+//	GET  /api/traces/:id        one trace: spans with depth, self time, critical-path
+//	                            flags, events, tokens; and its critical path
+//	GET  /api/stages            per-stage breakdown over from/to (or one run)
+//	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops and
+//	                            per-stage self time per step
+//	GET  /api/report            the bottleneck report over a sample of traces
+//	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)
+//	                            or two runs (base_run, cand_run) side by side
+//	GET  /api/runs              benchmark runs with their summaries
+//	GET  /api/live              Server-Sent Events: one "trace" event per new trace
+//	GET  /metrics               Prometheus text format
+//	POST /v1/traces             OTLP/HTTP ingest (the collector's handler)
+//
+// Security. The command line binds 127.0.0.1 by default (DefaultAddr), so
+// nothing is exposed beyond the machine unless asked for. With WithToken,
+// ingest, the API and /metrics need "Authorization: Bearer <token>" (compared
+// in constant time); the dashboard trades the token once for an HttpOnly,
+// SameSite=Strict session cookie that is accepted on GET requests only, so a
+// cross-site form cannot ingest. Request bodies are limited
+// (WithMaxBodyBytes, 413 beyond), requests carry a deadline
+// (WithRequestTimeout; the live stream ends with the server instead), every
+// query parameter is validated before it reaches the store (400 with a
+// message naming the parameter), the store uses parameterised SQL only, and
+// every response carries security headers, among them a
+// Content-Security-Policy that allows scripts from the server's own origin
+// only (no inline script) and forbids framing.
+//
+// The package must not read flags or environment variables, write SQL, or
+// listen on a socket by itself: cmd/stagescope does the wiring and owns the
+// listener.
+package handlers

@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/stagescope/stagescope/collector/analysis"
+)
+
+// Defaults of the server.
+const (
+	// DefaultAddr is where the command line listens unless told otherwise:
+	// loopback only.
+	DefaultAddr = "127.0.0.1:7318"
+	// DefaultMaxBodyBytes bounds a request body (an OTLP batch).
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultRequestTimeout bounds every request but the live stream.
+	DefaultRequestTimeout = 30 * time.Second
+	// DefaultReportSample is how many traces the bottleneck report and each
+	// side of a comparison analyse at most: half the slowest of the window,
+	// half spread over it.
+	DefaultReportSample = 2000
+	// DefaultLivePoll is how often the live stream looks for new traces.
+	DefaultLivePoll = time.Second
+	// DefaultLiveHeartbeat is how often an idle live stream sends a comment,
+	// so proxies and browsers keep the connection.
+	DefaultLiveHeartbeat = 15 * time.Second
+	// DefaultLiveBuffer is how many traces may wait for one live client; a
+	// client further behind is disconnected (it reconnects and resumes).
+	DefaultLiveBuffer = 256
+	// DefaultMaxLiveClients bounds concurrent live streams.
+	DefaultMaxLiveClients = 64
+	// DefaultLiveLookback is how far before now a trace may have started and
+	// still be announced as new (traces are written when they end).
+	DefaultLiveLookback = 10 * time.Minute
+	// DefaultMaxSeriesPoints bounds the steps of a time series.
+	DefaultMaxSeriesPoints = 240
+)
+
+type config struct {
+	token          string
+	jaegerUI       string
+	maxBody        int64
+	requestTimeout time.Duration
+	prices         map[string]analysis.Price
+	logger         *slog.Logger
+	reportSample   int
+	livePoll       time.Duration
+	liveHeartbeat  time.Duration
+	liveBuffer     int
+	maxLive        int
+	liveLookback   time.Duration
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		maxBody:        DefaultMaxBodyBytes,
+		requestTimeout: DefaultRequestTimeout,
+		reportSample:   DefaultReportSample,
+		livePoll:       DefaultLivePoll,
+		liveHeartbeat:  DefaultLiveHeartbeat,
+		liveBuffer:     DefaultLiveBuffer,
+		maxLive:        DefaultMaxLiveClients,
+		liveLookback:   DefaultLiveLookback,
+		logger:         slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithToken requires "Authorization: Bearer token" on ingest, the API and
+// /metrics. An empty token leaves the server open (fine on loopback).
+func WithToken(token string) Option { return func(c *config) { c.token = token } }
+
+// WithJaegerUI sets the base address of a Jaeger UI (for example
+// "http://127.0.0.1:16686"); traces then link to <url>/trace/<id>.
+func WithJaegerUI(url string) Option { return func(c *config) { c.jaegerUI = url } }
+
+// WithMaxBodyBytes bounds request bodies (DefaultMaxBodyBytes); larger ones
+// get 413.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	}
+}
+
+// WithRequestTimeout sets the deadline of each request
+// (DefaultRequestTimeout). The live stream is exempt.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.requestTimeout = d
+		}
+	}
+}
+
+// WithPriceTable sets the model prices of the bottleneck report's cost
+// section (analysis.DefaultPrices otherwise).
+func WithPriceTable(prices map[string]analysis.Price) Option {
+	return func(c *config) { c.prices = maps.Clone(prices) }
+}
+
+// WithLogger sets where request errors and stream events are logged
+// (discarded by default).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithReportSample sets how many traces a report analyses at most
+// (DefaultReportSample).
+func WithReportSample(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.reportSample = n
+		}
+	}
+}
+
+// WithLivePoll sets how often the live stream looks for new traces
+// (DefaultLivePoll).
+func WithLivePoll(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.livePoll = d
+		}
+	}
+}
+
+// WithLiveHeartbeat sets the heartbeat interval of the live stream
+// (DefaultLiveHeartbeat).
+func WithLiveHeartbeat(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.liveHeartbeat = d
+		}
+	}
+}
+
+// WithLiveBuffer sets how many traces may queue for one live client before
+// it is disconnected (DefaultLiveBuffer).
+func WithLiveBuffer(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.liveBuffer = n
+		}
+	}
+}
+
+// WithMaxLiveClients bounds concurrent live streams (DefaultMaxLiveClients);
+// more get 503.
+func WithMaxLiveClients(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxLive = n
+		}
+	}
+}
+
+// WithLiveLookback sets how long before now a trace may have started and
+// still be announced (DefaultLiveLookback).
+func WithLiveLookback(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.liveLookback = d
+		}
+	}
+}

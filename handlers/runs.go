@@ -1,0 +1,28 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/collector"
+)
+
+// RunList is the answer of GET /api/runs. A run's summary is the JSON its
+// benchmark wrote; the dashboard reads p50_ms, p95_ms, p99_ms, hit_rate and
+// mrr from it.
+type RunList struct {
+	Runs []collector.Run `json:"runs"`
+}
+
+// runs handles GET /api/runs.
+func (s *Server) runs(c echo.Context) error {
+	if _, err := parseParams(c); err != nil {
+		return err
+	}
+	rs, err := s.store.Runs(c.Request().Context())
+	if err != nil {
+		return storeError("runs", err)
+	}
+	return c.JSON(http.StatusOK, RunList{Runs: nonNil(rs)})
+}

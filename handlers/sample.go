@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/analysis"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// sampleSlices is how many consecutive sub-windows a sample is spread over.
+const sampleSlices = 20
+
+// Sample describes which traces an analysis read.
+type Sample struct {
+	// Sampled is true when the selection held more traces than were
+	// analysed.
+	Sampled bool `json:"sampled"`
+	// TracesAnalysed is how many traces were read; TracesMatched how many
+	// the selection holds (absent when only a lower bound is known).
+	TracesAnalysed int    `json:"traces_analysed"`
+	TracesMatched  *int64 `json:"traces_matched,omitempty"`
+	// Method says how a sample was drawn.
+	Method string     `json:"method,omitempty"`
+	From   *time.Time `json:"from,omitempty"`
+	To     *time.Time `json:"to,omitempty"`
+	Run    string     `json:"run,omitempty"`
+}
+
+// loadSample reads at most n traces matching q for analysis. When more
+// match, it spreads the sample evenly over time: the window is cut into
+// sampleSlices sub-windows and the newest n/sampleSlices traces of each are
+// read, so every part of the window is represented and the cost stays
+// bounded whatever the window holds.
+func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) ([]analysis.Trace, Sample, error) {
+	smp := Sample{Run: q.RunID}
+	if q.RunID != "" && q.From.IsZero() && q.To.IsZero() {
+		run, err := s.store.Run(ctx, q.RunID)
+		switch {
+		case errors.Is(err, collector.ErrNotFound):
+			return nil, smp, badRequest("run %q does not exist", truncate(q.RunID, 64))
+		case err != nil:
+			return nil, smp, storeError("run", err)
+		}
+		q.From, q.To = run.Started.Add(-time.Minute), run.Finished
+	}
+	if q.To.IsZero() {
+		q.To = time.Now()
+	}
+	if q.From.IsZero() {
+		var err error
+		if q.From, err = s.firstTrace(ctx, q.To); err != nil {
+			return nil, smp, err
+		}
+	}
+	smp.From, smp.To = timePtr(q.From), timePtr(q.To)
+
+	probe := q
+	probe.Limit = n + 1
+	page, err := s.store.ListTraces(ctx, probe)
+	if err != nil {
+		return nil, smp, storeError("traces", err)
+	}
+	if len(page.Traces) <= n && page.NextCursor == "" {
+		q.Limit = n
+		ts, err := s.store.LoadTraces(ctx, q)
+		if err != nil {
+			return nil, smp, storeError("traces", err)
+		}
+		out := toAnalysis(ts, nil)
+		smp.TracesAnalysed = len(out)
+		matched := int64(len(out))
+		smp.TracesMatched = &matched
+		return out, smp, nil
+	}
+
+	smp.Sampled = true
+	if simple(q) {
+		if l, err := s.e2e(ctx, q.From, q.To); err == nil {
+			smp.TracesMatched = &l.Traces
+		}
+	}
+	slices := min(sampleSlices, n)
+	per := max(1, n/slices)
+	width := q.To.Sub(q.From) / time.Duration(slices)
+	smp.Method = fmt.Sprintf("spread: the newest %d traces of each of %d equal sub-windows", per, slices)
+	var out []analysis.Trace
+	for i := range slices {
+		sub := q
+		sub.From = q.From.Add(time.Duration(i) * width)
+		sub.To = sub.From.Add(width - time.Nanosecond)
+		if i == slices-1 {
+			sub.To = q.To
+		}
+		sub.Limit = per
+		ts, err := s.store.LoadTraces(ctx, sub)
+		if err != nil {
+			return nil, smp, storeError("traces", err)
+		}
+		out = toAnalysis(ts, out)
+	}
+	smp.TracesAnalysed = len(out)
+	return out, smp, nil
+}
+
+// simple reports whether q filters on time only, so that the store's
+// rollups count its traces.
+func simple(q collector.TraceQuery) bool {
+	q.From, q.To, q.Limit, q.Cursor = time.Time{}, time.Time{}, 0, ""
+	return q == collector.TraceQuery{}
+}
+
+// toAnalysis appends the traces in analysis form to dst.
+func toAnalysis(ts []*collector.Trace, dst []analysis.Trace) []analysis.Trace {
+	for _, t := range ts {
+		ptrs := make([]*spans.Span, len(t.Spans))
+		for i := range t.Spans {
+			ptrs[i] = &t.Spans[i]
+		}
+		dst = append(dst, analysis.Trace{Spans: ptrs})
+	}
+	return dst
+}

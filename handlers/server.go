@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stagescope/stagescope/collector"
+)
+
+// Server is stagescope's HTTP face over one store and its collector. Make
+// it with New, serve Handler (or Echo) on a listener of your choice, and
+// Close it before shutting down the HTTP server so live streams end.
+type Server struct {
+	store *collector.SQLiteStore
+	coll  *collector.Collector
+	cfg   config
+	auth  *auth
+	e     *echo.Echo
+	live  *liveHub
+	reg   *prometheus.Registry
+	http  *httpMetrics
+
+	closeOnce sync.Once
+}
+
+// New builds the server. store is read by the API; c (which may be nil for
+// a read-only dashboard over an existing database) receives OTLP ingest and
+// reports its counters.
+func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *Server {
+	s := &Server{store: store, coll: c, cfg: newConfig(opts)}
+	s.auth = newAuth(s.cfg.token)
+	s.live = newLiveHub(store, s.cfg, s.cfg.logger)
+	s.reg = prometheus.NewRegistry()
+	s.http = newHTTPMetrics(s.reg, s.live)
+	if c != nil {
+		s.reg.MustRegister(c.PrometheusCollector())
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.http.middleware, securityHeaders, s.auth.middleware, bodyLimit(s.cfg.maxBody), requestTimeout(s.cfg.requestTimeout))
+	e.Server.RegisterOnShutdown(s.live.close)
+
+	e.GET("/", s.index)
+	e.HEAD("/", s.index)
+	e.GET("/assets/*", s.asset)
+	e.HEAD("/assets/*", s.asset)
+
+	api := e.Group("/api")
+	api.GET("/health", s.health)
+	api.POST("/session", s.createSession)
+	api.GET("/traces", s.listTraces)
+	api.GET("/traces/:id", s.getTrace)
+	api.GET("/stages", s.stages)
+	api.GET("/timeseries", s.timeseries)
+	api.GET("/report", s.report)
+	api.GET("/compare", s.compare)
+	api.GET("/runs", s.runs)
+	api.GET("/live", s.liveStream)
+	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+
+	e.GET("/metrics", s.metrics)
+	if c != nil {
+		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, collector.WithMaxBodyBytes(s.cfg.maxBody)))
+		e.POST("/v1/traces", otlp)
+	} else {
+		e.POST("/v1/traces", func(echo.Context) error {
+			return &apiError{status: http.StatusServiceUnavailable, msg: "this server is read-only: it has no collector"}
+		})
+	}
+	s.e = e
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Echo returns the underlying Echo instance, for adding routes or
+// middleware. Echo's own Shutdown ends live streams too.
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// Close ends every live stream and stops looking for new traces. It does
+// not close the store or the collector, which belong to the caller. Further
+// live requests get 503.
+func (s *Server) Close() error {
+	s.closeOnce.Do(s.live.close)
+	return nil
+}
+
+// HTTPServer returns an http.Server for addr (DefaultAddr when empty) with
+// conservative timeouts: headers must arrive within 10 s and idle
+// connections close after two minutes. There is no write timeout, which
+// would cut the live stream; requests are bounded by WithRequestTimeout
+// instead. Register Close with RegisterOnShutdown (done here) so Shutdown
+// does not wait for streams.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           s.e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.requestTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	srv.RegisterOnShutdown(func() { _ = s.Close() })
+	return srv
+}

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/collector"
+)
+
+// StageRow is one stage of a breakdown. Percentiles come from the store's
+// log-scale histograms (about ±9 %).
+type StageRow struct {
+	Stage     string  `json:"stage"`
+	Count     int64   `json:"count"`
+	Errors    int64   `json:"errors"`
+	TotalMs   float64 `json:"total_ms"` // summed durations
+	SelfMs    float64 `json:"self_ms"`  // summed self times
+	MeanMs    float64 `json:"mean_ms"`
+	P50Ms     float64 `json:"p50_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	SelfP50Ms float64 `json:"self_p50_ms"`
+	SelfP95Ms float64 `json:"self_p95_ms"`
+	SelfP99Ms float64 `json:"self_p99_ms"`
+	// Share is the stage's self time over the summed end-to-end latency.
+	Share float64 `json:"share"`
+}
+
+// Latency summarises end-to-end latency over a window.
+type Latency struct {
+	Traces int64   `json:"traces"`
+	Errors int64   `json:"errors"`
+	P50Ms  float64 `json:"p50_ms"`
+	P95Ms  float64 `json:"p95_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+}
+
+// StageBreakdown is the answer of GET /api/stages.
+type StageBreakdown struct {
+	From   *time.Time `json:"from,omitempty"`
+	To     *time.Time `json:"to,omitempty"`
+	Run    string     `json:"run,omitempty"`
+	Stages []StageRow `json:"stages"`
+	// E2E is over all traces of the window (absent for a run).
+	E2E *Latency `json:"e2e,omitempty"`
+}
+
+func toStageRow(st collector.StageStats) StageRow {
+	r := StageRow{
+		Stage: st.Stage.String(), Count: st.Count, Errors: st.Errors,
+		TotalMs: millis(st.Total), SelfMs: millis(st.Self),
+		P50Ms: millis(st.P50), P95Ms: millis(st.P95), P99Ms: millis(st.P99),
+		SelfP50Ms: millis(st.SelfP50), SelfP95Ms: millis(st.SelfP95), SelfP99Ms: millis(st.SelfP99),
+		Share: round4(st.SelfShare),
+	}
+	if st.Count > 0 {
+		r.MeanMs = millis(st.Total / time.Duration(st.Count))
+	}
+	return r
+}
+
+func round4(f float64) float64 { return float64(int64(f*1e4+0.5)) / 1e4 }
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// stages handles GET /api/stages.
+func (s *Server) stages(c echo.Context) error {
+	p, err := parseParams(c, "from", "to", "run")
+	if err != nil {
+		return err
+	}
+	from, to, err := p.window("from", "to")
+	if err != nil {
+		return err
+	}
+	run, err := p.text("run", maxTextParam)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	rows, err := s.store.StageBreakdown(ctx, from, to, run)
+	if err != nil {
+		return storeError("stage breakdown", err)
+	}
+	out := StageBreakdown{From: timePtr(from), To: timePtr(to), Run: run, Stages: make([]StageRow, 0, len(rows))}
+	for _, r := range rows {
+		out.Stages = append(out.Stages, toStageRow(r))
+	}
+	if run == "" {
+		if out.E2E, err = s.e2e(ctx, from, to); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// e2e summarises end-to-end latency over [from, to] (open ends allowed) as
+// one step of the store's time series.
+func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) {
+	if from.IsZero() {
+		from = time.Unix(0, 0)
+	}
+	if to.IsZero() {
+		to = time.Now()
+	}
+	lo, hi := from.Unix()/60, to.Unix()/60
+	pts, err := s.store.Timeseries(ctx, from, to, time.Duration(hi-lo+1)*time.Minute)
+	if err != nil {
+		return nil, storeError("latency", err)
+	}
+	var l Latency
+	var most int64 = -1
+	for _, p := range pts { // one point, unless minutes round differently
+		if p.Traces > most {
+			most = p.Traces
+			l.P50Ms, l.P95Ms, l.P99Ms = millis(p.P50), millis(p.P95), millis(p.P99)
+		}
+		l.Traces += p.Traces
+		l.Errors += p.Errors
+	}
+	return &l, nil
+}

@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// SeriesPoint is one step of GET /api/timeseries.
+type SeriesPoint struct {
+	T            int64   `json:"t"` // step start, Unix milliseconds
+	Traces       int64   `json:"traces"`
+	Errors       int64   `json:"errors"`
+	DroppedSpans int64   `json:"dropped_spans"` // spans and events dropped or refused
+	Throughput   float64 `json:"throughput"`    // traces per second
+	// Percentiles are null for a step without traces.
+	P50Ms  *float64              `json:"p50_ms"`
+	P95Ms  *float64              `json:"p95_ms"`
+	P99Ms  *float64              `json:"p99_ms"`
+	Stages map[string]StageSlice `json:"stages"`
+}
+
+// StageSlice is one stage within one step.
+type StageSlice struct {
+	Count   int64   `json:"count"`
+	SelfMs  float64 `json:"self_ms"`
+	TotalMs float64 `json:"total_ms"`
+}
+
+// Series is the answer of GET /api/timeseries.
+type Series struct {
+	From   time.Time     `json:"from"`
+	To     time.Time     `json:"to"`
+	StepMs int64         `json:"step_ms"`
+	Stages []string      `json:"stages"` // stages present, in pipeline order
+	Points []SeriesPoint `json:"points"`
+}
+
+// defaultSeriesWindow is the window of a time series without from.
+const defaultSeriesWindow = time.Hour
+
+// timeseries handles GET /api/timeseries: from, to, step. Without from the
+// series starts at the first stored trace; without step it has at most
+// DefaultMaxSeriesPoints steps of whole minutes.
+func (s *Server) timeseries(c echo.Context) error {
+	p, err := parseParams(c, "from", "to", "step")
+	if err != nil {
+		return err
+	}
+	from, to, err := p.window("from", "to")
+	if err != nil {
+		return err
+	}
+	step, err := p.duration("step")
+	if err != nil {
+		return err
+	}
+	if p.raw("step") != "" && step < time.Minute {
+		return badRequest("parameter \"step\": %s is below the one-minute resolution of the store", step)
+	}
+	ctx := c.Request().Context()
+	if to.IsZero() {
+		to = time.Now()
+	}
+	if from.IsZero() {
+		if from, err = s.firstTrace(ctx, to); err != nil {
+			return err
+		}
+	}
+	from = from.Truncate(time.Minute)
+	span := to.Sub(from)
+	if step == 0 {
+		step = max(time.Minute, (span/DefaultMaxSeriesPoints + time.Minute - 1).Truncate(time.Minute))
+	}
+	step = step.Round(time.Minute)
+	if n := span / step; n > DefaultMaxSeriesPoints*10 {
+		return badRequest("a step of %s gives %d points; use a larger step", step, n)
+	}
+	pts, err := s.store.Timeseries(ctx, from, to, step)
+	if err != nil {
+		return storeError("time series", err)
+	}
+	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts))}
+	seen := map[spans.Stage]bool{}
+	for _, pt := range pts {
+		sp := SeriesPoint{T: pt.Start.UnixMilli(), Traces: pt.Traces, Errors: pt.Errors, DroppedSpans: pt.Drops,
+			Throughput: pt.Throughput, Stages: map[string]StageSlice{}}
+		if pt.Traces > 0 {
+			sp.P50Ms, sp.P95Ms, sp.P99Ms = ptr(millis(pt.P50)), ptr(millis(pt.P95)), ptr(millis(pt.P99))
+			rows, err := s.store.StageBreakdown(ctx, pt.Start, pt.Start.Add(step-time.Nanosecond), "")
+			if err != nil {
+				return storeError("stage breakdown", err)
+			}
+			for _, r := range rows {
+				seen[r.Stage] = true
+				sp.Stages[r.Stage.String()] = StageSlice{Count: r.Count, SelfMs: millis(r.Self), TotalMs: millis(r.Total)}
+			}
+		}
+		out.Points = append(out.Points, sp)
+	}
+	for _, st := range spans.AllStages() {
+		if seen[st] {
+			out.Stages = append(out.Stages, st.String())
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// firstTrace finds roughly when the first trace before to started, by
+// narrowing coarse time series (30 days, then a day, then an hour). With no
+// trace at all it returns to − defaultSeriesWindow.
+func (s *Server) firstTrace(ctx context.Context, to time.Time) (time.Time, error) {
+	lo := time.Unix(0, 0).UTC()
+	found := false
+	for _, step := range []time.Duration{30 * 24 * time.Hour, 24 * time.Hour, time.Hour} {
+		hi := to
+		if found {
+			if end := lo.Add(step * 60); end.Before(to) { // covers one step of the previous pass
+				hi = end
+			}
+		}
+		if !found && hi.Sub(lo)/step > 100_000 {
+			lo = hi.Add(-step * 100_000)
+		}
+		pts, err := s.store.Timeseries(ctx, lo, hi, step)
+		if err != nil {
+			return time.Time{}, storeError("time series", err)
+		}
+		hit := false
+		for _, pt := range pts {
+			if pt.Traces > 0 {
+				lo, hit = pt.Start, true
+				break
+			}
+		}
+		if !hit {
+			if !found {
+				return to.Add(-defaultSeriesWindow), nil
+			}
+			break
+		}
+		found = true
+	}
+	return lo, nil
+}

@@ -1,0 +1,250 @@
+package handlers
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/analysis"
+	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// TraceDetail is the answer of GET /api/traces/:id.
+type TraceDetail struct {
+	TraceRow
+	// JaegerURL opens the same trace in Jaeger's UI (when configured).
+	JaegerURL    string        `json:"jaeger_url,omitempty"`
+	CriticalPath []PathSegment `json:"critical_path"`
+	// Spans are in depth-first order (children by start), as a waterfall
+	// shows them.
+	Spans []SpanDetail `json:"spans"`
+}
+
+// PathSegment is a stretch of the critical path, placed on the trace.
+type PathSegment struct {
+	SpanID     string  `json:"span_id"`
+	Name       string  `json:"name"`
+	Stage      string  `json:"stage"`
+	ChargedTo  string  `json:"charged_to"`
+	OffsetMs   float64 `json:"offset_ms"`
+	DurationMs float64 `json:"duration_ms"`
+}
+
+// SpanDetail is one span of a trace.
+type SpanDetail struct {
+	SpanID     string  `json:"span_id"`
+	ParentID   string  `json:"parent_id,omitempty"`
+	Name       string  `json:"name"`
+	Stage      string  `json:"stage"`
+	Scope      string  `json:"scope,omitempty"`
+	Status     string  `json:"status"`
+	Error      string  `json:"error,omitempty"`
+	Depth      int     `json:"depth"`
+	OffsetMs   float64 `json:"offset_ms"`
+	DurationMs float64 `json:"duration_ms"`
+	SelfMs     float64 `json:"self_ms"`
+	// Critical is set when the span or one of its descendants is on the
+	// critical path; CriticalMs is the path time spent in the span itself.
+	Critical   bool              `json:"critical"`
+	CriticalMs float64           `json:"critical_ms"`
+	Attrs      []spans.Attribute `json:"attrs"`
+	Tags       []spans.Tag       `json:"tags"`
+	Links      []spans.Link      `json:"links,omitempty"`
+	Events     []EventDetail     `json:"events"`
+	Tokens     *Tokens           `json:"tokens,omitempty"`
+}
+
+// EventDetail is one event of a span.
+type EventDetail struct {
+	Name     string            `json:"name"`
+	Stage    string            `json:"stage"`
+	OffsetMs float64           `json:"offset_ms"`
+	Attrs    []spans.Attribute `json:"attrs"`
+}
+
+// Tokens is what a model call or an embedding used.
+type Tokens struct {
+	Model      string `json:"model,omitempty"`
+	Prompt     int64  `json:"prompt"`
+	Completion int64  `json:"completion"`
+	Embedding  int64  `json:"embedding,omitempty"`
+}
+
+// getTrace handles GET /api/traces/:id.
+func (s *Server) getTrace(c echo.Context) error {
+	if _, err := parseParams(c); err != nil {
+		return err
+	}
+	id, err := traceIDParam(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	t, err := s.store.GetTrace(c.Request().Context(), id)
+	if err != nil {
+		return storeError("trace "+id.String(), err)
+	}
+	d := buildTraceDetail(t)
+	if s.cfg.jaegerUI != "" {
+		d.JaegerURL = strings.TrimRight(s.cfg.jaegerUI, "/") + "/trace/" + id.String()
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
+// buildTraceDetail arranges a stored trace for the waterfall.
+func buildTraceDetail(t *collector.Trace) TraceDetail {
+	d := TraceDetail{TraceRow: toRow(t.Summary), CriticalPath: []PathSegment{}, Spans: make([]SpanDetail, 0, len(t.Spans))}
+	ptrs := make([]*spans.Span, len(t.Spans))
+	for i := range t.Spans {
+		ptrs[i] = &t.Spans[i]
+	}
+	base := t.Summary.Start
+	for _, sp := range ptrs {
+		if base.IsZero() || (!sp.Start.IsZero() && sp.Start.Before(base)) {
+			base = sp.Start
+		}
+	}
+	offset := func(at time.Time) float64 { return millis(at.Sub(base)) }
+
+	// Tree: children by start; spans whose parent is absent are roots.
+	index := make(map[spans.SpanID]int, len(ptrs))
+	for i, sp := range ptrs {
+		index[sp.SpanID] = i
+	}
+	kids := make([][]int, len(ptrs))
+	var roots []int
+	for i, sp := range ptrs {
+		if p, ok := index[sp.ParentID]; ok && !sp.ParentID.IsZero() && p != i {
+			kids[p] = append(kids[p], i)
+		} else {
+			roots = append(roots, i)
+		}
+	}
+	byStart := func(a, b int) int { return ptrs[a].Start.Compare(ptrs[b].Start) }
+	slices.SortStableFunc(roots, byStart)
+	for i := range kids {
+		slices.SortStableFunc(kids[i], byStart)
+	}
+
+	// Critical path, and per-span time on it.
+	onPath := map[spans.SpanID]time.Duration{}
+	for _, seg := range analysis.CriticalPath(analysis.Trace{Spans: ptrs}) {
+		d.CriticalPath = append(d.CriticalPath, PathSegment{
+			SpanID: seg.SpanID.String(), Name: seg.Name, Stage: seg.Stage.String(), ChargedTo: seg.ChargedTo.String(),
+			OffsetMs: offset(seg.Start), DurationMs: millis(seg.Duration),
+		})
+		if !seg.SpanID.IsZero() {
+			onPath[seg.SpanID] += seg.Duration
+		}
+	}
+
+	events := map[spans.SpanID][]EventDetail{}
+	for i := range t.Events {
+		e := &t.Events[i]
+		events[e.SpanID] = append(events[e.SpanID], eventDetail(e, offset))
+	}
+
+	// A span is on the critical path when it or a descendant is what the
+	// trace waited for at some moment.
+	onChain := make([]bool, len(ptrs))
+	for i, sp := range ptrs {
+		if _, ok := onPath[sp.SpanID]; !ok {
+			continue
+		}
+		for j, hops := i, 0; j >= 0 && !onChain[j] && hops <= len(ptrs); hops++ {
+			onChain[j] = true
+			p, ok := index[ptrs[j].ParentID]
+			if !ok || ptrs[j].ParentID.IsZero() {
+				break
+			}
+			j = p
+		}
+	}
+
+	visited := make([]bool, len(ptrs))
+	var walk func(i, depth int)
+	walk = func(i, depth int) {
+		if visited[i] {
+			return
+		}
+		visited[i] = true
+		sp := ptrs[i]
+		children := make([]*spans.Span, len(kids[i]))
+		for j, k := range kids[i] {
+			children[j] = ptrs[k]
+		}
+		cp := onPath[sp.SpanID]
+		sd := SpanDetail{
+			SpanID: sp.SpanID.String(), Name: sp.Name, Stage: sp.Stage.String(), Scope: sp.Scope,
+			Status: sp.Status.String(), Error: sp.Err, Depth: depth,
+			OffsetMs: offset(sp.Start), DurationMs: millis(sp.Duration()),
+			SelfMs: millis(analysis.SelfTime(sp, children)), Critical: onChain[i], CriticalMs: millis(cp),
+			Attrs: nonNil(sp.Attrs), Tags: nonNil(sp.Tags), Links: sp.Links,
+			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp),
+		}
+		if !sp.ParentID.IsZero() {
+			sd.ParentID = sp.ParentID.String()
+		}
+		d.Spans = append(d.Spans, sd)
+		for _, k := range kids[i] {
+			walk(k, depth+1)
+		}
+	}
+	for _, r := range roots {
+		walk(r, 0)
+	}
+	// Spans caught in a parent cycle are not reachable from a root.
+	for i := range ptrs {
+		walk(i, 0)
+	}
+	return d
+}
+
+func eventDetail(e *event.Record, offset func(time.Time) float64) EventDetail {
+	return EventDetail{Name: e.Name, Stage: e.Stage.String(), OffsetMs: offset(e.Time), Attrs: nonNil(e.Attrs)}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// tokensOf reads the token attributes of a span; nil when it has none.
+func tokensOf(sp *spans.Span) *Tokens {
+	var t Tokens
+	found := false
+	num := func(key string) int64 {
+		v, ok := sp.Attr(key)
+		if !ok {
+			return 0
+		}
+		switch v.Kind() {
+		case spans.KindInt64:
+			found = true
+			return v.AsInt64()
+		case spans.KindFloat64:
+			found = true
+			return int64(v.AsFloat64())
+		}
+		return 0
+	}
+	t.Prompt = num(spans.KeyLLMPromptTokens)
+	t.Completion = num(spans.KeyLLMCompletionTokens)
+	t.Embedding = num(spans.KeyEmbeddingTokens)
+	if !found {
+		return nil
+	}
+	for _, k := range []string{spans.KeyLLMModel, spans.KeyEmbeddingModel} {
+		if v, ok := sp.Attr(k); ok && v.Kind() == spans.KindString {
+			t.Model = v.AsString()
+			break
+		}
+	}
+	return &t
+}

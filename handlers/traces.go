@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/collector"
+)
+
+// TraceRow is one trace in a list (and in the live stream).
+type TraceRow struct {
+	TraceID    string    `json:"trace_id"`
+	Name       string    `json:"name"`
+	Service    string    `json:"service,omitempty"`
+	Start      time.Time `json:"start"`
+	StartMs    int64     `json:"start_ms"`
+	DurationMs float64   `json:"duration_ms"`
+	Status     string    `json:"status"`
+	Spans      int       `json:"spans"`
+	Errors     int       `json:"errors"`
+	Stages     []string  `json:"stages"`
+	RunID      string    `json:"run_id,omitempty"`
+}
+
+// TraceList is the answer of GET /api/traces.
+type TraceList struct {
+	Traces []TraceRow `json:"traces"`
+	// NextCursor continues the list (pass it as cursor); "" on the last page.
+	NextCursor string `json:"next_cursor"`
+}
+
+func toRow(t collector.TraceSummary) TraceRow {
+	r := TraceRow{
+		TraceID: t.TraceID.String(), Name: t.RootName, Service: t.Service,
+		Start: t.Start, StartMs: t.Start.UnixMilli(), DurationMs: millis(t.Duration),
+		Status: t.Status.String(), Spans: t.SpanCount, Errors: t.ErrorCount,
+		Stages: make([]string, 0, len(t.Stages)), RunID: t.RunID,
+	}
+	if t.ErrorCount > 0 && r.Status != "error" {
+		// The root may have recovered; the list still says something failed.
+		r.Status = "error"
+	}
+	for _, s := range t.Stages {
+		r.Stages = append(r.Stages, s.String())
+	}
+	return r
+}
+
+// millis converts a duration to milliseconds rounded to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
+var traceListParams = []string{"from", "to", "service", "stage", "status", "min_duration", "name", "attr", "run", "cursor", "limit"}
+
+// traceQuery validates the filters of a trace search.
+func traceQuery(p *params) (collector.TraceQuery, error) {
+	var q collector.TraceQuery
+	var err error
+	if q.From, q.To, err = p.window("from", "to"); err != nil {
+		return q, err
+	}
+	if q.Service, err = p.text("service", maxTextParam); err != nil {
+		return q, err
+	}
+	if q.Stage, err = p.stage("stage"); err != nil {
+		return q, err
+	}
+	if q.Status, err = p.status("status"); err != nil {
+		return q, err
+	}
+	if q.MinDuration, err = p.duration("min_duration"); err != nil {
+		return q, err
+	}
+	if q.NameContains, err = p.text("name", maxTextParam); err != nil {
+		return q, err
+	}
+	if q.Attr, err = p.attr("attr"); err != nil {
+		return q, err
+	}
+	if q.RunID, err = p.text("run", maxTextParam); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// listTraces handles GET /api/traces.
+func (s *Server) listTraces(c echo.Context) error {
+	p, err := parseParams(c, traceListParams...)
+	if err != nil {
+		return err
+	}
+	q, err := traceQuery(p)
+	if err != nil {
+		return err
+	}
+	if q.Cursor, err = p.cursor("cursor"); err != nil {
+		return err
+	}
+	if q.Limit, err = p.limit("limit", collector.DefaultTraceLimit, MaxPageLimit); err != nil {
+		return err
+	}
+	page, err := s.store.ListTraces(c.Request().Context(), q)
+	if err != nil {
+		return storeError("traces", err)
+	}
+	out := TraceList{Traces: make([]TraceRow, 0, len(page.Traces)), NextCursor: page.NextCursor}
+	for _, t := range page.Traces {
+		out.Traces = append(out.Traces, toRow(t))
+	}
+	return c.JSON(http.StatusOK, out)
+}

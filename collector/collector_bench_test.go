@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,15 +22,19 @@ import (
 	"github.com/stagescope/stagescope/spans"
 )
 
+// benchClock hands out trace start times that grow across calls, as live
+// traffic's do.
+var benchClock atomic.Int64
+
 // benchSpans makes n spans of ~11-span RAG traces.
 func benchSpans(n int) []spans.Span {
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(uint64(n), 2))
 	tags := []spans.Tag{{Key: spans.KeyRunID, Value: "bench"}}
 	out := make([]spans.Span, 0, n+16)
-	t := time.Now().Add(-time.Hour)
+	base := time.Now().Add(-time.Hour)
 	for len(out) < n {
+		t := base.Add(time.Duration(benchClock.Add(int64(100 * time.Microsecond))))
 		out = appendRAGTrace(out, rng, t, tags)
-		t = t.Add(time.Millisecond)
 	}
 	return out[:n]
 }

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// defaultExportLimit is how many traces one export sends at most.
+const defaultExportLimit = 10_000
+
+const exportSynopsis = `Replays stored traces (a window, a run, or trace ids) to Jaeger with their original trace
+and span ids, parents, times, attributes and events. OTLP/HTTP is the default (Jaeger ≥ 1.35
+and v2 accept it); --protocol thrift posts jaeger.thrift to an old collector's
+/api/traces endpoint instead.
+`
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "jaeger" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprintf(stdout, "Usage: stagescope export jaeger [flags]\n\n%s\nRun \"stagescope export jaeger --help\" for its flags.\n", exportSynopsis)
+			return nil
+		}
+		return usagef("export", "the only export target is jaeger: stagescope export jaeger [flags]")
+	}
+	fs := newFlagSet("export jaeger", exportSynopsis, stdout)
+	var (
+		data string
+		win  window
+	)
+	registerData(fs, &data)
+	win.register(fs)
+	var (
+		run      = fs.String("run", "", "export the traces of this run `id`")
+		ids      = fs.String("trace", "", "comma-separated trace `ids` (32 hex digits) to export")
+		limit    = fs.Int("limit", defaultExportLimit, "export at most this many traces (the newest)")
+		protocol = fs.String("protocol", "otlp", "otlp (OTLP/HTTP) or thrift (jaeger.thrift over HTTP, for old collectors)")
+		endpoint = fs.String("endpoint", "", "where to send: default "+jaeger.DefaultOTLPEndpoint+" for otlp "+
+			"[OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT], "+jaeger.DefaultThriftEndpoint+" for thrift")
+		service = fs.String("service", env(jaeger.DefaultServiceName, "OTEL_SERVICE_NAME"), "Jaeger service of spans that carry no service.name [OTEL_SERVICE_NAME]")
+		batch   = fs.Int("batch", jaeger.DefaultBatchSize, "spans per request")
+		timeout = fs.Duration("timeout", envDuration(jaeger.DefaultTimeout, "STAGESCOPE_EXPORT_TIMEOUT"), "bound of one request")
+		gzip    = fs.Bool("gzip", env("", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION") == "gzip", "gzip OTLP requests [OTEL_EXPORTER_OTLP_COMPRESSION=gzip]")
+	)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	from, to, err := win.bounds("export jaeger", time.Now())
+	if err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > collector.MaxTraceLimit {
+		return usagef("export jaeger", "--limit must be between 1 and %d", collector.MaxTraceLimit)
+	}
+	var traceIDs []spans.TraceID
+	for _, s := range stringList(*ids) {
+		id, err := spans.ParseTraceID(s)
+		if err != nil {
+			return usagef("export jaeger", "--trace %q: %v", s, err)
+		}
+		traceIDs = append(traceIDs, id)
+	}
+	headers, err := otlpHeaders(env("", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"))
+	if err != nil {
+		return usagef("export jaeger", "OTEL_EXPORTER_OTLP_HEADERS: %v", err)
+	}
+	opts := []jaeger.Option{jaeger.WithServiceName(*service), jaeger.WithBatchSize(*batch), jaeger.WithTimeout(*timeout), jaeger.WithGzip(*gzip)}
+	if headers != nil {
+		opts = append(opts, jaeger.WithHeaders(headers))
+	}
+	var exp jaeger.Exporter
+	switch strings.ToLower(*protocol) {
+	case "otlp":
+		ep := *endpoint
+		if ep == "" {
+			ep = env(jaeger.DefaultOTLPEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+		}
+		exp, err = jaeger.NewOTLPExporter(ctx, ep, opts...)
+		*endpoint = ep
+	case "thrift":
+		if *endpoint == "" {
+			*endpoint = jaeger.DefaultThriftEndpoint
+		}
+		exp, err = jaeger.NewThriftExporter(*endpoint, opts...)
+	default:
+		return usagef("export jaeger", "--protocol %q: want otlp or thrift", *protocol)
+	}
+	if err != nil {
+		return usagef("export jaeger", "--endpoint: %v", err)
+	}
+
+	traces, err := storedTraces(ctx, data, traceIDs, collector.TraceQuery{From: from, To: to, RunID: *run, Limit: *limit})
+	if err != nil {
+		_ = exp.Shutdown(context.WithoutCancel(ctx))
+		return err
+	}
+	if len(traces) == 0 {
+		_ = exp.Shutdown(context.WithoutCancel(ctx))
+		return errNoTraces
+	}
+	stats, err := exp.Export(ctx, traces)
+	serr := exp.Shutdown(context.WithoutCancel(ctx))
+	fmt.Fprintf(stdout, "stagescope: exported %d traces, %d spans, %d events in %d requests to %s (%s)\n",
+		stats.Traces, stats.Spans, stats.Events, stats.Batches, *endpoint, *protocol)
+	if err != nil {
+		return fmt.Errorf("export to %s stopped: %w", *endpoint, err)
+	}
+	return serr
+}
+
+// storedTraces reads the traces to export: the given ids, or those q selects.
+func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery) ([]jaeger.Trace, error) {
+	st, err := openStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var ts []*collector.Trace
+	if len(ids) > 0 {
+		for _, id := range ids {
+			t, err := st.GetTrace(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("trace %s: %w", id, err)
+			}
+			ts = append(ts, t)
+		}
+	} else if ts, err = st.LoadTraces(ctx, q); err != nil {
+		return nil, fmt.Errorf("cannot read traces: %w", err)
+	}
+	out := make([]jaeger.Trace, 0, len(ts))
+	for _, t := range ts {
+		ptrs := make([]*spans.Span, len(t.Spans))
+		for i := range t.Spans {
+			ptrs[i] = &t.Spans[i]
+		}
+		out = append(out, jaeger.Trace{Spans: ptrs, Events: t.Events})
+	}
+	return out, nil
+}

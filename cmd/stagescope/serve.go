@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/dispatcher"
+	"github.com/stagescope/stagescope/handlers"
+)
+
+const (
+	// defaultDataDir is where the database lives unless --data or
+	// STAGESCOPE_DATA says otherwise; it is created on first run.
+	defaultDataDir = "stagescope-data"
+	// databaseFile is the SQLite file inside the data directory.
+	databaseFile = "stagescope.db"
+	// defaultShutdownTimeout bounds the flush on SIGINT/SIGTERM.
+	defaultShutdownTimeout = 30 * time.Second
+)
+
+// serveFlags are the flags of serve, shared by demo.
+type serveFlags struct {
+	addr, data, token, jaegerUI, exportJaeger, service string
+	retentionAge                                       time.Duration
+	retentionMB                                        int64
+	shutdownTimeout                                    time.Duration
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
+	fs.StringVar(&f.addr, "addr", env(handlers.DefaultAddr, "STAGESCOPE_ADDR"),
+		"listen `address` of the dashboard, the API and OTLP/HTTP ingest (POST /v1/traces); port 0 picks a free one [STAGESCOPE_ADDR]")
+	registerData(fs, &f.data)
+	fs.StringVar(&f.token, "token", "",
+		"require \"Authorization: Bearer `token`\" on ingest, the API and /metrics; the dashboard asks for it once [STAGESCOPE_TOKEN]")
+	fs.StringVar(&f.jaegerUI, "jaeger-ui", env("", "STAGESCOPE_JAEGER_UI"),
+		"`URL` of a Jaeger UI; traces get an \"open in Jaeger\" link [STAGESCOPE_JAEGER_UI]")
+	fs.StringVar(&f.exportJaeger, "export-jaeger", env("", "STAGESCOPE_EXPORT_JAEGER"),
+		"also send every in-process span live to Jaeger's OTLP/HTTP `URL` (e.g. "+jaeger.DefaultOTLPEndpoint+"); batched and bounded, drops are counted [STAGESCOPE_EXPORT_JAEGER]")
+	fs.StringVar(&f.service, "service", env(defService, "OTEL_SERVICE_NAME"),
+		"service `name` of in-process spans and of live-exported spans [OTEL_SERVICE_NAME]")
+	fs.DurationVar(&f.retentionAge, "retention-age", envDuration(0, "STAGESCOPE_RETENTION_AGE"),
+		"delete traces older than this `duration` (e.g. 168h); 0 keeps them [STAGESCOPE_RETENTION_AGE]")
+	fs.Int64Var(&f.retentionMB, "retention-mb", envInt(0, "STAGESCOPE_RETENTION_MB"),
+		"delete the oldest traces while the database exceeds this many `megabytes`; 0: no bound [STAGESCOPE_RETENTION_MB]")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout,
+		"how long SIGINT/SIGTERM may take to flush everything to the database")
+}
+
+// registerData adds --data.
+func registerData(fs *flag.FlagSet, dst *string) {
+	fs.StringVar(dst, "data", env(defaultDataDir, "STAGESCOPE_DATA"),
+		"data `directory` holding "+databaseFile+"; created on first run [STAGESCOPE_DATA]")
+}
+
+// openStore opens the database of a data directory, creating both.
+func openStore(dir string) (*collector.SQLiteStore, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cannot create data directory %q: %w", dir, err)
+	}
+	path := filepath.Join(dir, databaseFile)
+	st, err := collector.OpenSQLite(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open database %q: %w", path, err)
+	}
+	return st, nil
+}
+
+// node is a running collector with its HTTP server: what serve runs and
+// demo runs its pipeline against.
+type node struct {
+	store   *collector.SQLiteStore
+	coll    *collector.Collector
+	server  *handlers.Server
+	http    *http.Server
+	url     string
+	served  chan error
+	live    *jaeger.LiveExporter
+	detach  []func()
+	timeout time.Duration
+}
+
+// startNode opens the store, starts the collector and serves HTTP.
+func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, error) {
+	if f.token == "" {
+		f.token = os.Getenv("STAGESCOPE_TOKEN") // not a flag default: --help must not print it
+	}
+	st, err := openStore(f.data)
+	if err != nil {
+		return nil, err
+	}
+	copts := []collector.Option{collector.WithService(f.service),
+		collector.WithErrorHandler(func(err error) { fmt.Fprintf(stderr, "stagescope: collector: %v\n", err) })}
+	if f.retentionAge > 0 || f.retentionMB > 0 {
+		copts = append(copts, collector.WithRetention(collector.RetentionPolicy{MaxAge: f.retentionAge, MaxBytes: f.retentionMB << 20}))
+	}
+	n := &node{store: st, coll: collector.New(st, copts...), timeout: f.shutdownTimeout, served: make(chan error, 1)}
+	hopts := []handlers.Option{handlers.WithToken(f.token)}
+	if f.jaegerUI != "" {
+		hopts = append(hopts, handlers.WithJaegerUI(f.jaegerUI))
+	}
+	n.server = handlers.New(st, n.coll, hopts...)
+	if f.exportJaeger != "" {
+		n.live, err = jaeger.NewLiveExporter(ctx, f.exportJaeger, jaeger.WithServiceName(f.service),
+			jaeger.WithErrorHandler(func(err error) { fmt.Fprintf(stderr, "stagescope: live export: %v\n", err) }))
+		if err != nil {
+			n.close(stderr)
+			return nil, fmt.Errorf("cannot start live export to %s: %w", f.exportJaeger, err)
+		}
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		n.close(stderr)
+		return nil, fmt.Errorf("cannot listen on %s: %w", f.addr, err)
+	}
+	n.url = "http://" + ln.Addr().String() + "/"
+	n.http = n.server.HTTPServer(ln.Addr().String())
+	go func() { n.served <- n.http.Serve(ln) }()
+	return n, nil
+}
+
+// attachPipeline sends in-process spans and events to the collector and,
+// with --export-jaeger, to Jaeger.
+func (n *node) attachPipeline() {
+	h := n.coll.Handler()
+	n.detach = append(n.detach, dispatcher.Root().AddSpanHandler(h), dispatcher.Root().AddEventHandler(h))
+	if n.live != nil {
+		n.detach = append(n.detach, dispatcher.Root().AddSpanHandler(n.live), dispatcher.Root().AddEventHandler(n.live))
+	}
+}
+
+// wait blocks until ctx ends or the HTTP server fails.
+func (n *node) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-n.served:
+		n.served <- err
+		return fmt.Errorf("HTTP server stopped: %w", err)
+	}
+}
+
+// close stops taking requests, flushes every accepted span to the database
+// and to Jaeger, and closes the store.
+func (n *node) close(stderr io.Writer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+	defer cancel()
+	var errs []error
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
+		}
+		if err := <-n.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if n.server != nil {
+		_ = n.server.Close()
+	}
+	for i := len(n.detach) - 1; i >= 0; i-- {
+		n.detach[i]()
+	}
+	n.detach = nil
+	if n.live != nil {
+		if err := n.live.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("live export shutdown: %w", err))
+		}
+		s := n.live.Stats()
+		fmt.Fprintf(stderr, "stagescope: live export: %d spans exported, %d failed, %d dropped\n", s.Exported, s.Failed, s.Dropped)
+	}
+	if err := n.coll.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("collector flush: %w", err))
+	}
+	m := n.coll.Metrics()
+	fmt.Fprintf(stderr, "stagescope: %d spans and %d events written (%d spans dropped, %d refused)\n",
+		m.SpansWritten, m.EventsWritten, m.SpansDropped, m.SpansRefused)
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the database: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+const serveSynopsis = `Runs the collector, OTLP/HTTP ingest (POST /v1/traces, protobuf or JSON) and the
+dashboard on an embedded SQLite database in the data directory (./` + defaultDataDir + ` unless
+--data or STAGESCOPE_DATA says otherwise; created on first run). Binds loopback by default.
+SIGINT or SIGTERM stops taking requests, writes every accepted span, and exits 0.
+
+Point any OpenTelemetry SDK at it: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:7318
+`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, stdout)
+	var f serveFlags
+	f.register(fs, collectorDefaultService)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	n, err := startNode(ctx, &f, stderr)
+	if err != nil {
+		return err
+	}
+	n.attachPipeline()
+	fmt.Fprintf(stdout, "stagescope: dashboard at %s (OTLP/HTTP ingest at %sv1/traces, data in %s)\n", n.url, n.url, n.store.Path())
+	werr := n.wait(ctx)
+	fmt.Fprintln(stderr, "stagescope: shutting down, flushing")
+	return errors.Join(werr, n.close(stderr))
+}
+
+// collectorDefaultService names in-process spans without a service.
+const collectorDefaultService = "stagescope"

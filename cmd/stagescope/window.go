@@ -1,0 +1,53 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// window is the time selection shared by report and export.
+type window struct {
+	from, to string
+	since    time.Duration
+}
+
+func (w *window) register(fs *flag.FlagSet) {
+	fs.StringVar(&w.from, "from", "", "start of the window (RFC 3339, e.g. 2025-01-02T15:04:05Z)")
+	fs.StringVar(&w.to, "to", "", "end of the window (RFC 3339; default now)")
+	fs.DurationVar(&w.since, "since", 0, "the window is the last `duration` (e.g. 15m); overrides --from")
+}
+
+// bounds returns the window; zero times are open ends.
+func (w *window) bounds(cmd string, now time.Time) (from, to time.Time, err error) {
+	if w.to != "" {
+		if to, err = time.Parse(time.RFC3339Nano, w.to); err != nil {
+			return from, to, usagef(cmd, "--to: %v", err)
+		}
+	}
+	if w.from != "" {
+		if from, err = time.Parse(time.RFC3339Nano, w.from); err != nil {
+			return from, to, usagef(cmd, "--from: %v", err)
+		}
+	}
+	if w.since > 0 {
+		end := to
+		if end.IsZero() {
+			end = now
+		}
+		from = end.Add(-w.since)
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return from, to, usagef(cmd, "--to %s is before --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return from, to, nil
+}
+
+func urlUnescape(s string) (string, error) {
+	v, err := url.PathUnescape(s)
+	if err != nil {
+		return "", fmt.Errorf("bad escape in %q: %w", s, err)
+	}
+	return v, nil
+}

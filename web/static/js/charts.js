@@ -33,7 +33,12 @@ function attach(plot, makeOpts, data) {
   return { create, destroy: () => { if (ro) ro.disconnect(); if (u) u.destroy(); u = null; } };
 }
 
-const axisMs = { values: (u, vals) => vals.map(v => ms(v)), size: 70 };
+// axis styles an axis for the dark theme.
+function axis(extra) {
+  return { stroke: '#cbd5e1', grid: { stroke: '#1e293b', width: 1 }, ticks: { stroke: '#334155', width: 1 }, ...extra };
+}
+
+const axisMs = axis({ values: (u, vals) => vals.map(v => ms(v)), size: 70 });
 
 // timeChart draws lines over time. xs are Unix seconds; series are
 // {label, values, color, fill}.
@@ -44,7 +49,7 @@ export function timeChart(title, xs, series, opts = {}) {
   const makeOpts = (w) => ({
     width: w, height: opts.height || 220,
     scales: { x: { time: true } },
-    axes: [{}, opts.yMs ? axisMs : { size: 60 }],
+    axes: [axis(), opts.yMs ? axisMs : axis({ size: 60 })],
     series: [{}, ...series.map(s => ({
       label: s.label, stroke: s.color, fill: s.fill, width: 1.5,
       points: { show: xs.length < 60 },
@@ -85,7 +90,7 @@ export function scatterChart(title, points, front, opts = {}) {
   const makeOpts = (w) => ({
     width: w, height: opts.height || 300,
     scales: { x: { time: false } },
-    axes: [{ label: opts.xLabel, values: (u, vals) => vals.map(v => ms(v)) }, { label: opts.yLabel, size: 60 }],
+    axes: [axis({ label: opts.xLabel, values: (u, vals) => vals.map(v => ms(v)) }), axis({ label: opts.yLabel, size: 60 })],
     series: [
       { label: opts.xLabel, value: (u, v) => v == null ? '–' : ms(v) },
       { label: 'runs', stroke: '#60a5fa', paths: () => null, points: { show: true, size: 9, fill: '#60a5fa' } },

@@ -6,7 +6,9 @@ import { getJSON } from '../api.js';
 import { ms, num, pct, usd, shortID } from '../format.js';
 
 export async function render(view, ctx) {
-  const params = { ...ctx.window(), run: ctx.params.get('run') || '' };
+  // A run is its own selection; otherwise the header's window applies.
+  const run = ctx.params.get('run') || '';
+  const params = run ? { run } : ctx.window();
   const res = await getJSON('/api/report', params);
   if (!ctx.alive()) return null;
   const r = res.report || {};

@@ -77,16 +77,11 @@ func WithQuestions(n int) Option { return func(c *config) { c.questions = n } }
 // WithSeed sets the seed of the question draw (DefaultSeed).
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 
-// GOROOT returns the Go root of the toolchain that built the program: what
-// `go env GOROOT` prints, without running go. It may be empty when the
-// binary was built with -trimpath and no GOROOT is set, in which case the
-// caller must pass one.
-func GOROOT() string {
-	if r := os.Getenv("GOROOT"); r != "" {
-		return r
-	}
-	return build.Default.GOROOT
-}
+// GOROOT returns go/build's idea of the Go root (the toolchain that built
+// the program, or the GOROOT the process was started with): usually what
+// `go env GOROOT` prints. It may be empty for a binary built with -trimpath;
+// a command should then ask `go env GOROOT` and pass the answer to Load.
+func GOROOT() string { return build.Default.GOROOT }
 
 // Load reads the standard library under goroot/src.
 func Load(ctx context.Context, goroot string, opts ...Option) (*Corpus, error) {

@@ -14,8 +14,9 @@
 // its children. BuildIndex and NewGoEngine build the whole pipeline over
 // the Go standard library corpus (engine/corpus) with the local hash
 // embedder, BM25 and a hybrid retriever, for the demo and the bench tool;
-// Evaluate measures a retriever's hit rate and MRR on the corpus's
-// labelled questions.
+// IndexFromStorage rebuilds the retrievers from a persisted and reloaded
+// storage context; Evaluate measures a retriever's hit rate and MRR on the
+// corpus's labelled questions.
 //
 // The package must not own model clients or stores: it wires the stages
 // it is given.

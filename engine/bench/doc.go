@@ -5,6 +5,9 @@
 // passages kept for synthesis). It marks the Pareto front of latency against
 // quality: the configurations no other one beats on both.
 //
+// Workers are concurrent clients: each asks questions one after the other,
+// and every question is its own trace, as requests reaching a service are.
+//
 // Every configuration is one run: its spans carry the run's ID in the
 // spans.KeyRunID tag, and a RunRecorder (the collector's store, adapted by
 // the command line) keeps its configuration and summary, whose JSON keys are

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher"
@@ -150,13 +151,12 @@ func runOne(ctx context.Context, setup Setup, c Config, cfg *sweepConfig, tick f
 	}
 	runCtx := spans.WithTags(ctx, spans.Tag{Key: spans.KeyRunID, Value: res.RunID})
 	start := time.Now()
-	resps, qerr := eng.QueryBatch(runCtx, qs)
+	resps := answerAll(runCtx, eng, qs, c.Workers)
 	res.Elapsed = time.Since(start)
 	remove()
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("bench: run %s interrupted: %w", c.Name(), ctx.Err())
 	}
-	_ = qerr // failed queries come back as nil responses and count as misses
 
 	var rr float64
 	for i, r := range resps {
@@ -174,9 +174,6 @@ func runOne(ctx context.Context, setup Setup, c Config, cfg *sweepConfig, tick f
 			}
 		}
 	}
-	if len(resps) != len(qs) {
-		res.Errors = len(qs) - len(resps) + res.Errors
-	}
 	res.HitRate /= float64(len(qs))
 	res.MRR = rr / float64(len(qs))
 	res.Throughput = float64(len(qs)) / res.Elapsed.Seconds()
@@ -188,6 +185,30 @@ func runOne(ctx context.Context, setup Setup, c Config, cfg *sweepConfig, tick f
 		}
 	}
 	return res, nil
+}
+
+// answerAll asks every question on workers goroutines, each question as
+// its own trace (as requests reach a service), and returns the responses in
+// question order; a failed question's response is nil.
+func answerAll(ctx context.Context, eng *query.Engine, qs []string, workers int) []*query.Response {
+	resps := make([]*query.Response, len(qs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, len(qs)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(qs) || ctx.Err() != nil {
+					return
+				}
+				if r, err := eng.Query(ctx, qs[i]); err == nil {
+					resps[i] = r
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return resps
 }
 
 // queryTimer collects the durations of the query spans of one run.

@@ -77,8 +77,13 @@ func TestPlantedBottleneckInTheRealEngineIsNamedFirst(t *testing.T) {
 	if len(questions) < 16 {
 		t.Fatalf("only %d questions in the corpus", len(questions))
 	}
-	const perCase = 16
+	const perCase = 12
 	ask := func(e *query.Engine) func(ctx context.Context) {
+		// One unrecorded warm-up query, so that first-use costs (encoder
+		// caches, lazily built tables) are not mistaken for the bottleneck.
+		if _, err := e.Query(context.Background(), questions[perCase].Query); err != nil {
+			t.Fatalf("warm-up query: %v", err)
+		}
 		return func(ctx context.Context) {
 			for _, q := range questions[:perCase] {
 				if _, err := e.Query(ctx, q.Query); err != nil {
@@ -95,7 +100,9 @@ func TestPlantedBottleneckInTheRealEngineIsNamedFirst(t *testing.T) {
 		}
 		return e
 	}
-	const planted = 15 * time.Millisecond
+	// Large enough to stand out of the noise of a loaded 2-core machine under
+	// the race detector, small enough to keep the test at a few seconds.
+	const planted = 60 * time.Millisecond
 
 	cases := []struct {
 		name  string
@@ -141,7 +148,10 @@ func TestPlantedBottleneckInTheRealEngineIsNamedFirst(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			traces := record(t, tc.run)
-			rep := analysis.Analyze(traces)
+			// The planted fault is in every trace, so the slower half is the
+			// cohort: on a loaded machine under the race detector a single
+			// scheduling stall can otherwise own the top 5% on its own.
+			rep := analysis.Analyze(traces, analysis.WithSlowQuantile(0.5))
 			if len(rep.Findings) == 0 {
 				t.Fatal("no findings")
 			}

@@ -1,0 +1,113 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/handlers"
+)
+
+// defaultBenchTraces is the size of the benchmark database (about eleven
+// spans a trace); STAGESCOPE_BENCH_TRACES overrides it.
+const defaultBenchTraces = 20_000
+
+var bench struct {
+	once  sync.Once
+	dir   string
+	store *collector.SQLiteStore
+	srv   *handlers.Server
+	ids   []string
+	err   error
+}
+
+// benchServer opens (once per test binary) a synthetic database spread over
+// the last 24 hours and a server over it, without a collector: the
+// benchmarks measure the read side.
+func benchServer(b *testing.B) (*handlers.Server, []string) {
+	b.Helper()
+	bench.once.Do(func() {
+		n := defaultBenchTraces
+		if v, err := strconv.Atoi(os.Getenv("STAGESCOPE_BENCH_TRACES")); err == nil && v > 0 {
+			n = v
+		}
+		if bench.dir, bench.err = os.MkdirTemp("", "stagescope-handlers-bench"); bench.err != nil {
+			return
+		}
+		if bench.store, bench.err = collector.OpenSQLite(filepath.Join(bench.dir, "bench.db")); bench.err != nil {
+			return
+		}
+		ctx := context.Background()
+		if _, bench.err = collector.GenerateSynthetic(ctx, bench.store, n, 1); bench.err != nil {
+			return
+		}
+		page, err := bench.store.ListTraces(ctx, collector.TraceQuery{Limit: 1000})
+		if bench.err = err; err != nil {
+			return
+		}
+		for _, t := range page.Traces {
+			bench.ids = append(bench.ids, t.TraceID.String())
+		}
+		bench.srv = handlers.New(bench.store, nil)
+	})
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return bench.srv, bench.ids
+}
+
+func closeBenchDB() {
+	if bench.srv != nil {
+		bench.srv.Close()
+	}
+	if bench.store != nil {
+		bench.store.Close()
+	}
+	if bench.dir != "" {
+		os.RemoveAll(bench.dir)
+	}
+}
+
+func serve(b *testing.B, srv *handlers.Server, path string) int {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Body.Len()
+}
+
+func benchPath(b *testing.B, path string) {
+	srv, _ := benchServer(b)
+	b.ReportAllocs()
+	var bytes int
+	for b.Loop() {
+		bytes = serve(b, srv, path)
+	}
+	b.ReportMetric(float64(bytes), "resp-bytes")
+}
+
+func BenchmarkGetTrace(b *testing.B) {
+	srv, ids := benchServer(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		serve(b, srv, "/api/traces/"+ids[i%len(ids)])
+		i++
+	}
+}
+
+func BenchmarkListTraces(b *testing.B) { benchPath(b, "/api/traces?limit=50") }
+func BenchmarkListTracesName(b *testing.B) {
+	benchPath(b, "/api/traces?limit=50&name=retrieval&status=error")
+}
+func BenchmarkStages(b *testing.B)     { benchPath(b, "/api/stages") }
+func BenchmarkTimeseries(b *testing.B) { benchPath(b, "/api/timeseries?from=now-24h") }
+func BenchmarkReport(b *testing.B)     { benchPath(b, "/api/report") }

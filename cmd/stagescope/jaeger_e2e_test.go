@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -201,5 +203,49 @@ func TestJaegerEndToEnd(t *testing.T) {
 	text := mustRun(t, nil, "report", "--jaeger", j.queryURL, "--service", "e2e-live")
 	if !strings.Contains(text.stdout, "9 traces") || !strings.Contains(text.stdout, "Jaeger "+j.queryURL) {
 		t.Fatalf("text report from Jaeger:\n%s", text.stdout)
+	}
+}
+
+func TestServeMirrorsOTLPIngestToJaeger(t *testing.T) {
+	j := needJaeger(t)
+	qc, err := jaeger.NewQueryClient(j.queryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.Close()
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	data := t.TempDir()
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--export-jaeger", j.otlpURL, "--service", "e2e-mirror")
+	id := "5af7651916cd43dd8448eb211c80319c"
+	resp, err := client.Post(s.url+"v1/traces", "application/json", strings.NewReader(otlpTrace(id, time.Now().Add(-time.Second))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: %d", resp.StatusCode)
+	}
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, s.stderr)
+	}
+	if !strings.Contains(s.stderr.String(), "live export: 3 spans exported, 0 failed, 0 dropped") {
+		t.Fatalf("live export counters: %s", s.stderr)
+	}
+	tid, _ := spans.ParseTraceID(id)
+	var got jaeger.Trace
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, err = qc.GetTrace(context.Background(), tid); err == nil && len(got.Spans) >= 3 {
+			break
+		}
+	}
+	if len(got.Spans) != 3 {
+		t.Fatalf("mirrored trace has %d spans in Jaeger (%v)", len(got.Spans), err)
+	}
+	root, _ := spans.ParseSpanID("1000000000000001")
+	for _, sp := range got.Spans {
+		if sp.SpanID != root && sp.ParentID != root {
+			t.Fatalf("span %s parent %s", sp.Name, sp.ParentID)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
 	fs.StringVar(&f.jaegerUI, "jaeger-ui", env("", "STAGESCOPE_JAEGER_UI"),
 		"`URL` of a Jaeger UI; traces get an \"open in Jaeger\" link [STAGESCOPE_JAEGER_UI]")
 	fs.StringVar(&f.exportJaeger, "export-jaeger", env("", "STAGESCOPE_EXPORT_JAEGER"),
-		"also send every in-process span live to Jaeger's OTLP/HTTP `URL` (e.g. "+jaeger.DefaultOTLPEndpoint+"); batched and bounded, drops are counted [STAGESCOPE_EXPORT_JAEGER]")
+		"also send every span (in-process and OTLP-ingested) live to Jaeger's OTLP/HTTP `URL` (e.g. "+jaeger.DefaultOTLPEndpoint+"); batched and bounded, drops are counted [STAGESCOPE_EXPORT_JAEGER]")
 	fs.StringVar(&f.service, "service", env(defService, "OTEL_SERVICE_NAME"),
 		"service `name` of in-process spans and of live-exported spans [OTEL_SERVICE_NAME]")
 	fs.DurationVar(&f.retentionAge, "retention-age", envDuration(0, "STAGESCOPE_RETENTION_AGE"),
@@ -124,6 +124,9 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	}
 	n.url = "http://" + ln.Addr().String() + "/"
 	n.http = n.server.HTTPServer(ln.Addr().String())
+	if n.live != nil {
+		n.http.Handler = mirrorOTLP(n.http.Handler, n.live, handlers.DefaultMaxBodyBytes)
+	}
 	go func() { n.served <- n.http.Serve(ln) }()
 	return n, nil
 }

@@ -28,6 +28,10 @@ type handlerSet struct {
 	gen    uint64
 	spans  []SpanHandler
 	events []EventHandler
+	// starters are the span handlers that want SpanStarted: those that do
+	// not implement EndOnly (or return false) — computed with the
+	// effective set so that Start skips the others without a check.
+	starters []SpanHandler
 }
 
 var (
@@ -156,6 +160,11 @@ func (d *Dispatcher) effective() *handlerSet {
 	for n := d; n != nil; n = n.parent {
 		own := n.own.Load()
 		e.spans = append(e.spans, own.spans...)
+		for _, h := range own.spans {
+			if eo, ok := h.(EndOnly); !ok || !eo.EndOnly() {
+				e.starters = append(e.starters, h)
+			}
+		}
 		e.events = append(e.events, own.events...)
 		if !n.propagate.Load() {
 			break

@@ -472,3 +472,29 @@ func TestTreePrinterPrintsWhenRootEnds(t *testing.T) {
 		t.Fatalf("printed:\n%s", b.String())
 	}
 }
+
+type startCounter struct {
+	started, ended atomic.Int64
+	endOnly        bool
+}
+
+func (c *startCounter) SpanStarted(*spans.Span) { c.started.Add(1) }
+func (c *startCounter) SpanEnded(*spans.Span)   { c.ended.Add(1) }
+func (c *startCounter) EndOnly() bool           { return c.endOnly }
+
+func TestEndOnlyHandlersAreNotToldOfStarts(t *testing.T) {
+	d := dispatcher.Get("t17")
+	endOnly, both := &startCounter{endOnly: true}, &startCounter{}
+	t.Cleanup(d.AddSpanHandler(endOnly))
+	t.Cleanup(d.AddSpanHandler(both))
+	for range 3 {
+		_, s := d.Start(context.Background(), "s", spans.StageOther)
+		s.End()
+	}
+	if endOnly.started.Load() != 0 || endOnly.ended.Load() != 3 {
+		t.Errorf("end-only handler: %d starts, %d ends; want 0, 3", endOnly.started.Load(), endOnly.ended.Load())
+	}
+	if both.started.Load() != 3 || both.ended.Load() != 3 {
+		t.Errorf("handler: %d starts, %d ends; want 3, 3", both.started.Load(), both.ended.Load())
+	}
+}

@@ -19,6 +19,13 @@ type SpanHandler interface {
 	SpanEnded(s *spans.Span)
 }
 
+// EndOnly is implemented by span handlers that only care about finished
+// spans (recorders, exporters of finished spans, the collector). Returning
+// true spares them the SpanStarted call on the hot path.
+type EndOnly interface {
+	EndOnly() bool
+}
+
 // EventHandler receives events, synchronously, on the emitting goroutine.
 // The event may be retained; it is not reused.
 type EventHandler interface {

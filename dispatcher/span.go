@@ -16,7 +16,6 @@ import (
 // is valid: every method does nothing.
 type Span struct {
 	rec      spans.Span
-	d        *Dispatcher
 	handlers *handlerSet
 	ended    atomic.Bool
 	ctx      spans.ParentContext // the child context, in the span's own allocation
@@ -34,7 +33,7 @@ func (d *Dispatcher) Start(ctx context.Context, name string, stage spans.Stage, 
 	if len(hs.spans) == 0 {
 		return ctx, nil
 	}
-	s := &Span{d: d, handlers: hs}
+	s := &Span{handlers: hs}
 	r := &s.rec
 	if p := spans.ParentFromContext(ctx); p != nil {
 		sc := p.SpanContext()
@@ -50,7 +49,7 @@ func (d *Dispatcher) Start(ctx context.Context, name string, stage spans.Stage, 
 		r.Attrs = append(make([]spans.Attribute, 0, len(attrs)+4), attrs...)
 	}
 	r.Start = spans.Now()
-	for _, h := range hs.spans {
+	for _, h := range hs.starters {
 		safeStarted(h, r)
 	}
 	s.ctx = spans.ParentContext{Context: ctx, P: s}
@@ -113,7 +112,9 @@ func (s *Span) Emit(e event.Event) {
 	if h.Tags == nil {
 		h.Tags = s.rec.Tags
 	}
-	s.d.Emit(context.Background(), e)
+	for _, eh := range s.handlers.events {
+		safeEvent(eh, e)
+	}
 }
 
 // End exits the span normally (LlamaIndex's span exit). Ending twice is a
@@ -131,7 +132,7 @@ func (s *Span) EndErr(err error) {
 		s.End()
 		return
 	}
-	if s.handlers != nil && len(s.d.effective().events) > 0 && !s.ended.Load() {
+	if len(s.handlers.events) > 0 && !s.ended.Load() {
 		s.Emit(event.NewException(err, s.rec.Stage))
 	}
 	s.finish(spans.StatusError, err.Error())

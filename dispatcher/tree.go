@@ -85,6 +85,9 @@ func NewTreePrinter(w io.Writer) *TreePrinter {
 
 func (p *TreePrinter) SpanStarted(*spans.Span) {}
 
+// EndOnly tells the dispatcher not to call SpanStarted.
+func (p *TreePrinter) EndOnly() bool { return true }
+
 func (p *TreePrinter) SpanEnded(s *spans.Span) {
 	p.mu.Lock()
 	p.pending[s.TraceID] = append(p.pending[s.TraceID], s)

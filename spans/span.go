@@ -27,17 +27,17 @@ type Span struct {
 	Name     string  `json:"name"`
 	// Scope is the dotted name of the dispatcher that made the span
 	// ("engine.retrieve"), or the OTel instrumentation scope of a foreign one.
-	Scope string `json:"scope,omitempty"`
-	Stage Stage  `json:"stage"`
+	Scope  string `json:"scope,omitempty"`
+	Stage  Stage  `json:"stage"`
+	Status Status `json:"status"` // next to Stage: the two bytes share one word
 	// Start and End carry Go's monotonic clock reading when they come from
 	// time.Now in this process, so Duration is immune to wall-clock steps.
-	Start  time.Time   `json:"start"`
-	End    time.Time   `json:"end"`
-	Status Status      `json:"status"`
-	Err    string      `json:"error,omitempty"` // the error text of an error or dropped span
-	Attrs  []Attribute `json:"attrs,omitempty"`
-	Tags   []Tag       `json:"tags,omitempty"`
-	Links  []Link      `json:"links,omitempty"`
+	Start time.Time   `json:"start"`
+	End   time.Time   `json:"end"`
+	Err   string      `json:"error,omitempty"` // the error text of an error or dropped span
+	Attrs []Attribute `json:"attrs,omitempty"`
+	Tags  []Tag       `json:"tags,omitempty"`
+	Links []Link      `json:"links,omitempty"`
 }
 
 // Duration is End − Start, using the monotonic clock when both carry it, and

@@ -151,6 +151,10 @@ func (c *Collector) Handler() *Handler { return c.handler }
 // SpanStarted does nothing: only finished spans are stored.
 func (h *Handler) SpanStarted(*spans.Span) {}
 
+// EndOnly tells the dispatcher not to call SpanStarted: the collector
+// stores finished spans only.
+func (h *Handler) EndOnly() bool { return true }
+
 // SpanEnded enqueues s (immutable from now on) or counts it as dropped.
 func (h *Handler) SpanEnded(s *spans.Span) {
 	c := h.c

@@ -51,6 +51,10 @@ func DefaultPrices() map[string]Price {
 		"claude-3-5-haiku":       {PromptPerMTok: 0.80, CompletionPerMTok: 4.00},
 		"text-embedding-3-small": {PromptPerMTok: 0.02},
 		"text-embedding-3-large": {PromptPerMTok: 0.13},
+		// stagescope's own local models run in process and cost nothing;
+		// listing them keeps the demo's report free of "no price" noise.
+		"stagescope-extractive": {},
+		"hash-tfidf":            {},
 	}
 }
 

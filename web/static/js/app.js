@@ -36,7 +36,7 @@ export function parseHash(hash) {
 function timeWindow() {
   const r = rangeSelect.value;
   if (r === 'all') return {};
-  const hours = { '15m': 0.25, '1h': 1, '6h': 6, '24h': 24, '168h': 168, '720h': 720 }[r] || 24;
+  const hours = { '15m': 0.25, '1h': 1, '6h': 6, '24h': 24, '168h': 168, '720h': 720 }[r] || 1;
   const to = Date.now();
   return { from: Math.floor(to - hours * 3600e3), to: Math.ceil(to) };
 }

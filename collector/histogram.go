@@ -10,13 +10,23 @@ import (
 // Durations are counted in a fixed log-scale histogram: bucket 0 holds
 // everything under histMinNanos, bucket i ≥ 1 holds
 // [histMinNanos·2^((i-1)/histPerOctave), histMinNanos·2^(i/histPerOctave)).
-// Four buckets per octave bound the relative error of a percentile at about
-// ±9%, and 128 buckets reach from 1 µs to an hour. Because the buckets are
-// fixed, histograms of different minutes, runs and batches add up exactly.
+// Sixteen buckets per octave bound the relative error of a percentile at
+// about ±2.2% (four, the first format, gave ±9%: dashboards showed p95 snapping
+// between the same few values), and 514 buckets reach from 1 µs past an hour.
+// Because the buckets are fixed, histograms of different minutes, runs and
+// batches add up exactly.
 const (
-	histBuckets   = 128
-	histPerOctave = 4
+	histBuckets   = 514
+	histPerOctave = 16
 	histMinNanos  = 1000
+
+	// histFormatV2 starts every encoded histogram of the current format. The
+	// first format (4 buckets per octave) never starts with a zero byte:
+	// its first index gap is at least 1.
+	histFormatV2 = 0x00
+	// v1PerOctave is the resolution of the first format, read for databases
+	// written before the change.
+	v1PerOctave = 4
 )
 
 type histogram [histBuckets]uint64
@@ -69,8 +79,10 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return time.Duration(histUpper(histBuckets - 1))
 }
 
-// appendHist encodes the non-empty buckets as (index gap, count) uvarints.
+// appendHist encodes the format byte, then the non-empty buckets as (index
+// gap, count) uvarints.
 func appendHist(b []byte, h *histogram) []byte {
+	b = append(b, histFormatV2)
 	prev := -1
 	for i, c := range h {
 		if c == 0 {
@@ -83,8 +95,26 @@ func appendHist(b []byte, h *histogram) []byte {
 	return b
 }
 
-// mergeHist adds an encoded histogram into h.
+// mergeHist adds an encoded histogram into h. Histograms of the first
+// format are re-bucketed: each old bucket's count goes to the new bucket in
+// the middle of its range.
 func mergeHist(h *histogram, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] == histFormatV2 {
+		return mergeBuckets(h, b[1:], histBuckets, func(i int) int { return i })
+	}
+	const ratio = histPerOctave / v1PerOctave
+	return mergeBuckets(h, b, 128, func(i int) int {
+		if i == 0 {
+			return 0
+		}
+		return min(ratio*(i-1)+ratio/2+1, histBuckets-1)
+	})
+}
+
+func mergeBuckets(h *histogram, b []byte, buckets int, to func(int) int) error {
 	i := -1
 	for len(b) > 0 {
 		gap, n := binary.Uvarint(b)
@@ -97,14 +127,14 @@ func mergeHist(h *histogram, b []byte) error {
 			return fmt.Errorf("corrupt histogram: bad count")
 		}
 		b = b[n:]
-		if gap == 0 || gap > histBuckets {
+		if gap == 0 || gap > uint64(buckets) {
 			return fmt.Errorf("corrupt histogram: index gap %d", gap)
 		}
 		i += int(gap)
-		if i >= histBuckets {
+		if i >= buckets {
 			return fmt.Errorf("corrupt histogram: bucket %d out of range", i)
 		}
-		h[i] += c
+		h[to(i)] += c
 	}
 	return nil
 }

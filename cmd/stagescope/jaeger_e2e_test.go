@@ -121,7 +121,7 @@ type reportJSON struct {
 
 func TestJaegerEndToEnd(t *testing.T) {
 	j := needJaeger(t)
-	qc, err := jaeger.NewQueryClient(j.queryURL)
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 
 	// 1. Live export: every in-process span of the demo also goes to
 	// Jaeger as it ends.
-	liveRun := runDemoCmd(t, nil, demoArgs(data, "9", "--export-jaeger", j.otlpURL, "--service", "e2e-live"))
+	liveRun := runDemoCmd(t, nil, demoArgs(data, "9", "--export-jaeger", j.OTLPURL, "--service", "e2e-live"))
 	live := storedRun(t, data, liveRun)
 	if len(live) != 9 {
 		t.Fatalf("live run stored %d traces, want 9", len(live))
@@ -145,7 +145,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	if len(window) != 6 {
 		t.Fatalf("window run stored %d traces, want 6", len(window))
 	}
-	out := mustRun(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.otlpURL}, "export", "jaeger", "--data", data,
+	out := mustRun(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.OTLPURL}, "export", "jaeger", "--data", data,
 		"--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano), "--service", "e2e-otlp")
 	if !strings.Contains(out.stdout, "exported 6 traces") {
 		t.Fatalf("export output: %s %s", out.stdout, out.stderr)
@@ -156,17 +156,17 @@ func TestJaegerEndToEnd(t *testing.T) {
 	thriftRun := runDemoCmd(t, nil, demoArgs(data, "5"))
 	thrift := storedRun(t, data, thriftRun)
 	out = mustRun(t, nil, "export", "jaeger", "--data", data, "--run", thriftRun, "--protocol", "thrift",
-		"--endpoint", j.thrift, "--service", "e2e-thrift")
+		"--endpoint", j.ThriftURL, "--service", "e2e-thrift")
 	if !strings.Contains(out.stdout, "exported 5 traces") {
 		t.Fatalf("thrift export output: %s %s", out.stdout, out.stderr)
 	}
 	checkInJaeger(t, qc, thrift, "e2e-thrift")
 
 	// Bad selections fail clearly.
-	if r := runCmd(t, nil, "export", "jaeger", "--data", data, "--trace", "zz", "--endpoint", j.otlpURL); r.code != 2 {
+	if r := runCmd(t, nil, "export", "jaeger", "--data", data, "--trace", "zz", "--endpoint", j.OTLPURL); r.code != 2 {
 		t.Fatalf("bad trace id: exit %d", r.code)
 	}
-	if r := runCmd(t, nil, "export", "jaeger", "--data", data, "--run", "no-such-run", "--endpoint", j.otlpURL); r.code != 1 ||
+	if r := runCmd(t, nil, "export", "jaeger", "--data", data, "--run", "no-such-run", "--endpoint", j.OTLPURL); r.code != 1 ||
 		!strings.Contains(r.stderr, "no stored traces") {
 		t.Fatalf("empty selection: exit %d, %s", r.code, r.stderr)
 	}
@@ -175,7 +175,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// report of that run: same stages, span counts, and durations within
 	// Jaeger's microsecond rounding.
 	local := mustRun(t, nil, "report", "--data", data, "--run", liveRun, "--json")
-	remote := mustRun(t, nil, "report", "--jaeger", j.queryURL, "--service", "e2e-live", "--json")
+	remote := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", "e2e-live", "--json")
 	var lr, rr reportJSON
 	if err := json.Unmarshal([]byte(local.stdout), &lr); err != nil {
 		t.Fatalf("local report: %v", err)
@@ -200,15 +200,15 @@ func TestJaegerEndToEnd(t *testing.T) {
 			t.Fatalf("stage %s self time: local %.4f ms, Jaeger %.4f ms", ls.Stage, ls.SelfSumMs, rs.SelfSumMs)
 		}
 	}
-	text := mustRun(t, nil, "report", "--jaeger", j.queryURL, "--service", "e2e-live")
-	if !strings.Contains(text.stdout, "9 traces") || !strings.Contains(text.stdout, "Jaeger "+j.queryURL) {
+	text := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", "e2e-live")
+	if !strings.Contains(text.stdout, "9 traces") || !strings.Contains(text.stdout, "Jaeger "+j.QueryURL) {
 		t.Fatalf("text report from Jaeger:\n%s", text.stdout)
 	}
 }
 
 func TestServeMirrorsOTLPIngestToJaeger(t *testing.T) {
 	j := needJaeger(t)
-	qc, err := jaeger.NewQueryClient(j.queryURL)
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestServeMirrorsOTLPIngestToJaeger(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	data := t.TempDir()
-	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--export-jaeger", j.otlpURL, "--service", "e2e-mirror")
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--export-jaeger", j.OTLPURL, "--service", "e2e-mirror")
 	id := "5af7651916cd43dd8448eb211c80319c"
 	resp, err := client.Post(s.url+"v1/traces", "application/json", strings.NewReader(otlpTrace(id, time.Now().Add(-time.Second))))
 	if err != nil {

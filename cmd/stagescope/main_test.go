@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
 	"go.uber.org/goleak"
 )
 
@@ -37,14 +38,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "cannot build stagescope: %v\n%s", err, out)
 			return 1
 		}
-		if bin := os.Getenv("STAGESCOPE_JAEGER_BIN"); bin != "" {
-			backend, backendErr = startJaeger(bin)
-		} else {
-			backendErr = errors.New("STAGESCOPE_JAEGER_BIN is not set")
-		}
+		backend, backendErr = jaegertest.StartFromEnv()
 		defer func() {
 			if backend != nil {
-				backend.stop()
+				backend.Stop()
 			}
 		}()
 		return m.Run()

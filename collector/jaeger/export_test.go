@@ -24,7 +24,7 @@ func exportAndReadBack(t *testing.T, exp jaeger.Exporter, service string, thrift
 	if st.Traces != 7 || st.Spans != 42 || st.Events != 14 || st.Batches < 42/8+1 || (!thrift && st.Batches != 42/8+1) || st.Batches > 2*(42/8+1) {
 		t.Fatalf("stats %+v, want 7 traces, 42 spans, 14 events, 6 batches (up to 12 for thrift)", st)
 	}
-	qc, err := jaeger.NewQueryClient(j.queryURL)
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func contains(list []string, s string) bool {
 func TestOTLPExportRoundTrip(t *testing.T) {
 	j := needJaeger(t)
 	var calls []jaeger.Stats
-	exp, err := jaeger.NewOTLPExporter(context.Background(), j.otlpURL, jaeger.WithBatchSize(8),
+	exp, err := jaeger.NewOTLPExporter(context.Background(), j.OTLPURL, jaeger.WithBatchSize(8),
 		jaeger.WithProgress(func(done jaeger.Stats, total int) {
 			if total != 7 {
 				t.Errorf("progress total %d", total)
@@ -85,7 +85,7 @@ func TestOTLPExportRoundTrip(t *testing.T) {
 
 func TestThriftExportRoundTrip(t *testing.T) {
 	j := needJaeger(t)
-	exp, err := jaeger.NewThriftExporter(j.thrift, jaeger.WithBatchSize(8))
+	exp, err := jaeger.NewThriftExporter(j.ThriftURL, jaeger.WithBatchSize(8))
 	if err != nil {
 		t.Fatal(err)
 	}

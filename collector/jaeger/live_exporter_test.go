@@ -32,7 +32,7 @@ func runQueries(d *dispatcher.Dispatcher, n int) {
 func TestLiveExportReachesJaeger(t *testing.T) {
 	j := needJaeger(t)
 	const service, n = "ss-live", 20
-	live, err := jaeger.NewLiveExporter(context.Background(), j.otlpURL, jaeger.WithServiceName(service),
+	live, err := jaeger.NewLiveExporter(context.Background(), j.OTLPURL, jaeger.WithServiceName(service),
 		jaeger.WithBatchTimeout(20*time.Millisecond), jaeger.WithBatchSize(16))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestLiveExportReachesJaeger(t *testing.T) {
 	if st.Ended != 4*n || st.Exported != 4*n || st.Dropped != 0 || st.Failed != 0 || st.Queued != 0 || st.LastErr != nil {
 		t.Fatalf("stats %+v, want %d ended and exported, nothing dropped or failed", st, 4*n)
 	}
-	qc, err := jaeger.NewQueryClient(j.queryURL)
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,27 +10,19 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher"
+	"github.com/stagescope/stagescope/dispatcher/dispatchertest"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/engine/retry"
 	"github.com/stagescope/stagescope/engine/tokens"
 	"github.com/stagescope/stagescope/spans"
 )
 
-var testDispatchers atomic.Int64
-
 func recorded(t *testing.T) (*dispatcher.Dispatcher, *dispatcher.Recorder) {
-	t.Helper()
-	d := dispatcher.Get(fmt.Sprintf("test.llm.%d", testDispatchers.Add(1)))
-	d.SetPropagate(false)
-	rec := dispatcher.NewRecorder(0)
-	t.Cleanup(d.AddSpanHandler(rec))
-	t.Cleanup(d.AddEventHandler(rec))
-	return d, rec
+	return dispatchertest.Isolated(t, "test.llm")
 }
 
 func spansNamed(rec *dispatcher.Recorder, name string) []*spans.Span {

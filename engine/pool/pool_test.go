@@ -12,20 +12,13 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher"
+	"github.com/stagescope/stagescope/dispatcher/dispatchertest"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
 
-var testDispatchers atomic.Int64
-
 func recorded(t *testing.T) (*dispatcher.Dispatcher, *dispatcher.Recorder) {
-	t.Helper()
-	d := dispatcher.Get(fmt.Sprintf("test.pool.%d", testDispatchers.Add(1)))
-	d.SetPropagate(false)
-	rec := dispatcher.NewRecorder(0)
-	t.Cleanup(d.AddSpanHandler(rec))
-	t.Cleanup(d.AddEventHandler(rec))
-	return d, rec
+	return dispatchertest.Isolated(t, "test.pool")
 }
 
 func squares(n int) []Job[int] {
@@ -291,7 +284,7 @@ func TestPanicBecomesError(t *testing.T) {
 
 func TestSpanTreeAndTimings(t *testing.T) {
 	d, rec := recorded(t)
-	inner := dispatcher.Get(fmt.Sprintf("test.pool.inner.%d", testDispatchers.Add(1)))
+	inner := dispatcher.Get(dispatchertest.UniqueName("test.pool.inner"))
 	t.Cleanup(inner.AddSpanHandler(rec))
 	const n, workers = 6, 2
 	const work = 2 * time.Millisecond

@@ -5,26 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher"
+	"github.com/stagescope/stagescope/dispatcher/dispatchertest"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
 
-var testDispatchers atomic.Int64
-
 // recorded gives each test its own dispatcher with a recorder attached.
 func recorded(t *testing.T) (*dispatcher.Dispatcher, *dispatcher.Recorder) {
-	t.Helper()
-	d := dispatcher.Get(fmt.Sprintf("test.retry.%d", testDispatchers.Add(1)))
-	d.SetPropagate(false)
-	rec := dispatcher.NewRecorder(0)
-	t.Cleanup(d.AddSpanHandler(rec))
-	t.Cleanup(d.AddEventHandler(rec))
-	return d, rec
+	return dispatchertest.Isolated(t, "test.retry")
 }
 
 func eventsOf[E event.Event](rec *dispatcher.Recorder) []E {

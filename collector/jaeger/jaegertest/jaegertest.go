@@ -19,7 +19,7 @@ import (
 )
 
 // EnvBinary names the environment variable holding the Jaeger binary's
-// path; .ci/test sets it. EnvRequireAll=1 turns a missing Jaeger from a skip
+// path; .ci/run sets it. EnvRequireAll=1 turns a missing Jaeger from a skip
 // into a failure.
 const (
 	EnvBinary     = "STAGESCOPE_JAEGER_BIN"

@@ -286,8 +286,16 @@ func (c *Collector) drain() int {
 		c.q.done(0, items)
 		return 0
 	}
-	for off := 0; off < len(items); off += c.cfg.batchSize {
-		chunk := items[off:min(off+c.cfg.batchSize, len(items))]
+	for off := 0; off < len(items); {
+		end := min(off+c.cfg.batchSize, len(items))
+		// Never split an Ingest request (its items are contiguous) across
+		// two transactions: if the second failed after the first committed,
+		// the client's retry would store the first part twice.
+		for end < len(items) && items[end].req != nil && items[end].req == items[end-1].req {
+			end++
+		}
+		chunk := items[off:end]
+		off = end
 		c.writeBatch(chunk, drops)
 		drops = dropCounts{}
 		c.q.done(len(chunk), nil)

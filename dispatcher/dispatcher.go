@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,9 @@ type handlerSet struct {
 	gen    uint64
 	spans  []SpanHandler
 	events []EventHandler
+	// spanIDs and eventIDs number a dispatcher's own attachments, parallel
+	// to spans and events (unused in effective sets).
+	spanIDs, eventIDs []uint64
 	// starters are the span handlers that want SpanStarted: those that do
 	// not implement EndOnly (or return false) — computed with the
 	// effective set so that Start skips the others without a check.
@@ -105,48 +109,93 @@ func (d *Dispatcher) update(f func(old *handlerSet) *handlerSet) {
 	generation.Add(1)
 }
 
+// registrations numbers every attachment, so that the function Add…Handler
+// returns removes exactly that attachment, whatever the handler's type.
+var registrations atomic.Uint64
+
 // AddSpanHandler attaches h; it sees every span started from now on in this
 // dispatcher and its propagating descendants. It returns a function that
-// detaches h again.
+// detaches this attachment again (any handler type, comparable or not).
 func (d *Dispatcher) AddSpanHandler(h SpanHandler) (remove func()) {
+	id := registrations.Add(1)
 	d.update(func(old *handlerSet) *handlerSet {
-		return &handlerSet{spans: append(slices.Clip(old.spans), h), events: old.events}
+		n := *old
+		n.spans, n.spanIDs = append(slices.Clip(old.spans), h), append(slices.Clip(old.spanIDs), id)
+		return &n
 	})
 	var once sync.Once
-	return func() { once.Do(func() { d.RemoveSpanHandler(h) }) }
+	return func() {
+		once.Do(func() {
+			d.update(func(old *handlerSet) *handlerSet {
+				return old.withoutSpan(slices.Index(old.spanIDs, id))
+			})
+		})
+	}
 }
 
-// RemoveSpanHandler detaches the first attachment of h (compared with ==, so
-// use pointer handlers). Spans already started still end in h.
+// RemoveSpanHandler detaches the first attachment of h, compared with ==
+// (so use pointer handlers; a handler whose value cannot be compared can
+// only be removed with the function AddSpanHandler returned). Spans already
+// started still end in h.
 func (d *Dispatcher) RemoveSpanHandler(h SpanHandler) {
-	d.update(func(old *handlerSet) *handlerSet {
-		i := slices.Index(old.spans, h)
-		if i < 0 {
-			return old
-		}
-		return &handlerSet{spans: slices.Delete(slices.Clone(old.spans), i, i+1), events: old.events}
-	})
+	d.update(func(old *handlerSet) *handlerSet { return old.withoutSpan(indexOf(old.spans, h)) })
 }
 
 // AddEventHandler attaches h to the events of this dispatcher and its
-// propagating descendants, and returns a function that detaches it.
+// propagating descendants, and returns a function that detaches this
+// attachment.
 func (d *Dispatcher) AddEventHandler(h EventHandler) (remove func()) {
+	id := registrations.Add(1)
 	d.update(func(old *handlerSet) *handlerSet {
-		return &handlerSet{spans: old.spans, events: append(slices.Clip(old.events), h)}
+		n := *old
+		n.events, n.eventIDs = append(slices.Clip(old.events), h), append(slices.Clip(old.eventIDs), id)
+		return &n
 	})
 	var once sync.Once
-	return func() { once.Do(func() { d.RemoveEventHandler(h) }) }
+	return func() {
+		once.Do(func() {
+			d.update(func(old *handlerSet) *handlerSet {
+				return old.withoutEvent(slices.Index(old.eventIDs, id))
+			})
+		})
+	}
 }
 
-// RemoveEventHandler detaches the first attachment of h.
+// RemoveEventHandler detaches the first attachment of h (see
+// RemoveSpanHandler).
 func (d *Dispatcher) RemoveEventHandler(h EventHandler) {
-	d.update(func(old *handlerSet) *handlerSet {
-		i := slices.Index(old.events, h)
-		if i < 0 {
-			return old
+	d.update(func(old *handlerSet) *handlerSet { return old.withoutEvent(indexOf(old.events, h)) })
+}
+
+// indexOf is slices.Index that skips values == would panic on.
+func indexOf[H comparable](list []H, h H) int {
+	if !reflect.ValueOf(h).Comparable() {
+		return -1
+	}
+	for i, x := range list {
+		if reflect.ValueOf(x).Comparable() && x == h {
+			return i
 		}
-		return &handlerSet{spans: old.spans, events: slices.Delete(slices.Clone(old.events), i, i+1)}
-	})
+	}
+	return -1
+}
+
+func (hs *handlerSet) withoutSpan(i int) *handlerSet {
+	if i < 0 {
+		return hs
+	}
+	n := *hs
+	n.spans, n.spanIDs = slices.Delete(slices.Clone(hs.spans), i, i+1), slices.Delete(slices.Clone(hs.spanIDs), i, i+1)
+	return &n
+}
+
+func (hs *handlerSet) withoutEvent(i int) *handlerSet {
+	if i < 0 {
+		return hs
+	}
+	n := *hs
+	n.events, n.eventIDs = slices.Delete(slices.Clone(hs.events), i, i+1), slices.Delete(slices.Clone(hs.eventIDs), i, i+1)
+	return &n
 }
 
 // effective returns the handlers that see this dispatcher's spans and

@@ -498,3 +498,35 @@ func TestEndOnlyHandlersAreNotToldOfStarts(t *testing.T) {
 		t.Errorf("handler: %d starts, %d ends; want 3, 3", both.started.Load(), both.ended.Load())
 	}
 }
+
+// funcHolder is comparable as a type but its value holds a func, which
+// cannot be a map key: reporting its panic must not panic itself.
+type funcHolder struct{ f any }
+
+func (h funcHolder) HandleEvent(event.Event) { panic("from a func holder") }
+
+func TestPanicOfAnUnhashableHandlerIsCountedAndItCanBeRemoved(t *testing.T) {
+	var reports []error
+	dispatcher.SetErrorHandler(func(err error) { reports = append(reports, err) })
+	t.Cleanup(func() { dispatcher.SetErrorHandler(nil) })
+	d := dispatcher.Get("t18")
+	h := funcHolder{f: func() {}}
+	remove := d.AddEventHandler(h)
+	before := dispatcher.HandlerPanics()
+	d.Emit(context.Background(), &event.QueryStart{Query: "q"})
+	d.Emit(context.Background(), &event.QueryStart{Query: "q"})
+	if got := dispatcher.HandlerPanics() - before; got != 2 {
+		t.Fatalf("counted %d panics, want 2", got)
+	}
+	if len(reports) > 1 { // once per type for values that cannot be map keys (and 0 on a repeat run)
+		t.Fatalf("reported %d times", len(reports))
+	}
+	d.RemoveEventHandler(h) // cannot be compared: a no-op, not a panic
+	if !d.EventsEnabled() {
+		t.Fatal("RemoveEventHandler removed a handler it cannot compare")
+	}
+	remove()
+	if d.EventsEnabled() {
+		t.Fatal("the function AddEventHandler returned did not detach the handler")
+	}
+}

@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"fmt"
 	"log"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -12,7 +13,7 @@ import (
 
 var (
 	handlerPanics atomic.Uint64
-	reported      sync.Map // handler type name → struct{}: report each kind once
+	reported      sync.Map // handler (or its type name when not comparable) → struct{}: report each once
 	errorHandler  atomic.Pointer[func(error)]
 )
 
@@ -28,7 +29,7 @@ func (e *HandlerPanicError) Error() string {
 }
 
 // SetErrorHandler sets where background errors (a panicking handler, once per
-// handler type) are reported. The default logs them with the standard logger.
+// handler) are reported. The default logs them with the standard logger.
 // Passing nil restores the default.
 func SetErrorHandler(f func(error)) {
 	if f == nil {
@@ -45,7 +46,13 @@ func HandlerPanics() uint64 { return handlerPanics.Load() }
 func reportPanic(h any, call string, v any) {
 	handlerPanics.Add(1)
 	name := fmt.Sprintf("%T", h)
-	if _, seen := reported.LoadOrStore(name, struct{}{}); seen {
+	// Report each handler once: by identity when it can be a map key
+	// (pointer handlers, the usual case), else by its type.
+	var key any = name
+	if reflect.ValueOf(h).Comparable() { // the value, so an interface field holding a func does not count
+		key = h
+	}
+	if _, seen := reported.LoadOrStore(key, struct{}{}); seen {
 		return
 	}
 	err := &HandlerPanicError{Handler: name, Call: call, Value: v}

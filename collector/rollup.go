@@ -11,10 +11,11 @@ import (
 // durations are end-to-end latencies.
 const StageTrace = 255
 
-// rollupCacheLimit bounds the writer's cache of rollup rows. Spans mostly
-// arrive in time order, so the rows of the current minutes stay cached and
-// an older row is read back from the table when a late span needs it.
-const rollupCacheLimit = 4096
+// rollupCacheLimit bounds the writer's cache of rollup rows (each holds two
+// 514-bucket histograms, about 8 KiB, so the cache stays under ~8 MiB). Spans
+// mostly arrive in time order, so the rows of the current minutes stay cached
+// and an older row is read back from the table when a late span needs it.
+const rollupCacheLimit = 1024
 
 type rollupKey struct {
 	minute int64

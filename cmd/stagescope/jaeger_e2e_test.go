@@ -15,6 +15,7 @@ import (
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -130,12 +131,13 @@ func TestJaegerEndToEnd(t *testing.T) {
 
 	// 1. Live export: every in-process span of the demo also goes to
 	// Jaeger as it ends.
-	liveRun := runDemoCmd(t, nil, demoArgs(data, "9", "--export-jaeger", j.OTLPURL, "--service", "e2e-live"))
+	svcLive, svcOTLP, svcThrift := jaegertest.UniqueService("e2e-live"), jaegertest.UniqueService("e2e-otlp"), jaegertest.UniqueService("e2e-thrift")
+	liveRun := runDemoCmd(t, nil, demoArgs(data, "9", "--export-jaeger", j.OTLPURL, "--service", svcLive))
 	live := storedRun(t, data, liveRun)
 	if len(live) != 9 {
 		t.Fatalf("live run stored %d traces, want 9", len(live))
 	}
-	checkInJaeger(t, qc, live, "e2e-live")
+	checkInJaeger(t, qc, live, svcLive)
 
 	// 2. Replay of a stored window over OTLP.
 	from := time.Now()
@@ -146,21 +148,21 @@ func TestJaegerEndToEnd(t *testing.T) {
 		t.Fatalf("window run stored %d traces, want 6", len(window))
 	}
 	out := mustRun(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.OTLPURL}, "export", "jaeger", "--data", data,
-		"--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano), "--service", "e2e-otlp")
+		"--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano), "--service", svcOTLP)
 	if !strings.Contains(out.stdout, "exported 6 traces") {
 		t.Fatalf("export output: %s %s", out.stdout, out.stderr)
 	}
-	checkInJaeger(t, qc, window, "e2e-otlp")
+	checkInJaeger(t, qc, window, svcOTLP)
 
 	// 3. Replay of a run through an old collector's Thrift endpoint.
 	thriftRun := runDemoCmd(t, nil, demoArgs(data, "5"))
 	thrift := storedRun(t, data, thriftRun)
 	out = mustRun(t, nil, "export", "jaeger", "--data", data, "--run", thriftRun, "--protocol", "thrift",
-		"--endpoint", j.ThriftURL, "--service", "e2e-thrift")
+		"--endpoint", j.ThriftURL, "--service", svcThrift)
 	if !strings.Contains(out.stdout, "exported 5 traces") {
 		t.Fatalf("thrift export output: %s %s", out.stdout, out.stderr)
 	}
-	checkInJaeger(t, qc, thrift, "e2e-thrift")
+	checkInJaeger(t, qc, thrift, svcThrift)
 
 	// Bad selections fail clearly.
 	if r := runCmd(t, nil, "export", "jaeger", "--data", data, "--trace", "zz", "--endpoint", j.OTLPURL); r.code != 2 {
@@ -175,7 +177,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	// report of that run: same stages, span counts, and durations within
 	// Jaeger's microsecond rounding.
 	local := mustRun(t, nil, "report", "--data", data, "--run", liveRun, "--json")
-	remote := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", "e2e-live", "--json")
+	remote := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", svcLive, "--json")
 	var lr, rr reportJSON
 	if err := json.Unmarshal([]byte(local.stdout), &lr); err != nil {
 		t.Fatalf("local report: %v", err)
@@ -200,7 +202,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 			t.Fatalf("stage %s self time: local %.4f ms, Jaeger %.4f ms", ls.Stage, ls.SelfSumMs, rs.SelfSumMs)
 		}
 	}
-	text := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", "e2e-live")
+	text := mustRun(t, nil, "report", "--jaeger", j.QueryURL, "--service", svcLive)
 	if !strings.Contains(text.stdout, "9 traces") || !strings.Contains(text.stdout, "Jaeger "+j.QueryURL) {
 		t.Fatalf("text report from Jaeger:\n%s", text.stdout)
 	}
@@ -216,8 +218,8 @@ func TestServeMirrorsOTLPIngestToJaeger(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	data := t.TempDir()
-	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--export-jaeger", j.OTLPURL, "--service", "e2e-mirror")
-	id := "5af7651916cd43dd8448eb211c80319c"
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--export-jaeger", j.OTLPURL, "--service", jaegertest.UniqueService("e2e-mirror"))
+	id := spans.NewTraceID().String() // a fresh trace on every run
 	resp, err := client.Post(s.url+"v1/traces", "application/json", strings.NewReader(otlpTrace(id, time.Now().Add(-time.Second))))
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
 )
 
 func exportAndReadBack(t *testing.T, exp jaeger.Exporter, service string, thrift bool) {
 	j := needJaeger(t)
+	service = jaegertest.UniqueService(service)
 	ctx := context.Background()
 	traces := fixture(7, service)
 	st, err := exp.Export(ctx, traces)

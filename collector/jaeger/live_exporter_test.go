@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
@@ -31,7 +32,8 @@ func runQueries(d *dispatcher.Dispatcher, n int) {
 
 func TestLiveExportReachesJaeger(t *testing.T) {
 	j := needJaeger(t)
-	const service, n = "ss-live", 20
+	const n = 20
+	service := jaegertest.UniqueService("ss-live")
 	live, err := jaeger.NewLiveExporter(context.Background(), j.OTLPURL, jaeger.WithServiceName(service),
 		jaeger.WithBatchTimeout(20*time.Millisecond), jaeger.WithBatchSize(16))
 	if err != nil {

@@ -7,6 +7,7 @@ package jaegertest
 
 import (
 	"errors"
+	"math/rand/v2"
 	"fmt"
 	"net"
 	"net/http"
@@ -186,4 +187,11 @@ func Need(t testing.TB, j *Instance, why error) *Instance {
 	}
 	t.Skipf("no Jaeger: %v", why)
 	return nil
+}
+
+// UniqueService returns prefix-<random hex>, so that a test run (and its
+// repeats with -count) finds only its own traces in a Jaeger that keeps
+// everything in memory.
+func UniqueService(prefix string) string {
+	return fmt.Sprintf("%s-%08x", prefix, rand.Uint32())
 }

@@ -7,8 +7,8 @@ package jaegertest
 
 import (
 	"errors"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"

@@ -355,7 +355,7 @@ func (s *SQLiteStore) LoadTraces(ctx context.Context, q TraceQuery) ([]*Trace, e
 }
 
 // StageStats aggregates one stage over a window, from the rollups.
-// Percentiles come from log-scale histograms (±9%).
+// Percentiles come from log-scale histograms (about ±2.2%).
 type StageStats struct {
 	Stage     spans.Stage   `json:"stage"`
 	Count     int64         `json:"count"`

@@ -11,7 +11,7 @@ import (
 )
 
 // StageRow is one stage of a breakdown. Percentiles come from the store's
-// log-scale histograms (about ±9 %).
+// log-scale histograms (about ±2.2 %).
 type StageRow struct {
 	Stage     string  `json:"stage"`
 	Count     int64   `json:"count"`

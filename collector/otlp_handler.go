@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stagescope/stagescope/spans"
+
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -29,6 +31,7 @@ const (
 type otlpConfig struct {
 	maxBody    int64
 	retryAfter time.Duration
+	onIngested func([]spans.Span)
 }
 
 // OTLPOption configures NewOTLPHandler.
@@ -50,6 +53,14 @@ func WithRetryAfter(d time.Duration) OTLPOption {
 			c.retryAfter = d
 		}
 	}
+}
+
+// WithOnIngested calls f with the spans of every request once they are
+// committed, before the 200 is sent: for live export (serve --export-jaeger)
+// of spans that arrive over OTLP, without decoding them twice. f runs on the
+// request's goroutine, so it must not block; the spans must not be modified.
+func WithOnIngested(f func([]spans.Span)) OTLPOption {
+	return func(c *otlpConfig) { c.onIngested = f }
 }
 
 type otlpHandler struct {
@@ -141,6 +152,9 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(int(h.cfg.retryAfter/time.Second), 1)))
 		h.fail(w, format, code, msg)
 		return
+	}
+	if h.cfg.onIngested != nil && len(ss) > 0 {
+		h.cfg.onIngested(ss)
 	}
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected > 0 {

@@ -332,3 +332,32 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestOTLPOnIngestedSeesCommittedSpansOnly(t *testing.T) {
+	s := openStore(t)
+	c := newCollector(t, s)
+	var got []spans.Span
+	var storedAtHook int
+	srv := httptest.NewServer(NewOTLPHandler(c, WithOnIngested(func(ss []spans.Span) {
+		got = append(got, ss...)
+		if tr, err := s.GetTrace(context.Background(), ss[0].TraceID); err == nil {
+			storedAtHook = len(tr.Spans)
+		}
+	})))
+	defer srv.Close()
+	req, tid, ids := otlpRequest(4, t0)
+	body, _ := proto.Marshal(req)
+	if resp, b := post(t, srv.URL+"/v1/traces", "application/x-protobuf", body, false); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	if len(got) != len(ids) || got[0].TraceID != tid || storedAtHook != len(ids) {
+		t.Fatalf("hook saw %d spans (stored at that moment: %d), want %d committed", len(got), storedAtHook, len(ids))
+	}
+	// A malformed request reaches the hook with nothing.
+	if resp, _ := post(t, srv.URL+"/v1/traces", "application/x-protobuf", []byte("not protobuf"), false); resp.StatusCode != 400 {
+		t.Fatalf("malformed body: %d", resp.StatusCode)
+	}
+	if len(got) != len(ids) {
+		t.Fatalf("hook called for a rejected request: %d spans", len(got))
+	}
+}

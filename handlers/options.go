@@ -5,6 +5,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
 )
 
@@ -39,6 +40,7 @@ const (
 )
 
 type config struct {
+	otlpOpts       []collector.OTLPOption
 	token          string
 	jaegerUI       string
 	maxBody        int64
@@ -75,6 +77,12 @@ func newConfig(opts []Option) config {
 
 // Option configures New.
 type Option func(*config)
+
+// WithOTLPOptions passes options to the OTLP receiver mounted at
+// /v1/traces (for example collector.WithOnIngested for live export).
+func WithOTLPOptions(opts ...collector.OTLPOption) Option {
+	return func(c *config) { c.otlpOpts = append(c.otlpOpts, opts...) }
+}
 
 // WithToken requires "Authorization: Bearer token" on ingest, the API and
 // /metrics. An empty token leaves the server open (fine on loopback).

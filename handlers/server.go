@@ -66,7 +66,7 @@ func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *
 
 	e.GET("/metrics", s.metrics)
 	if c != nil {
-		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, collector.WithMaxBodyBytes(s.cfg.maxBody)))
+		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, append([]collector.OTLPOption{collector.WithMaxBodyBytes(s.cfg.maxBody)}, s.cfg.otlpOpts...)...))
 		e.POST("/v1/traces", otlp)
 	} else {
 		e.POST("/v1/traces", func(echo.Context) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/stagescope/stagescope/collector/jaeger"
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/handlers"
+	"github.com/stagescope/stagescope/spans"
 )
 
 const (
@@ -108,7 +109,6 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	if f.jaegerUI != "" {
 		hopts = append(hopts, handlers.WithJaegerUI(f.jaegerUI))
 	}
-	n.server = handlers.New(st, n.coll, hopts...)
 	if f.exportJaeger != "" {
 		n.live, err = jaeger.NewLiveExporter(ctx, f.exportJaeger, jaeger.WithServiceName(f.service),
 			jaeger.WithErrorHandler(func(err error) { fmt.Fprintf(stderr, "stagescope: live export: %v\n", err) }))
@@ -116,7 +116,15 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 			n.close(stderr)
 			return nil, fmt.Errorf("cannot start live export to %s: %w", f.exportJaeger, err)
 		}
+		// Spans that arrive over OTLP go to Jaeger too, once committed.
+		live := n.live
+		hopts = append(hopts, handlers.WithOTLPOptions(collector.WithOnIngested(func(ss []spans.Span) {
+			for i := range ss {
+				live.SpanEnded(&ss[i])
+			}
+		})))
 	}
+	n.server = handlers.New(st, n.coll, hopts...)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		n.close(stderr)
@@ -124,9 +132,6 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	}
 	n.url = "http://" + ln.Addr().String() + "/"
 	n.http = n.server.HTTPServer(ln.Addr().String())
-	if n.live != nil {
-		n.http.Handler = mirrorOTLP(n.http.Handler, n.live, handlers.DefaultMaxBodyBytes)
-	}
 	go func() { n.served <- n.http.Serve(ln) }()
 	return n, nil
 }

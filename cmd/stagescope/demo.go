@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/engine/bench"
 	"github.com/stagescope/stagescope/engine/corpus"
 	"github.com/stagescope/stagescope/engine/llm"
 	"github.com/stagescope/stagescope/engine/query"
@@ -130,14 +131,16 @@ func demoLoop(ctx context.Context, n *node, f *serveFlags, s demoSettings, stdou
 	// stop signal finishes and its traces are complete.
 	qctx := spans.WithTags(context.WithoutCancel(ctx), spans.Tag{Key: spans.KeyRunID, Value: run.ID})
 	var asked, failed int
+	var tally bench.Tally // so the demo run is a point on the Runs page's latency-versus-quality chart
+	began := time.Now()
 	for next := 0; stop.Err() == nil && (s.maxQueries == 0 || asked < s.maxQueries); {
 		size := s.workers
 		if s.maxQueries > 0 {
 			size = min(size, s.maxQueries-asked)
 		}
-		batch := make([]string, size)
+		batch := make([]corpus.Question, size)
 		for i := range batch {
-			batch[i] = p.Corpus.Questions[next%len(p.Corpus.Questions)].Query
+			batch[i] = p.Corpus.Questions[next%len(p.Corpus.Questions)]
 			next++
 		}
 		// Each question is its own trace, as requests to a service are.
@@ -145,7 +148,11 @@ func demoLoop(ctx context.Context, n *node, f *serveFlags, s demoSettings, stdou
 		var mu sync.Mutex
 		for _, q := range batch {
 			wg.Go(func() {
-				if _, err := p.Engine.Query(qctx, q); err != nil {
+				t0 := time.Now()
+				resp, err := p.Engine.Query(qctx, q.Query)
+				tally.Latency(time.Since(t0))
+				tally.Answer(q, resp)
+				if err != nil {
 					mu.Lock()
 					failed++
 					mu.Unlock()
@@ -162,8 +169,7 @@ func demoLoop(ctx context.Context, n *node, f *serveFlags, s demoSettings, stdou
 		case <-time.After(s.interval):
 		}
 	}
-	sum, _ := json.Marshal(map[string]any{"traces": asked, "errors": failed})
-	if err := n.store.FinishRun(context.WithoutCancel(ctx), run.ID, sum); err != nil {
+	if err := n.store.FinishRun(context.WithoutCancel(ctx), run.ID, tally.Result(time.Since(began)).SummaryJSON()); err != nil {
 		return fmt.Errorf("cannot finish the demo run: %w", err)
 	}
 	fmt.Fprintf(stdout, "stagescope: demo run %s answered %d questions (%d failed)\n", run.ID, asked, failed)

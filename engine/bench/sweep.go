@@ -158,26 +158,16 @@ func runOne(ctx context.Context, setup Setup, c Config, cfg *sweepConfig, tick f
 		return res, fmt.Errorf("bench: run %s interrupted: %w", c.Name(), ctx.Err())
 	}
 
-	var rr float64
+	var tally Tally
 	for i, r := range resps {
-		if r == nil {
-			res.Errors++
-			continue
-		}
-		res.PromptTokens += int64(r.PromptTokens)
-		res.CompletionTokens += int64(r.CompletionTokens)
-		for rank, h := range r.Sources {
-			if h.DocID == setup.Questions[i].ExpectedDocID {
-				res.HitRate++
-				rr += 1 / float64(rank+1)
-				break
-			}
-		}
+		tally.Answer(setup.Questions[i], r)
 	}
-	res.HitRate /= float64(len(qs))
-	res.MRR = rr / float64(len(qs))
-	res.Throughput = float64(len(qs)) / res.Elapsed.Seconds()
-	res.P50, res.P95, res.P99 = latencies(timer.durations())
+	for _, d := range timer.durations() {
+		tally.Latency(d)
+	}
+	out := tally.Result(res.Elapsed)
+	out.Config, out.RunID = res.Config, res.RunID
+	res = out
 
 	if cfg.recorder != nil {
 		if err := cfg.recorder.FinishRun(ctx, res.RunID, res.SummaryJSON()); err != nil {

@@ -45,7 +45,9 @@
 // intervals (children may overlap). Children usually end, and so arrive,
 // before their parent; the writer remembers children's intervals by parent
 // in a bounded two-generation index until the parent comes. A child that
-// arrives after its parent is not subtracted.
+// arrives after its parent (another service's exporter flushed later) is
+// subtracted from the parent's rollup row as long as the parent is among the
+// last DefaultWrittenIndexLimit spans written.
 //
 // Times are stored as Unix nanoseconds (the monotonic reading of an
 // in-process span is not kept) and read back in UTC.

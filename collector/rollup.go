@@ -39,6 +39,16 @@ func (r *rollupRow) add(dur, self int64, failed bool) {
 	r.selfHist.add(self)
 }
 
+// adjustSelf replaces one span's self time old by new (a late child was
+// subtracted from it).
+func (r *rollupRow) adjustSelf(old, new int64) {
+	r.self += new - old
+	if b := histBucket(old); r.selfHist[b] > 0 {
+		r.selfHist[b]--
+	}
+	r.selfHist.add(new)
+}
+
 // rollupFor returns the cached row for k, reading it from the table on a
 // miss. Called with the write lock held, inside the batch transaction.
 func (s *SQLiteStore) rollupFor(st *writeStmts, k rollupKey, args []driver.NamedValue) (*rollupRow, error) {

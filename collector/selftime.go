@@ -1,6 +1,9 @@
 package collector
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // interval is a span's [start, end) in Unix nanoseconds.
 type interval struct{ start, end int64 }
@@ -61,7 +64,7 @@ type spanKey struct {
 // two generations are kept and the older is forgotten when the newer fills,
 // so children of a parent that never comes (it lives in another process, or
 // was dropped) cost memory only for a while. A child that arrives after its
-// parent is not subtracted from the parent's self time.
+// parent is handled by writtenIndex.
 type childIndex struct {
 	cur, old map[spanKey][]interval
 	limit    int
@@ -92,3 +95,81 @@ func (ci *childIndex) take(k spanKey) []interval {
 }
 
 func (ci *childIndex) len() int { return len(ci.cur) + len(ci.old) }
+
+// writtenSpan is what the writer remembers of a committed span so that a
+// child arriving after it — typically from another process whose exporter
+// flushed later — can still be subtracted from its self time in the
+// rollups.
+type writtenSpan struct {
+	rollup     rollupKey
+	start, end int64
+	self       int64
+	kids       []interval
+}
+
+// writtenIndex remembers the most recent committed spans in a ring, with a
+// map from span ID to ring slot: the map holds no pointers (nothing for the
+// GC to scan) and its keys hash on the fast 64-bit path, which keeps the cost
+// per written span to one map assignment. A child that arrives after its
+// parent has been pushed out of the ring is not subtracted.
+type writtenIndex struct {
+	slot  map[uint64]uint32
+	ring  []writtenEntry
+	next  int
+	limit int
+}
+
+type writtenEntry struct {
+	key spanKey
+	writtenSpan
+}
+
+func newWrittenIndex(limit int) *writtenIndex {
+	return &writtenIndex{slot: make(map[uint64]uint32, limit), ring: make([]writtenEntry, 0, limit), limit: limit}
+}
+
+func spanIDKey(k spanKey) uint64 { return binary.LittleEndian.Uint64(k.span[:]) }
+
+func (wi *writtenIndex) put(k spanKey, ws writtenSpan) {
+	id := spanIDKey(k)
+	if i, ok := wi.slot[id]; ok && wi.ring[i].key == k {
+		wi.ring[i].writtenSpan = ws
+		return
+	}
+	if len(wi.ring) < wi.limit {
+		wi.slot[id] = uint32(len(wi.ring))
+		wi.ring = append(wi.ring, writtenEntry{k, ws})
+		return
+	}
+	old := &wi.ring[wi.next]
+	if oid := spanIDKey(old.key); wi.slot[oid] == uint32(wi.next) {
+		delete(wi.slot, oid)
+	}
+	*old = writtenEntry{k, ws}
+	wi.slot[id] = uint32(wi.next)
+	wi.next = (wi.next + 1) % wi.limit
+}
+
+func (wi *writtenIndex) get(k spanKey) (writtenSpan, bool) {
+	if i, ok := wi.slot[spanIDKey(k)]; ok && wi.ring[i].key == k {
+		return wi.ring[i].writtenSpan, true
+	}
+	return writtenSpan{}, false
+}
+
+func (wi *writtenIndex) has(k spanKey) bool {
+	i, ok := wi.slot[spanIDKey(k)]
+	return ok && wi.ring[i].key == k
+}
+
+func (wi *writtenIndex) reset() {
+	clear(wi.slot)
+	clear(wi.ring)
+	wi.ring, wi.next = wi.ring[:0], 0
+}
+
+// lateChild is a child whose parent was committed in an earlier batch.
+type lateChild struct {
+	parent spanKey
+	iv     interval
+}

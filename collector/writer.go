@@ -18,6 +18,11 @@ import (
 // remembers for self-time computation.
 const DefaultChildIndexLimit = 1 << 18
 
+// DefaultWrittenIndexLimit bounds how many committed spans the writer
+// remembers so that a child arriving after its parent is still subtracted
+// from the parent's self time (about 100 bytes each).
+const DefaultWrittenIndexLimit = 1 << 17
+
 // batch is what the writer commits in one transaction.
 type batch struct {
 	spans  []*spans.Span
@@ -49,6 +54,9 @@ type batchWriter struct {
 	store    *SQLiteStore
 	service  string
 	children *childIndex
+	written  *writtenIndex
+	late     []lateChild
+	kidsOf   [][]interval
 
 	selfs      []int64
 	aggs       []traceAgg
@@ -63,7 +71,7 @@ type batchWriter struct {
 }
 
 func newBatchWriter(s *SQLiteStore, service string) *batchWriter {
-	return &batchWriter{store: s, service: service, children: newChildIndex(DefaultChildIndexLimit), touchedSet: map[rollupKey]struct{}{}}
+	return &batchWriter{store: s, service: service, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit), touchedSet: map[rollupKey]struct{}{}}
 }
 
 func compareTrace(a, b spans.TraceID) int { return bytes.Compare(a[:], b[:]) }
@@ -78,14 +86,22 @@ func (w *batchWriter) write(b *batch) error {
 	slices.SortStableFunc(b.spans, func(x, y *spans.Span) int { return compareTrace(x.TraceID, y.TraceID) })
 	slices.SortStableFunc(b.events, func(x, y *event.Record) int { return compareTrace(x.TraceID, y.TraceID) })
 
+	w.late = w.late[:0]
 	for _, sp := range b.spans {
 		if !sp.ParentID.IsZero() {
-			w.children.add(spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)})
+			pk, iv := spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)}
+			if w.written.has(pk) {
+				w.late = append(w.late, lateChild{pk, iv})
+			} else {
+				w.children.add(pk, iv)
+			}
 		}
 	}
-	w.selfs = w.selfs[:0]
+	w.selfs, w.kidsOf = w.selfs[:0], w.kidsOf[:0]
 	for _, sp := range b.spans {
-		w.selfs = append(w.selfs, selfTime(nanos(sp.Start), nanos(sp.End), w.children.take(spanKey{sp.TraceID, sp.SpanID})))
+		kids := w.children.take(spanKey{sp.TraceID, sp.SpanID})
+		w.selfs = append(w.selfs, selfTime(nanos(sp.Start), nanos(sp.End), kids))
+		w.kidsOf = append(w.kidsOf, kids)
 	}
 
 	s := w.store
@@ -96,11 +112,13 @@ func (w *batchWriter) write(b *batch) error {
 		if err := w.insert(st, b); err != nil {
 			_ = execConn(c, "ROLLBACK")
 			s.afterFailedBatch()
+			w.written.reset()
 			return err
 		}
 		if err := execConn(c, "COMMIT"); err != nil {
 			_ = execConn(c, "ROLLBACK")
 			s.afterFailedBatch()
+			w.written.reset()
 			return fmt.Errorf("cannot commit batch: %w", err)
 		}
 		return nil
@@ -206,14 +224,36 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) error {
 
 		dur := max(end-start, 0)
 		minute := rollupMinute(start)
-		if err := w.addRollup(st, rollupKey{minute, run, stageOf(sp.Stage)}, dur, w.selfs[i], failed); err != nil {
+		rk := rollupKey{minute, run, stageOf(sp.Stage)}
+		if err := w.addRollup(st, rk, dur, w.selfs[i], failed); err != nil {
 			return err
 		}
+		w.written.put(spanKey{sp.TraceID, sp.SpanID}, writtenSpan{rollup: rk, start: start, end: end, self: w.selfs[i], kids: w.kidsOf[i]})
 		if sp.IsRoot() {
 			if err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
 				return err
 			}
 		}
+	}
+
+	// Children whose parent an earlier batch committed: take them out of
+	// the parent's self time now.
+	for _, lc := range w.late {
+		ws, ok := w.written.get(lc.parent)
+		if !ok {
+			continue
+		}
+		ws.kids = append(ws.kids, lc.iv)
+		if self := selfTime(ws.start, ws.end, ws.kids); self != ws.self {
+			r, err := s.rollupFor(st, ws.rollup, w.args)
+			if err != nil {
+				return fmt.Errorf("cannot read rollup: %w", err)
+			}
+			r.adjustSelf(ws.self, self)
+			w.touch(ws.rollup)
+			ws.self = self
+		}
+		w.written.put(lc.parent, ws)
 	}
 
 	// Events: appended, then attached to their trace's aggregate.
@@ -308,9 +348,14 @@ func (w *batchWriter) addRollup(st *writeStmts, k rollupKey, dur, self int64, fa
 		return fmt.Errorf("cannot read rollup: %w", err)
 	}
 	r.add(dur, self, failed)
+	w.touch(k)
+	return nil
+}
+
+// touch marks rollup row k to be written at the end of the batch.
+func (w *batchWriter) touch(k rollupKey) {
 	if _, ok := w.touchedSet[k]; !ok {
 		w.touchedSet[k] = struct{}{}
 		w.touched = append(w.touched, k)
 	}
-	return nil
 }

@@ -1,0 +1,65 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// A child that reaches the collector after its parent was committed (another
+// service's exporter flushed later) is still subtracted from the parent's
+// self time in the rollups.
+func TestLateChildIsSubtractedFromCommittedParent(t *testing.T) {
+	s := openStore(t)
+	c := newCollector(t, s)
+	ctx := context.Background()
+	tid := spans.NewTraceID()
+	root := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), Name: "query", Stage: spans.StageQuery,
+		Start: t0, End: t0.Add(100 * time.Millisecond), Status: spans.StatusOK}
+	early := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: root.SpanID, Name: "retrieve", Stage: spans.StageRetrieve,
+		Start: t0, End: t0.Add(20 * time.Millisecond), Status: spans.StatusOK}
+	late1 := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: root.SpanID, Name: "llm", Stage: spans.StageLLM,
+		Start: t0.Add(30 * time.Millisecond), End: t0.Add(80 * time.Millisecond), Status: spans.StatusOK}
+	late2 := late1 // overlaps late1 from 50 to 90 ms: only 10 more ms are covered
+	late2.SpanID, late2.Start, late2.End = spans.NewSpanID(), t0.Add(50*time.Millisecond), t0.Add(90*time.Millisecond)
+
+	querySelf := func() time.Duration {
+		t.Helper()
+		br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range br {
+			if st.Stage == spans.StageQuery {
+				return st.Self
+			}
+		}
+		t.Fatal("no query stage")
+		return 0
+	}
+	for i, step := range []struct {
+		batch []spans.Span
+		want  time.Duration
+	}{
+		{[]spans.Span{early, root}, 80 * time.Millisecond}, // 100 − 20
+		{[]spans.Span{late1}, 30 * time.Millisecond},       // 100 − (20 + 50)
+		{[]spans.Span{late2}, 20 * time.Millisecond},       // 100 − (20 + 60): the overlap counts once
+	} {
+		if err := c.Ingest(ctx, step.batch, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := querySelf(); got != step.want {
+			t.Fatalf("step %d: query self time %v, want %v", i, got, step.want)
+		}
+	}
+	// The self-time histogram moved with it: the one query span's self p50 is
+	// now about 20 ms, not 80.
+	br, _ := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
+	for _, st := range br {
+		if st.Stage == spans.StageQuery && (st.SelfP50 < 19*time.Millisecond || st.SelfP50 > 21*time.Millisecond) {
+			t.Fatalf("query self p50 %v, want ≈20ms", st.SelfP50)
+		}
+	}
+}

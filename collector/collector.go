@@ -308,6 +308,7 @@ func (c *Collector) drain() int {
 func (c *Collector) writeBatch(chunk []item, drops dropCounts) {
 	b := batch{spans: c.w.batchSpans[:0], events: c.w.batchEvents[:0], drops: drops}
 	for _, it := range chunk {
+		b.ingested = b.ingested || it.req != nil
 		if it.span != nil {
 			b.spans = append(b.spans, it.span)
 		} else {

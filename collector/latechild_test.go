@@ -63,3 +63,53 @@ func TestLateChildIsSubtractedFromCommittedParent(t *testing.T) {
 		}
 	}
 }
+
+func TestCoverageMergesClipsAndGivesUpPastFourPieces(t *testing.T) {
+	parts, n := coverage(0, 100, []interval{{50, 70}, {-10, 5}, {60, 80}, {90, 200}, {100, 120}})
+	want := []interval{{0, 5}, {50, 80}, {90, 100}}
+	if int(n) != len(want) {
+		t.Fatalf("%d pieces %v, want %v", n, parts[:min(int(n), maxCoverParts)], want)
+	}
+	for i, w := range want {
+		if parts[i] != w {
+			t.Fatalf("piece %d = %v, want %v", i, parts[i], w)
+		}
+	}
+	if _, n := coverage(0, 100, []interval{{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}}); n != untracked {
+		t.Fatalf("five disjoint pieces: n = %d, want untracked", n)
+	}
+}
+
+func TestWrittenIndexIsADirectMappedCache(t *testing.T) {
+	wi := newWrittenIndex(4)
+	tid := spans.NewTraceID()
+	key := func(low, high byte) spanKey { return spanKey{tid, spans.SpanID{low, 0, 0, 0, 0, 0, 0, high}} }
+	if wi.has(key(1, 0)) || wi.table != nil {
+		t.Fatal("an unused index answers or allocated")
+	}
+	for i := range 4 {
+		wi.remember(key(byte(i), 0), rollupKey{minute: int64(i), run: "r"}, 0, 10, 10, nil)
+	}
+	for i := range 4 {
+		if !wi.has(key(byte(i), 0)) {
+			t.Fatalf("slot %d forgot its span", i)
+		}
+	}
+	// Same low bits, another span: it takes the slot over.
+	wi.remember(key(2, 9), rollupKey{minute: 7, run: "s"}, 0, 10, 10, nil)
+	if wi.has(key(2, 0)) || !wi.has(key(2, 9)) {
+		t.Fatal("a colliding span did not replace the older one")
+	}
+	ws, _ := wi.get(key(2, 9))
+	if rk := wi.rollupKey(ws); rk.minute != 7 || rk.run != "s" {
+		t.Fatalf("rollup key %+v", rk)
+	}
+	wi.put(key(2, 0), writtenSpan{self: 1}) // no longer held: ignored
+	if ws, _ := wi.get(key(2, 9)); ws.self != 10 {
+		t.Fatalf("put through a lost slot changed its new owner: %+v", ws)
+	}
+	wi.reset()
+	if wi.has(key(3, 0)) {
+		t.Fatal("reset kept a span")
+	}
+}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 )
@@ -96,27 +97,60 @@ func (ci *childIndex) take(k spanKey) []interval {
 
 func (ci *childIndex) len() int { return len(ci.cur) + len(ci.old) }
 
+// maxCoverParts is how many disjoint pieces of a span's children coverage
+// the writer remembers; parallel children merge into one piece, so a span
+// with more pieces than this is rare, and is simply not corrected.
+const maxCoverParts = 4
+
+// untracked marks a writtenSpan whose coverage had too many pieces.
+const untracked = 255
+
 // writtenSpan is what the writer remembers of a committed span so that a
 // child arriving after it — typically from another process whose exporter
 // flushed later — can still be subtracted from its self time in the
-// rollups.
+// rollups. It holds no pointers, so a ring of them costs the GC nothing.
 type writtenSpan struct {
-	rollup     rollupKey
+	minute     int64
+	run        uint32 // index into writtenIndex.runs
+	stage      uint8
+	nparts     uint8 // pieces in parts, or untracked
 	start, end int64
 	self       int64
-	kids       []interval
+	parts      [maxCoverParts]interval // the children's coverage: disjoint, sorted, clipped
 }
 
-// writtenIndex remembers the most recent committed spans in a ring, with a
-// map from span ID to ring slot: the map holds no pointers (nothing for the
-// GC to scan) and its keys hash on the fast 64-bit path, which keeps the cost
-// per written span to one map assignment. A child that arrives after its
-// parent has been pushed out of the ring is not subtracted.
+// coverage returns the pieces of the union of kids clipped to [start, end),
+// sorted; n is untracked when there are more than maxCoverParts.
+func coverage(start, end int64, kids []interval) (parts [maxCoverParts]interval, n uint8) {
+	slices.SortFunc(kids, func(a, b interval) int { return cmp.Compare(a.start, b.start) })
+	for _, c := range kids {
+		s, e := max(c.start, start), min(c.end, end)
+		if e <= s {
+			continue
+		}
+		if n > 0 && s <= parts[n-1].end {
+			parts[n-1].end = max(parts[n-1].end, e)
+			continue
+		}
+		if n == maxCoverParts {
+			return parts, untracked
+		}
+		parts[n] = interval{s, e}
+		n++
+	}
+	return parts, n
+}
+
+// writtenIndex remembers recently committed spans in a direct-mapped table
+// indexed by the low bits of the (random) span ID: one store per written
+// span, no map, no pointers for the GC to scan. A newer span that lands on
+// the same slot replaces the older, so the index is a bounded, best-effort
+// memory; a child whose parent has been replaced is not subtracted.
 type writtenIndex struct {
-	slot  map[uint64]uint32
-	ring  []writtenEntry
-	next  int
-	limit int
+	table  []writtenEntry // len is a power of two; allocated on first use
+	mask   uint64
+	runs   []string // run ids by index; runs are few (one per benchmark run)
+	runIdx map[string]uint32
 }
 
 type writtenEntry struct {
@@ -124,48 +158,72 @@ type writtenEntry struct {
 	writtenSpan
 }
 
+// maxTrackedRuns bounds the run table; spans of further runs are not
+// remembered.
+const maxTrackedRuns = 1 << 12
+
+// newWrittenIndex makes an index of limit slots, rounded up to a power of
+// two; the table is allocated on first use, so a collector that never tracks
+// late children pays nothing.
 func newWrittenIndex(limit int) *writtenIndex {
-	return &writtenIndex{slot: make(map[uint64]uint32, limit), ring: make([]writtenEntry, 0, limit), limit: limit}
+	size := 1
+	for size < limit {
+		size <<= 1
+	}
+	return &writtenIndex{mask: uint64(size - 1), runs: []string{""}, runIdx: map[string]uint32{"": 0}}
 }
 
-func spanIDKey(k spanKey) uint64 { return binary.LittleEndian.Uint64(k.span[:]) }
+func (wi *writtenIndex) slot(k spanKey) *writtenEntry {
+	if wi.table == nil {
+		wi.table = make([]writtenEntry, wi.mask+1)
+	}
+	return &wi.table[binary.LittleEndian.Uint64(k.span[:])&wi.mask]
+}
 
+// remember records a committed span with its rollup row and children.
+func (wi *writtenIndex) remember(k spanKey, rk rollupKey, start, end, self int64, kids []interval) {
+	run, ok := wi.runIdx[rk.run]
+	if !ok {
+		if len(wi.runs) >= maxTrackedRuns {
+			return
+		}
+		run = uint32(len(wi.runs))
+		wi.runs = append(wi.runs, rk.run)
+		wi.runIdx[rk.run] = run
+	}
+	e := wi.slot(k)
+	e.key = k
+	e.writtenSpan = writtenSpan{minute: rk.minute, run: run, stage: rk.stage, start: start, end: end, self: self}
+	e.parts, e.nparts = coverage(start, end, kids)
+}
+
+func (wi *writtenIndex) rollupKey(ws writtenSpan) rollupKey {
+	return rollupKey{minute: ws.minute, run: wi.runs[ws.run], stage: ws.stage}
+}
+
+// put updates the entry of k, if k still holds its slot.
 func (wi *writtenIndex) put(k spanKey, ws writtenSpan) {
-	id := spanIDKey(k)
-	if i, ok := wi.slot[id]; ok && wi.ring[i].key == k {
-		wi.ring[i].writtenSpan = ws
-		return
+	if e := wi.slot(k); e.key == k {
+		e.writtenSpan = ws
 	}
-	if len(wi.ring) < wi.limit {
-		wi.slot[id] = uint32(len(wi.ring))
-		wi.ring = append(wi.ring, writtenEntry{k, ws})
-		return
-	}
-	old := &wi.ring[wi.next]
-	if oid := spanIDKey(old.key); wi.slot[oid] == uint32(wi.next) {
-		delete(wi.slot, oid)
-	}
-	*old = writtenEntry{k, ws}
-	wi.slot[id] = uint32(wi.next)
-	wi.next = (wi.next + 1) % wi.limit
 }
 
 func (wi *writtenIndex) get(k spanKey) (writtenSpan, bool) {
-	if i, ok := wi.slot[spanIDKey(k)]; ok && wi.ring[i].key == k {
-		return wi.ring[i].writtenSpan, true
+	if wi.table == nil {
+		return writtenSpan{}, false
+	}
+	if e := wi.slot(k); e.key == k {
+		return e.writtenSpan, true
 	}
 	return writtenSpan{}, false
 }
 
 func (wi *writtenIndex) has(k spanKey) bool {
-	i, ok := wi.slot[spanIDKey(k)]
-	return ok && wi.ring[i].key == k
+	return wi.table != nil && wi.slot(k).key == k
 }
 
 func (wi *writtenIndex) reset() {
-	clear(wi.slot)
-	clear(wi.ring)
-	wi.ring, wi.next = wi.ring[:0], 0
+	clear(wi.table)
 }
 
 // lateChild is a child whose parent was committed in an earlier batch.

@@ -18,16 +18,21 @@ import (
 // remembers for self-time computation.
 const DefaultChildIndexLimit = 1 << 18
 
-// DefaultWrittenIndexLimit bounds how many committed spans the writer
-// remembers so that a child arriving after its parent is still subtracted
-// from the parent's self time (about 100 bytes each).
-const DefaultWrittenIndexLimit = 1 << 17
+// DefaultWrittenIndexLimit is the number of slots (136 bytes each, 4.4 MiB in
+// all, allocated on first use) of the table of recently committed spans that
+// lets a child arriving after its parent still be subtracted from the
+// parent's self time.
+const DefaultWrittenIndexLimit = 1 << 15
 
 // batch is what the writer commits in one transaction.
 type batch struct {
 	spans  []*spans.Span
 	events []*event.Record
 	drops  dropCounts
+	// ingested is set when some of the spans came through Ingest (OTLP):
+	// only then can a child arrive after its parent, so only then does the
+	// writer pay for remembering committed spans.
+	ingested bool
 }
 
 type dropCounts struct{ spans, events, refused int64 }
@@ -55,8 +60,12 @@ type batchWriter struct {
 	service  string
 	children *childIndex
 	written  *writtenIndex
-	late     []lateChild
-	kidsOf   [][]interval
+	// trackLate is set from the first batch with ingested spans on: from
+	// then on committed spans are remembered for late children.
+	trackLate  bool
+	late       []lateChild
+	kidsOf     [][]interval
+	kidScratch []interval
 
 	selfs      []int64
 	aggs       []traceAgg
@@ -87,10 +96,11 @@ func (w *batchWriter) write(b *batch) error {
 	slices.SortStableFunc(b.events, func(x, y *event.Record) int { return compareTrace(x.TraceID, y.TraceID) })
 
 	w.late = w.late[:0]
+	w.trackLate = w.trackLate || b.ingested
 	for _, sp := range b.spans {
 		if !sp.ParentID.IsZero() {
 			pk, iv := spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)}
-			if w.written.has(pk) {
+			if w.trackLate && w.written.has(pk) {
 				w.late = append(w.late, lateChild{pk, iv})
 			} else {
 				w.children.add(pk, iv)
@@ -228,7 +238,9 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) error {
 		if err := w.addRollup(st, rk, dur, w.selfs[i], failed); err != nil {
 			return err
 		}
-		w.written.put(spanKey{sp.TraceID, sp.SpanID}, writtenSpan{rollup: rk, start: start, end: end, self: w.selfs[i], kids: w.kidsOf[i]})
+		if w.trackLate {
+			w.written.remember(spanKey{sp.TraceID, sp.SpanID}, rk, start, end, w.selfs[i], w.kidsOf[i])
+		}
 		if sp.IsRoot() {
 			if err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
 				return err
@@ -240,17 +252,21 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) error {
 	// the parent's self time now.
 	for _, lc := range w.late {
 		ws, ok := w.written.get(lc.parent)
-		if !ok {
+		if !ok || ws.nparts == untracked {
 			continue
 		}
-		ws.kids = append(ws.kids, lc.iv)
-		if self := selfTime(ws.start, ws.end, ws.kids); self != ws.self {
-			r, err := s.rollupFor(st, ws.rollup, w.args)
+		kids := append(append(w.kidScratch[:0], ws.parts[:ws.nparts]...), lc.iv)
+		w.kidScratch = kids
+		self := selfTime(ws.start, ws.end, kids)
+		ws.parts, ws.nparts = coverage(ws.start, ws.end, kids)
+		if self != ws.self {
+			rk := w.written.rollupKey(ws)
+			r, err := s.rollupFor(st, rk, w.args)
 			if err != nil {
 				return fmt.Errorf("cannot read rollup: %w", err)
 			}
 			r.adjustSelf(ws.self, self)
-			w.touch(ws.rollup)
+			w.touch(rk)
 			ws.self = self
 		}
 		w.written.put(lc.parent, ws)

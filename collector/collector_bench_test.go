@@ -87,9 +87,9 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spans/s")
 	})
-	b.Run("collector", func(b *testing.B) {
+	collectorCase := func(b *testing.B, opts ...Option) {
 		s := openStore(b)
-		c := New(s)
+		c := New(s, opts...)
 		ss := benchSpans(b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -114,7 +114,10 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatalf("wrote %d of %d", m.SpansWritten, b.N)
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spans/s")
-	})
+	}
+	b.Run("collector", func(b *testing.B) { collectorCase(b) })
+	// The same with WithLateChildren, as stagescope serve runs it.
+	b.Run("collector_late_children", func(b *testing.B) { collectorCase(b, WithLateChildren()) })
 }
 
 // BenchmarkOTLPIngest posts protobuf requests of 512 spans over loopback

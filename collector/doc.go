@@ -46,8 +46,9 @@
 // before their parent; the writer remembers children's intervals by parent
 // in a bounded two-generation index until the parent comes. A child that
 // arrives after its parent (another service's exporter flushed later) is
-// subtracted from the parent's rollup row while the parent still holds its
-// slot in a direct-mapped table of DefaultWrittenIndexLimit recent spans. Only spans that come through
+// subtracted from the parent's rollup row, with WithLateChildren, while the
+// parent still holds its slot in a direct-mapped table of
+// DefaultWrittenIndexLimit recent spans. Only spans that come through
 // Ingest (OTLP, other processes) can arrive that way, so a collector fed by
 // the in-process handler alone does not pay for remembering them.
 //

@@ -13,7 +13,7 @@ import (
 // self time in the rollups.
 func TestLateChildIsSubtractedFromCommittedParent(t *testing.T) {
 	s := openStore(t)
-	c := newCollector(t, s)
+	c := newCollector(t, s, WithLateChildren())
 	ctx := context.Background()
 	tid := spans.NewTraceID()
 	root := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), Name: "query", Stage: spans.StageQuery,
@@ -60,6 +60,31 @@ func TestLateChildIsSubtractedFromCommittedParent(t *testing.T) {
 	for _, st := range br {
 		if st.Stage == spans.StageQuery && (st.SelfP50 < 19*time.Millisecond || st.SelfP50 > 21*time.Millisecond) {
 			t.Fatalf("query self p50 %v, want ≈20ms", st.SelfP50)
+		}
+	}
+}
+
+func TestWithoutLateChildrenALateChildIsNotSubtracted(t *testing.T) {
+	s := openStore(t)
+	c := newCollector(t, s)
+	ctx := context.Background()
+	tid := spans.NewTraceID()
+	root := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), Name: "query", Stage: spans.StageQuery,
+		Start: t0, End: t0.Add(100 * time.Millisecond), Status: spans.StatusOK}
+	child := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: root.SpanID, Name: "llm", Stage: spans.StageLLM,
+		Start: t0.Add(10 * time.Millisecond), End: t0.Add(60 * time.Millisecond), Status: spans.StatusOK}
+	for _, b := range [][]spans.Span{{root}, {child}} {
+		if err := c.Ingest(ctx, b, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range br {
+		if st.Stage == spans.StageQuery && st.Self != 100*time.Millisecond {
+			t.Fatalf("query self %v: corrected although WithLateChildren is off", st.Self)
 		}
 	}
 }

@@ -28,7 +28,7 @@ const syntheticBatch = 4096
 // spans written.
 func GenerateSynthetic(ctx context.Context, s *SQLiteStore, traces int, seed int64) (int, error) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
-	w := newBatchWriter(s, "synthetic-rag")
+	w := newBatchWriter(s, "synthetic-rag", false)
 	end := time.Now()
 	start := end.Add(-DefaultSyntheticWindow)
 	step := DefaultSyntheticWindow / time.Duration(max(traces, 1))

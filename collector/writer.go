@@ -60,12 +60,13 @@ type batchWriter struct {
 	service  string
 	children *childIndex
 	written  *writtenIndex
-	// trackLate is set from the first batch with ingested spans on: from
-	// then on committed spans are remembered for late children.
-	trackLate  bool
-	late       []lateChild
-	kidsOf     [][]interval
-	kidScratch []interval
+	// With lateChildren (WithLateChildren), trackLate is set from the first
+	// batch with ingested spans on: from then on committed spans are
+	// remembered for late children.
+	lateChildren, trackLate bool
+	late                    []lateChild
+	kidsOf                  [][]interval
+	kidScratch              []interval
 
 	selfs      []int64
 	aggs       []traceAgg
@@ -79,8 +80,8 @@ type batchWriter struct {
 	batchEvents []*event.Record
 }
 
-func newBatchWriter(s *SQLiteStore, service string) *batchWriter {
-	return &batchWriter{store: s, service: service, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit), touchedSet: map[rollupKey]struct{}{}}
+func newBatchWriter(s *SQLiteStore, service string, lateChildren bool) *batchWriter {
+	return &batchWriter{store: s, service: service, lateChildren: lateChildren, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit), touchedSet: map[rollupKey]struct{}{}}
 }
 
 func compareTrace(a, b spans.TraceID) int { return bytes.Compare(a[:], b[:]) }
@@ -96,7 +97,7 @@ func (w *batchWriter) write(b *batch) error {
 	slices.SortStableFunc(b.events, func(x, y *event.Record) int { return compareTrace(x.TraceID, y.TraceID) })
 
 	w.late = w.late[:0]
-	w.trackLate = w.trackLate || b.ingested
+	w.trackLate = w.lateChildren && (w.trackLate || b.ingested)
 	for _, sp := range b.spans {
 		if !sp.ParentID.IsZero() {
 			pk, iv := spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)}

@@ -99,7 +99,9 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	if err != nil {
 		return nil, err
 	}
-	copts := []collector.Option{collector.WithService(f.service),
+	// serve takes OTLP from other processes, whose exporters may deliver a
+	// child after its parent: keep the rollups' self times right.
+	copts := []collector.Option{collector.WithService(f.service), collector.WithLateChildren(),
 		collector.WithErrorHandler(func(err error) { fmt.Fprintf(stderr, "stagescope: collector: %v\n", err) })}
 	if f.retentionAge > 0 || f.retentionMB > 0 {
 		copts = append(copts, collector.WithRetention(collector.RetentionPolicy{MaxAge: f.retentionAge, MaxBytes: f.retentionMB << 20}))

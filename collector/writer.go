@@ -120,27 +120,26 @@ func (w *batchWriter) write(b *batch) error {
 		if err := execConn(c, "BEGIN IMMEDIATE"); err != nil {
 			return fmt.Errorf("cannot begin batch: %w", err)
 		}
-		if err := w.insert(st, b); err != nil {
+		spanID, eventID := s.nextSpanID, s.nextEventID
+		failed := func() {
 			_ = execConn(c, "ROLLBACK")
-			s.afterFailedBatch()
+			// Forget what the rolled-back transaction made wrong. The ids
+			// are restored from memory: querying them here, through the
+			// connection this callback holds, would deadlock.
+			clear(s.rollups)
+			s.nextSpanID, s.nextEventID = spanID, eventID
 			w.written.reset()
+		}
+		if err := w.insert(st, b); err != nil {
+			failed()
 			return err
 		}
 		if err := execConn(c, "COMMIT"); err != nil {
-			_ = execConn(c, "ROLLBACK")
-			s.afterFailedBatch()
-			w.written.reset()
+			failed()
 			return fmt.Errorf("cannot commit batch: %w", err)
 		}
 		return nil
 	})
-}
-
-// afterFailedBatch forgets state that the rolled-back transaction made
-// wrong. Called with the write lock held.
-func (s *SQLiteStore) afterFailedBatch() {
-	clear(s.rollups)
-	_ = s.loadNextIDs(bg)
 }
 
 func nv(args []driver.NamedValue, vals ...any) []driver.NamedValue {

@@ -37,6 +37,13 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrClosed is returned by a closed store or a shut-down collector.
 	ErrClosed = errors.New("collector closed")
+	// ErrReadOnly is returned by the write methods of a store opened with
+	// WithReadOnly.
+	ErrReadOnly = errors.New("store is open read-only")
+	// ErrLocked is wrapped by OpenSQLite when another process (or another
+	// store in this one) writes the database: one writer keeps the next row
+	// ids and the rollups in memory, so two would corrupt each other's work.
+	ErrLocked = errors.New("database is being written by another stagescope store")
 )
 
 //go:embed sql/*.sql
@@ -54,7 +61,13 @@ type storeConfig struct {
 	readConns   int
 	cacheBytes  int64
 	busyTimeout time.Duration
+	readOnly    bool
 }
+
+// WithReadOnly opens the store for queries only — no writer, no lock, no
+// migration — so a report or an export can read a database that a running
+// serve is writing. The schema must already be at the latest version.
+func WithReadOnly() StoreOption { return func(c *storeConfig) { c.readOnly = true } }
 
 // StoreOption configures OpenSQLite.
 type StoreOption func(*storeConfig)
@@ -93,8 +106,9 @@ func WithBusyTimeout(d time.Duration) StoreOption {
 // safe for concurrent use.
 type SQLiteStore struct {
 	path string
-	db   *sql.DB // queries
-	wdb  *sql.DB // exactly one connection: the writer
+	lock *os.File // the writer's lock on path+".lock"; nil when read-only
+	db   *sql.DB  // queries
+	wdb  *sql.DB  // exactly one connection: the writer
 
 	wmu         sync.Mutex // guards everything below
 	wconn       *sql.Conn
@@ -146,14 +160,22 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 		}
 	}
 	ctx := context.Background()
+	if cfg.readOnly {
+		return openReadOnly(ctx, path, abs, cfg)
+	}
+	lock, err := lockWriter(abs)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open store %q: %w", path, err)
+	}
 	wdb, err := sql.Open("sqlite3", dsn(abs, cfg, true))
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("cannot open store %q: %w", path, err)
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{path: abs, wdb: wdb, rollups: map[rollupKey]*rollupRow{}}
+	s := &SQLiteStore{path: abs, lock: lock, wdb: wdb, rollups: map[rollupKey]*rollupRow{}}
 	fail := func(what string, err error) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("cannot open store %q: %s: %w", path, what, err)
@@ -262,6 +284,10 @@ func (s *SQLiteStore) closeAll() error {
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
 	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // closing releases the flock
+		s.lock = nil
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cannot close store %q: %w", s.path, err)
 	}
@@ -276,6 +302,9 @@ func (s *SQLiteStore) rawWrite(fn func(c *sqlite3.SQLiteConn, st *writeStmts) er
 	if s.closed {
 		return ErrClosed
 	}
+	if s.wconn == nil {
+		return ErrReadOnly
+	}
 	return s.wconn.Raw(func(dc any) error { return fn(dc.(*sqlite3.SQLiteConn), s.stmts) })
 }
 
@@ -286,6 +315,9 @@ func (s *SQLiteStore) write(ctx context.Context, fn func(tx *sql.Tx) error) erro
 	defer s.wmu.Unlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if s.wconn == nil {
+		return ErrReadOnly
 	}
 	tx, err := s.wconn.BeginTx(ctx, nil)
 	if err != nil {

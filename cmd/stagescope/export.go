@@ -116,7 +116,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // storedTraces reads the traces to export: the given ids, or those q selects.
 func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery) ([]jaeger.Trace, error) {
-	st, err := openStore(dir)
+	st, err := openStoreReadOnly(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // localTraces reads traces from the data directory's database.
 func localTraces(ctx context.Context, dir string, q collector.TraceQuery) ([]analysis.Trace, error) {
-	st, err := openStore(dir)
+	st, err := openStoreReadOnly(dir)
 	if err != nil {
 		return nil, err
 	}

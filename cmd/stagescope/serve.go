@@ -76,6 +76,20 @@ func openStore(dir string) (*collector.SQLiteStore, error) {
 	return st, nil
 }
 
+// openStoreReadOnly opens the database of a data directory for queries only,
+// so that report and export work while serve or demo is writing it.
+func openStoreReadOnly(dir string) (*collector.SQLiteStore, error) {
+	path := filepath.Join(dir, databaseFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %q (run serve, demo or bench first, or pass --data): %w", path, err)
+	}
+	st, err := collector.OpenSQLite(path, collector.WithReadOnly())
+	if err != nil {
+		return nil, fmt.Errorf("cannot open database %q: %w", path, err)
+	}
+	return st, nil
+}
+
 // node is a running collector with its HTTP server: what serve runs and
 // demo runs its pipeline against.
 type node struct {

@@ -116,6 +116,15 @@ func TestServeIngestsSurvivesSIGTERMAndRestart(t *testing.T) {
 	}
 	checkDetail(s.url)
 
+	// While serve writes the database, report reads it (read-only), and a
+	// second writer is refused with a clear message.
+	if r := mustRun(t, nil, "report", "--data", data, "--json"); !strings.Contains(r.stdout, `"traces"`) {
+		t.Fatalf("report beside a running serve: %s", r.stdout)
+	}
+	if r := runCmd(t, nil, "bench", "--data", data, "--questions", "1"); r.code == 0 || !strings.Contains(r.stderr, "another stagescope store") {
+		t.Fatalf("a second writer was not refused: exit %d, %s", r.code, r.stderr)
+	}
+
 	if code := s.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("serve exited %d on SIGTERM: %s", code, s.stderr)
 	}

@@ -1,0 +1,53 @@
+package collector
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/stagescope/stagescope/migrations"
+)
+
+// lockWriter takes an exclusive, non-blocking flock on path+".lock", held
+// until the store closes (the kernel drops it if the process dies, so a
+// crash never leaves a stale lock).
+func lockWriter(dbPath string) (*os.File, error) {
+	f, err := os.OpenFile(dbPath+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (stop it, or open this one read-only)", ErrLocked)
+		}
+		return nil, fmt.Errorf("cannot lock %s.lock: %w", dbPath, err)
+	}
+	return f, nil
+}
+
+// openReadOnly opens only the query connections of an existing database.
+func openReadOnly(ctx context.Context, path, abs string, cfg storeConfig) (*SQLiteStore, error) {
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("cannot open store %q read-only: %w", path, err)
+	}
+	db, err := sql.Open("sqlite3", dsn(abs, cfg, false))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open store %q read-only: %w", path, err)
+	}
+	db.SetMaxOpenConns(cfg.readConns)
+	db.SetMaxIdleConns(cfg.readConns)
+	v, err := migrations.Version(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot open store %q read-only: %w", path, err)
+	}
+	if v != migrations.Latest() {
+		db.Close()
+		return nil, fmt.Errorf("cannot open store %q read-only: its schema is version %d, this stagescope needs %d (open it once for writing, for example with serve, to upgrade it)", path, v, migrations.Latest())
+	}
+	return &SQLiteStore{path: abs, db: db, rollups: map[rollupKey]*rollupRow{}}, nil
+}

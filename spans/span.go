@@ -30,6 +30,15 @@ type Span struct {
 	Scope  string `json:"scope,omitempty"`
 	Stage  Stage  `json:"stage"`
 	Status Status `json:"status"` // next to Stage: the two bytes share one word
+	// Kind is the OpenTelemetry span kind; unspecified for in-process spans
+	// that did not set it.
+	Kind SpanKind `json:"kind,omitempty"`
+	// ScopeVersion is the version of the instrumentation scope, when the
+	// source gave one.
+	ScopeVersion string `json:"scope_version,omitempty"`
+	// Resource is what produced the span, as the source described it; nil for
+	// in-process spans (the collector's service names them).
+	Resource *Resource `json:"resource,omitempty"`
 	// Start and End carry Go's monotonic clock reading when they come from
 	// time.Now in this process, so Duration is immune to wall-clock steps.
 	Start time.Time   `json:"start"`
@@ -75,4 +84,16 @@ func (s *Span) Tag(key string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Service returns the span's service: the resource's service.name, else a
+// service.name attribute on the span itself, else "".
+func (s *Span) Service() string {
+	if name := s.Resource.Service(); name != "" {
+		return name
+	}
+	if v, ok := s.Attr(KeyService); ok && v.Kind() == KindString {
+		return v.AsString()
+	}
+	return ""
 }

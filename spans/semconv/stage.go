@@ -1,0 +1,198 @@
+package semconv
+
+import (
+	"strings"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Stage infers the stage of a span from what its instrumentation wrote, in
+// order:
+//
+//  1. stagescope.stage, when it names a stage;
+//  2. openinference.span.kind (LLM, EMBEDDING, RETRIEVER, RERANKER, CHAIN,
+//     TOOL, AGENT, PROMPT, GUARDRAIL, EVALUATOR, UNKNOWN);
+//  3. the Vercel AI SDK's ai.operationId: the model call inside an operation
+//     (ai.generateText.doGenerate, ai.streamText.doStream, …) is llm, its
+//     embedding call (ai.embed.doEmbed, ai.embedMany.doEmbed) is embed, a tool
+//     call is tool, and the operation around them (ai.generateText,
+//     ai.streamText, ai.embed, …) is chain: it orchestrates, its own time is
+//     small, and counting it as llm would count every call twice;
+//  4. gen_ai.operation.name (chat, text_completion, generate_content,
+//     embeddings, retrieval, execute_tool, invoke_agent, create_agent);
+//  5. a GenAI request model without an operation name (older GenAI
+//     instrumentations): llm;
+//  6. the span name: a stage name, or one followed by a dot ("llm.chat"),
+//     then words in it ("rerank", "retriev", "embed", …).
+//
+// A convention that names a kind stagescope has no stage for (PROMPT,
+// GUARDRAIL, EVALUATOR, UNKNOWN) gives StageOther and stops there: a
+// ChatPromptTemplate is not a model call because its name says "chat".
+func Stage(name string, attrs []spans.Attribute) spans.Stage {
+	if v, ok := stringAttr(attrs, spans.KeyStage); ok {
+		if st, err := spans.ParseStage(strings.ToLower(v)); err == nil {
+			return st
+		}
+	}
+	if v, ok := stringAttr(attrs, KeyOpenInferenceKind); ok {
+		if st, ok := openInferenceStages[strings.ToUpper(v)]; ok {
+			return st
+		}
+	}
+	if v, ok := stringAttr(attrs, KeyAIOperationID); ok {
+		if st, ok := vercelStage(v); ok {
+			return st
+		}
+	}
+	if v, ok := stringAttr(attrs, KeyGenAIOperation); ok {
+		if st, ok := genAIStages[strings.ToLower(v)]; ok {
+			return st
+		}
+	}
+	if _, ok := stringAttr(attrs, KeyGenAIRequestModel); ok {
+		return spans.StageLLM
+	}
+	return stageFromName(name)
+}
+
+var openInferenceStages = map[string]spans.Stage{
+	"LLM": spans.StageLLM, "EMBEDDING": spans.StageEmbed, "RETRIEVER": spans.StageRetrieve,
+	"RERANKER": spans.StageRerank, "CHAIN": spans.StageChain, "TOOL": spans.StageTool, "AGENT": spans.StageAgent,
+	"PROMPT": spans.StageOther, "GUARDRAIL": spans.StageOther, "EVALUATOR": spans.StageOther, "UNKNOWN": spans.StageOther,
+}
+
+var genAIStages = map[string]spans.Stage{
+	"chat": spans.StageLLM, "text_completion": spans.StageLLM, "generate_content": spans.StageLLM,
+	"embeddings": spans.StageEmbed, "retrieval": spans.StageRetrieve, "execute_tool": spans.StageTool,
+	"invoke_agent": spans.StageAgent, "create_agent": spans.StageAgent,
+}
+
+// vercelStage maps an ai.operationId. The SDK names the provider call of an
+// operation by appending ".do…" to the operation's id.
+func vercelStage(op string) (spans.Stage, bool) {
+	if !strings.HasPrefix(op, "ai.") {
+		return spans.StageOther, false
+	}
+	if op == "ai.toolCall" {
+		return spans.StageTool, true
+	}
+	outer, inner, nested := strings.Cut(strings.TrimPrefix(op, "ai."), ".")
+	if !nested {
+		return spans.StageChain, true
+	}
+	switch {
+	case strings.HasPrefix(outer, "embed"):
+		return spans.StageEmbed, true
+	case strings.HasPrefix(inner, "do"):
+		return spans.StageLLM, true
+	}
+	return spans.StageChain, true
+}
+
+// IsVercelOperation reports whether the span is one of the Vercel AI SDK's
+// outer operations (ai.generateText, ai.embed, …), whose usage attributes
+// repeat the totals of the provider calls inside them.
+func IsVercelOperation(attrs []spans.Attribute) bool {
+	op, ok := stringAttr(attrs, KeyAIOperationID)
+	return ok && strings.HasPrefix(op, "ai.") && op != "ai.toolCall" && !strings.Contains(op[3:], ".")
+}
+
+// nameHints map words in a span name to stages, most specific first. They
+// apply only to spans no convention describes.
+var nameHints = []struct {
+	word  string
+	stage spans.Stage
+}{
+	{"rerank", spans.StageRerank}, {"retriev", spans.StageRetrieve}, {"search", spans.StageRetrieve},
+	{"embed", spans.StageEmbed}, {"synth", spans.StageSynth}, {"llm", spans.StageLLM}, {"chat", spans.StageLLM},
+	{"completion", spans.StageLLM}, {"generate", spans.StageLLM}, {"retry", spans.StageRetry}, {"pool", spans.StagePool},
+	{"tool", spans.StageTool}, {"agent", spans.StageAgent}, {"storage", spans.StageStorage}, {"persist", spans.StageStorage},
+	{"query", spans.StageQuery}, {"chain", spans.StageChain},
+}
+
+func stageFromName(name string) spans.Stage {
+	lower := strings.ToLower(name)
+	head, _, _ := strings.Cut(lower, ".")
+	if st, err := spans.ParseStage(head); err == nil {
+		return st
+	}
+	for _, h := range nameHints {
+		if strings.Contains(lower, h.word) {
+			return h.stage
+		}
+	}
+	return spans.StageOther
+}
+
+// OpenInferenceKind is the openinference.span.kind of a stage, for spans
+// stagescope made itself.
+func OpenInferenceKind(s spans.Stage) string {
+	switch s {
+	case spans.StageLLM:
+		return "LLM"
+	case spans.StageEmbed:
+		return "EMBEDDING"
+	case spans.StageRetrieve:
+		return "RETRIEVER"
+	case spans.StageRerank:
+		return "RERANKER"
+	case spans.StageTool:
+		return "TOOL"
+	case spans.StageAgent:
+		return "AGENT"
+	default:
+		return "CHAIN"
+	}
+}
+
+// GenAIOperation is the gen_ai.operation.name of a stage, "" when the GenAI
+// conventions have no name for it.
+func GenAIOperation(s spans.Stage) string {
+	switch s {
+	case spans.StageLLM:
+		return "chat"
+	case spans.StageEmbed:
+		return "embeddings"
+	case spans.StageRetrieve:
+		return "retrieval"
+	case spans.StageTool:
+		return "execute_tool"
+	case spans.StageAgent:
+		return "invoke_agent"
+	}
+	return ""
+}
+
+func stringAttr(attrs []spans.Attribute, key string) (string, bool) {
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if attrs[i].Key == key && attrs[i].Value.Kind() == spans.KindString {
+			return attrs[i].Value.AsString(), true
+		}
+	}
+	return "", false
+}
+
+// numberAttr returns the first of keys that the span carries as a number
+// (integer, float, or a decimal string, as some SDKs write).
+func numberAttr(attrs []spans.Attribute, keys ...string) (float64, bool) {
+	for _, k := range keys {
+		for i := len(attrs) - 1; i >= 0; i-- {
+			if attrs[i].Key != k {
+				continue
+			}
+			v := attrs[i].Value
+			switch v.Kind() {
+			case spans.KindInt64:
+				return float64(v.AsInt64()), true
+			case spans.KindFloat64:
+				return v.AsFloat64(), true
+			case spans.KindString:
+				if f, err := parseNumber(v.AsString()); err == nil {
+					return f, true
+				}
+			}
+			break
+		}
+	}
+	return 0, false
+}

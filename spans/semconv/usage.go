@@ -1,0 +1,93 @@
+package semconv
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Usage is the token use a span reports, in whichever convention its
+// instrumentation wrote it.
+type Usage struct {
+	Prompt     int64 // input tokens of a model call
+	Completion int64 // output tokens of a model call
+	Embedding  int64 // input tokens of an embedding call
+	CacheRead  int64 // prompt tokens served from the provider's cache (part of Prompt)
+}
+
+// Total is every token counted, cached ones once.
+func (u Usage) Total() int64 { return u.Prompt + u.Completion + u.Embedding }
+
+// Zero reports whether the span reports no token use.
+func (u Usage) Zero() bool { return u == Usage{} }
+
+var (
+	promptKeys = []string{spans.KeyLLMPromptTokens, KeyOIPromptTokens, KeyGenAIInputTokens, KeyGenAIPromptTokens,
+		KeyAIInputTokens, KeyAIPromptTokens}
+	completionKeys = []string{spans.KeyLLMCompletionTokens, KeyOICompletionTokens, KeyGenAIOutputTokens,
+		KeyGenAICompletionTokens, KeyAIOutputTokens, KeyAICompletionTokens}
+	cacheReadKeys = []string{KeyOICacheReadTokens, KeyGenAICacheReadTokens, KeyAICachedInputTokens}
+	// An embedding call's input tokens, in every convention: the prompt
+	// keys mean embedding input on an embedding span.
+	embeddingKeys = append([]string{spans.KeyEmbeddingTokens, KeyAIEmbeddingTokens, KeyOITotalTokens}, promptKeys...)
+	modelKeys     = []string{spans.KeyLLMModel, KeyOIModel, KeyGenAIResponseModel, KeyGenAIRequestModel, KeyAIModelID,
+		spans.KeyEmbeddingModel, KeyOIEmbeddingModel}
+)
+
+// UsageOf reads a span's token use. On an embedding span (stage embed) the
+// input tokens are embedding tokens, whichever key carries them. The Vercel
+// AI SDK's outer operations (ai.generateText, ai.embed, …) report the sum of
+// the provider calls inside them, which carry the same counts; they report
+// nothing here, so a trace's tokens are counted once.
+func UsageOf(s *spans.Span) Usage {
+	var u Usage
+	if len(s.Attrs) == 0 || IsVercelOperation(s.Attrs) {
+		return u
+	}
+	if s.Stage == spans.StageEmbed {
+		u.Embedding = count(s.Attrs, embeddingKeys)
+		return u
+	}
+	u.Prompt = count(s.Attrs, promptKeys)
+	u.Completion = count(s.Attrs, completionKeys)
+	u.CacheRead = min(count(s.Attrs, cacheReadKeys), u.Prompt)
+	u.Embedding = count(s.Attrs, []string{spans.KeyEmbeddingTokens})
+	return u
+}
+
+func count(attrs []spans.Attribute, keys []string) int64 {
+	f, ok := numberAttr(attrs, keys...)
+	if !ok || f <= 0 || math.IsNaN(f) || f > math.MaxInt64/2 {
+		return 0
+	}
+	return int64(f)
+}
+
+// Model returns the model a span called, "" when it names none: the
+// response model before the requested one, as the provider may resolve an
+// alias.
+func Model(s *spans.Span) string {
+	for _, k := range modelKeys {
+		if v, ok := stringAttr(s.Attrs, k); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// TimeToFirstToken returns how long a streaming model call waited for its
+// first chunk: stagescope's llm.ttft_ns, or the Vercel AI SDK's
+// ai.response.msToFirstChunk.
+func TimeToFirstToken(s *spans.Span) (time.Duration, bool) {
+	if f, ok := numberAttr(s.Attrs, spans.KeyLLMTTFTNanos); ok && f >= 0 {
+		return time.Duration(f), true
+	}
+	if f, ok := numberAttr(s.Attrs, KeyAIMsToFirstChunk); ok && f >= 0 && f < 1e12 {
+		return time.Duration(f * float64(time.Millisecond)), true
+	}
+	return 0, false
+}
+
+func parseNumber(s string) (float64, error) { return strconv.ParseFloat(s, 64) }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/otlpconv"
+	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -31,7 +33,7 @@ const (
 type otlpConfig struct {
 	maxBody    int64
 	retryAfter time.Duration
-	onIngested func([]spans.Span)
+	onIngested func([]spans.Span, []event.Record)
 }
 
 // OTLPOption configures NewOTLPHandler.
@@ -55,11 +57,12 @@ func WithRetryAfter(d time.Duration) OTLPOption {
 	}
 }
 
-// WithOnIngested calls f with the spans of every request once they are
-// committed, before the 200 is sent: for live export (serve --export-jaeger)
-// of spans that arrive over OTLP, without decoding them twice. f runs on the
-// request's goroutine, so it must not block; the spans must not be modified.
-func WithOnIngested(f func([]spans.Span)) OTLPOption {
+// WithOnIngested calls f with the spans and span events of every request
+// once they are committed, before the 200 is sent: for live export (serve
+// --export-jaeger) of spans that arrive over OTLP, without decoding them
+// twice. f runs on the request's goroutine, so it must not block; neither
+// slice may be modified.
+func WithOnIngested(f func([]spans.Span, []event.Record)) OTLPOption {
 	return func(c *otlpConfig) { c.onIngested = f }
 }
 
@@ -127,15 +130,16 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var req *coltracepb.ExportTraceServiceRequest
 	if format == formatJSON {
-		req, err = DecodeOTLPJSON(body)
+		req, err = otlpconv.DecodeJSON(body)
 	} else {
-		req, err = DecodeOTLPProtobuf(body)
+		req, err = otlpconv.DecodeProtobuf(body)
 	}
 	if err != nil {
 		h.fail(w, format, http.StatusBadRequest, err.Error())
 		return
 	}
-	ss, evs, rejected, reason := ConvertOTLP(req)
+	batch := otlpconv.FromResourceSpans(req.GetResourceSpans())
+	ss, evs, rejected, reason := batch.Spans, batch.Events, batch.Rejected, batch.Reason
 	if rejected > 0 {
 		h.c.m.spansRejected.Add(uint64(rejected))
 	}
@@ -154,7 +158,7 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.onIngested != nil && len(ss) > 0 {
-		h.cfg.onIngested(ss)
+		h.cfg.onIngested(ss, evs)
 	}
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected > 0 {

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
 
 const (
@@ -135,11 +136,14 @@ func TestOTelSDKExporterInSeparateProcess(t *testing.T) {
 		child.Status != spans.StatusError || child.Err != "rate limited" {
 		t.Fatalf("child %+v", child)
 	}
-	want := map[string]string{"temperature": "0.25", "stream": "true", "docs": "[d1 d2]", "ranks": "[3 1]", spans.KeyLLMPromptTokens: "321", spans.KeyService: "sdk-child"}
+	want := map[string]string{"temperature": "0.25", "stream": "true", "docs": "[d1 d2]", "ranks": "[3 1]"}
 	for k, w := range want {
 		if v, ok := child.Attr(k); !ok || v.Emit() != w {
 			t.Errorf("attribute %s = %q, want %q", k, v.Emit(), w)
 		}
+	}
+	if u := semconv.UsageOf(&child); u.Prompt != 321 || child.Service() != "sdk-child" {
+		t.Errorf("usage %+v service %q, want 321 prompt tokens from sdk-child", u, child.Service())
 	}
 	if v, _ := child.Attr("ranks"); v.Kind() != spans.KindInt64Slice {
 		t.Errorf("ranks kind %s", v.Kind())

@@ -91,11 +91,15 @@ func randomKV(rng *rand.Rand, i int) *commonpb.KeyValue {
 		{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: 0.5}}, {Value: &commonpb.AnyValue_DoubleValue{DoubleValue: 1.5}}}}}})
 }
 
-func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
 func sv(s string) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
 }
-func iv(n int64) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: n}} }
+func iv(n int64) *commonpb.AnyValue {
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: n}}
+}
 
 // TestRoundTripIsExact: OTLP in, spans, OTLP out — equal message for
 // message, for random requests.

@@ -16,7 +16,6 @@ import (
 	"github.com/stagescope/stagescope/collector/jaeger"
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/handlers"
-	"github.com/stagescope/stagescope/spans"
 )
 
 const (
@@ -134,11 +133,7 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 		}
 		// Spans that arrive over OTLP go to Jaeger too, once committed.
 		live := n.live
-		hopts = append(hopts, handlers.WithOTLPOptions(collector.WithOnIngested(func(ss []spans.Span) {
-			for i := range ss {
-				live.SpanEnded(&ss[i])
-			}
-		})))
+		hopts = append(hopts, handlers.WithOTLPOptions(collector.WithOnIngested(live.Ingested)))
 	}
 	n.server = handlers.New(st, n.coll, hopts...)
 	ln, err := net.Listen("tcp", f.addr)

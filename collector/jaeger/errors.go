@@ -4,12 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 )
-
-// otlptraceExporter is the SDK's OTLP exporter type.
-type otlptraceExporter = otlptrace.Exporter
 
 // Retry schedule of the OTLP exporter when retries are on.
 const (

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"sync"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 
-	"github.com/stagescope/stagescope/dispatcher/otelbridge"
+	"github.com/stagescope/stagescope/collector/otlpconv"
+	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -29,19 +27,18 @@ var (
 	_ Exporter = (*ThriftExporter)(nil)
 )
 
-// OTLPExporter replays stored traces over OTLP/HTTP through the
-// OpenTelemetry SDK and the stagescope OpenTelemetry bridge, keeping
-// stagescope's trace and span IDs.
+// OTLPExporter replays stored traces over OTLP/HTTP, keeping trace and span
+// IDs. A span that came from another instrumentation leaves exactly as it
+// was stored (its resource, scope, kind and attributes); one stagescope
+// made itself goes to the service of its service.name attribute, else
+// WithServiceName's, with the convention aliases otlpconv adds.
 type OTLPExporter struct {
-	cfg  config
-	url  string
-	exp  sdktrace.SpanExporter
-	proc *replayProcessor
+	cfg    config
+	url    string
+	client otlptrace.Client
 
-	mu      sync.Mutex // one Export at a time; guards the maps
-	tps     map[string]*sdktrace.TracerProvider
-	bridges map[string]*otelbridge.Bridge
-	closed  bool
+	mu     sync.Mutex // one Export at a time
+	closed bool
 }
 
 // NewOTLPExporter returns an exporter that posts to endpoint (default
@@ -53,70 +50,11 @@ func NewOTLPExporter(ctx context.Context, endpoint string, opts ...Option) (*OTL
 	if err != nil {
 		return nil, err
 	}
-	exp, err := newOTLPClient(ctx, u, cfg)
+	client, err := newOTLPClient(ctx, u, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &OTLPExporter{
-		cfg: cfg, url: u, exp: exp, proc: &replayProcessor{},
-		tps: map[string]*sdktrace.TracerProvider{}, bridges: map[string]*otelbridge.Bridge{},
-	}, nil
-}
-
-// newOTLPClient builds the SDK's OTLP/HTTP exporter with every setting
-// given explicitly, so that the SDK's own reading of OTEL_EXPORTER_OTLP_*
-// variables has nothing left to decide.
-func newOTLPClient(ctx context.Context, u string, cfg config) (*otlptraceExporter, error) {
-	compression := otlptracehttp.NoCompression
-	if cfg.gzip {
-		compression = otlptracehttp.GzipCompression
-	}
-	o := []otlptracehttp.Option{
-		otlptracehttp.WithEndpointURL(u),
-		otlptracehttp.WithHeaders(cfg.headers),
-		otlptracehttp.WithTimeout(cfg.timeout),
-		otlptracehttp.WithCompression(compression),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: cfg.retry, InitialInterval: retryInitial, MaxInterval: retryMax, MaxElapsedTime: retryElapsed}),
-	}
-	if cfg.tls != nil {
-		o = append(o, otlptracehttp.WithTLSClientConfig(cfg.tls))
-	}
-	exp, err := otlptracehttp.New(ctx, o...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot create OTLP exporter for %s: %w", u, err)
-	}
-	return exp, nil
-}
-
-// bridgeFor returns the bridge onto a tracer provider whose resource names
-// service; Jaeger takes the service from the resource.
-func (e *OTLPExporter) bridgeFor(service string) *otelbridge.Bridge {
-	if b, ok := e.bridges[service]; ok {
-		return b
-	}
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithResource(serviceResource(service)),
-		sdktrace.WithIDGenerator(otelbridge.IDGenerator()),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithRawSpanLimits(unlimitedSpans()),
-		sdktrace.WithSpanProcessor(e.proc),
-	)
-	b := otelbridge.New(tp)
-	e.tps[service], e.bridges[service] = tp, b
-	return b
-}
-
-func serviceResource(service string) *resource.Resource {
-	return resource.NewSchemaless(attribute.String(spans.KeyService, service))
-}
-
-// unlimitedSpans lifts the SDK's per-span limits (128 attributes, events
-// and links by default): a replay must not lose what the store kept.
-func unlimitedSpans() sdktrace.SpanLimits {
-	return sdktrace.SpanLimits{
-		AttributeValueLengthLimit: -1, AttributeCountLimit: -1, EventCountLimit: -1, LinkCountLimit: -1,
-		AttributePerEventCountLimit: -1, AttributePerLinkCountLimit: -1,
-	}
+	return &OTLPExporter{cfg: cfg, url: u, client: client}, nil
 }
 
 // Export implements Exporter.
@@ -127,20 +65,24 @@ func (e *OTLPExporter) Export(ctx context.Context, traces []Trace) (Stats, error
 	if e.closed {
 		return st, ErrShutdown
 	}
-	pendingTraces, pendingEvents := 0, 0
+	var (
+		batch         []*spans.Span
+		events        []event.Record
+		pendingTraces int
+	)
 	flush := func() error {
-		batch := e.proc.take()
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := e.exp.ExportSpans(ctx, batch); err != nil {
+		rss := otlpconv.ToResourceSpans(batch, events, e.cfg.service)
+		if err := e.client.UploadTraces(ctx, rss); err != nil {
 			return fmt.Errorf("cannot export %d spans to %s: %w", len(batch), e.url, err)
 		}
 		st.Batches++
 		st.Spans += len(batch)
-		st.Events += pendingEvents
+		st.Events += len(events)
 		st.Traces += pendingTraces
-		pendingTraces, pendingEvents = 0, 0
+		batch, events, pendingTraces = batch[:0], events[:0], 0
 		if e.cfg.progress != nil {
 			e.cfg.progress(st, len(traces))
 		}
@@ -148,7 +90,6 @@ func (e *OTLPExporter) Export(ctx context.Context, traces []Trace) (Stats, error
 	}
 	for _, t := range traces {
 		if err := ctx.Err(); err != nil {
-			e.proc.take()
 			return st, fmt.Errorf("export to %s cancelled: %w", e.url, err)
 		}
 		evs := t.eventsBySpan()
@@ -156,10 +97,9 @@ func (e *OTLPExporter) Export(ctx context.Context, traces []Trace) (Stats, error
 			if s == nil {
 				continue
 			}
-			se := evs[s.SpanID]
-			e.bridgeFor(serviceOf(s, e.cfg.service)).Replay(s, se)
-			pendingEvents += len(se)
-			if e.proc.len() >= e.cfg.batchSize {
+			batch = append(batch, s)
+			events = append(events, evs[s.SpanID]...)
+			if len(batch) >= e.cfg.batchSize {
 				if err := flush(); err != nil {
 					return st, err
 				}
@@ -181,14 +121,8 @@ func (e *OTLPExporter) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
-	var first error
-	for _, tp := range e.tps {
-		if err := tp.Shutdown(ctx); err != nil && first == nil {
-			first = err
-		}
+	if err := e.client.Stop(ctx); err != nil {
+		return fmt.Errorf("cannot shut down OTLP exporter for %s: %w", e.url, err)
 	}
-	if err := e.exp.Shutdown(ctx); err != nil && first == nil {
-		first = fmt.Errorf("cannot shut down OTLP exporter for %s: %w", e.url, err)
-	}
-	return first
+	return nil
 }

@@ -211,7 +211,7 @@ func (c *QueryClient) traces(ctx context.Context, u string) ([]Trace, error) {
 	if ans.Error != nil {
 		return nil, &StatusError{URL: u, Code: ans.Error.HTTPCode, Message: ans.Error.Message, fromJaeger: true}
 	}
-	if ans.Result == nil {
+	if len(ans.Result) == 0 || string(ans.Result) == "null" {
 		return nil, fmt.Errorf("%w: traces from %s: no result", ErrMalformedAnswer, u)
 	}
 	traces, err := decodeTraces(ans.Result)

@@ -40,6 +40,7 @@ type ThriftExporter struct {
 // thriftService is the tracer (one Jaeger process) and transport of one
 // service name: a jaeger.thrift batch carries one process.
 type thriftService struct {
+	name   string
 	tracer opentracing.Tracer
 	closer io.Closer
 	rep    *transportReporter
@@ -118,15 +119,20 @@ func (s alwaysSample) OnFinishSpan(*jaegerclient.Span) jaegerclient.SamplingDeci
 	return s.decision()
 }
 
-func (e *ThriftExporter) service(name string) *thriftService {
-	if s, ok := e.services[name]; ok {
+// service returns the tracer of the span's Jaeger process (processOf).
+func (e *ThriftExporter) service(sp *spans.Span) *thriftService {
+	key, name, tags := processOf(sp, e.cfg.service)
+	if s, ok := e.services[key]; ok {
 		return s
 	}
 	rep := &transportReporter{t: e.newTransport()}
-	tr, closer := jaegerclient.NewTracer(name, alwaysSample{}, rep,
-		jaegerclient.TracerOptions.MaxTagValueLength(DefaultMaxTagValueLength))
-	s := &thriftService{tracer: tr, closer: closer, rep: rep}
-	e.services[name] = s
+	opts := []jaegerclient.TracerOption{jaegerclient.TracerOptions.MaxTagValueLength(DefaultMaxTagValueLength)}
+	for _, t := range tags {
+		opts = append(opts, jaegerclient.TracerOptions.Tag(t.key, t.value))
+	}
+	tr, closer := jaegerclient.NewTracer(name, alwaysSample{}, rep, opts...)
+	s := &thriftService{name: name, tracer: tr, closer: closer, rep: rep}
+	e.services[key] = s
 	return s
 }
 
@@ -179,7 +185,8 @@ func (e *ThriftExporter) replay(svc *thriftService, s *spans.Span, evs []event.R
 
 // flush sends every service's buffered spans, one request per service.
 func (e *ThriftExporter) flush() (sent, requests int, err error) {
-	for name, svc := range e.services {
+	for _, svc := range e.services {
+		name := svc.name
 		if svc.rep.err != nil {
 			err := svc.rep.err
 			svc.rep.err = nil
@@ -242,7 +249,7 @@ func (e *ThriftExporter) Export(ctx context.Context, traces []Trace) (Stats, err
 				continue
 			}
 			se := evs[s.SpanID]
-			e.replay(e.service(serviceOf(s, e.cfg.service)), s, se)
+			e.replay(e.service(s), s, se)
 			pendingEvents += len(se)
 			e.buffered++
 			if e.buffered >= e.cfg.batchSize {

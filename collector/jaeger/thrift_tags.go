@@ -2,11 +2,13 @@ package jaeger
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/opentracing/opentracing-go/log"
 
-	"github.com/stagescope/stagescope/dispatcher/otelbridge"
+	"github.com/stagescope/stagescope/collector/otlpconv"
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
 
 // Tag keys by which Jaeger turns Thrift tags back into an OpenTelemetry
@@ -16,11 +18,8 @@ const (
 	tagStatusCode        = "otel.status_code"
 	tagStatusDescription = "otel.status_description"
 	tagSpanKind          = "span.kind"
-	keyScope             = "stagescope.scope"
-	keyStatus            = "stagescope.status"
-	keyOpenInferenceKind = "openinference.span.kind"
-	keyGenAIOperation    = "gen_ai.operation.name"
-	tagPrefix            = "tag."
+	tagScopeName         = "otel.scope.name"
+	tagScopeVersion      = "otel.scope.version"
 	logEventField        = "event"
 )
 
@@ -53,29 +52,39 @@ func thriftValue(v spans.Value) any {
 	return ""
 }
 
-// spanTags lists everything a stagescope span knows as Thrift tags, with the
-// same stage conventions the OpenTelemetry bridge writes.
+// spanTags lists what a span holds as Thrift tags. A span that came from
+// another instrumentation keeps exactly its attributes; one stagescope made
+// itself also gets the convention aliases (semconv.Aliases) and its context
+// tags, as over OTLP. Scope, kind and status use the tags by which Jaeger
+// turns Thrift back into OpenTelemetry.
 func spanTags(s *spans.Span) []thriftTag {
+	native := semconv.IsNative(s)
 	out := make([]thriftTag, 0, len(s.Attrs)+len(s.Tags)+8)
-	out = append(out,
-		thriftTag{spans.KeyStage, s.Stage.String()},
-		thriftTag{keyOpenInferenceKind, otelbridge.OpenInferenceKind(s.Stage)},
-		thriftTag{tagSpanKind, "internal"},
-	)
-	if op := otelbridge.GenAIOperation(s.Stage); op != "" {
-		out = append(out, thriftTag{keyGenAIOperation, op})
+	kind := s.Kind
+	if native && kind == spans.SpanKindUnspecified {
+		kind = spans.SpanKindInternal
+	}
+	if kind != spans.SpanKindUnspecified {
+		out = append(out, thriftTag{tagSpanKind, kind.String()})
 	}
 	if s.Scope != "" {
-		out = append(out, thriftTag{keyScope, s.Scope})
+		out = append(out, thriftTag{tagScopeName, s.Scope})
+	}
+	if s.ScopeVersion != "" {
+		out = append(out, thriftTag{tagScopeVersion, s.ScopeVersion})
 	}
 	for _, a := range s.Attrs {
-		if a.Key == spans.KeyService { // carried by the process
-			continue
-		}
 		out = append(out, thriftTag{a.Key, thriftValue(a.Value)})
 	}
-	for _, t := range s.Tags {
-		out = append(out, thriftTag{tagPrefix + t.Key, t.Value})
+	if native {
+		for _, a := range semconv.Aliases(s) {
+			if _, ok := s.Attr(a.Key); !ok {
+				out = append(out, thriftTag{a.Key, thriftValue(a.Value)})
+			}
+		}
+		for _, t := range s.Tags {
+			out = append(out, thriftTag{otlpconv.TagPrefix + t.Key, t.Value})
+		}
 	}
 	switch s.Status {
 	case spans.StatusOK:
@@ -86,10 +95,37 @@ func spanTags(s *spans.Span) []thriftTag {
 			out = append(out, thriftTag{tagStatusDescription, s.Err})
 		}
 		if s.Status == spans.StatusDropped {
-			out = append(out, thriftTag{keyStatus, "dropped"})
+			out = append(out, thriftTag{otlpconv.KeyStatus, "dropped"})
 		}
 	}
 	return out
+}
+
+// processOf names the Jaeger process a span belongs to: its service, and
+// for a span that came from elsewhere the rest of its resource as process
+// tags. key tells processes apart.
+func processOf(s *spans.Span, fallback string) (key, service string, tags []thriftTag) {
+	service = s.Service()
+	if service == "" {
+		service = fallback
+	}
+	if semconv.IsNative(s) {
+		return "service\x00" + service, service, nil
+	}
+	var b strings.Builder
+	b.WriteString("resource\x00")
+	for _, a := range s.Resource.Attrs {
+		if a.Key == spans.KeyService {
+			continue
+		}
+		tags = append(tags, thriftTag{a.Key, thriftValue(a.Value)})
+		b.WriteString(a.Key)
+		b.WriteByte(0)
+		b.WriteString(a.Value.Emit())
+		b.WriteByte(0)
+	}
+	b.WriteString(service)
+	return b.String(), service, tags
 }
 
 // logFields renders an event as the fields of a Thrift log; the event name

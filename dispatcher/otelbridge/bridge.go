@@ -20,10 +20,12 @@ const DefaultInstrumentationName = "github.com/stagescope/stagescope"
 // Bridge is a dispatcher SpanHandler and EventHandler that mirrors spans and
 // events onto an OpenTelemetry tracer.
 type Bridge struct {
-	tracer trace.Tracer
-	mu     sync.Mutex
-	live   map[spans.SpanID]trace.Span
-	orphan atomic.Uint64
+	tp      trace.TracerProvider
+	name    string
+	mu      sync.Mutex
+	live    map[spans.SpanID]trace.Span
+	tracers map[string]trace.Tracer // by dispatcher name: the span's instrumentation scope
+	orphan  atomic.Uint64
 }
 
 var (
@@ -36,7 +38,9 @@ type Option func(*config)
 
 type config struct{ name string }
 
-// WithInstrumentationName overrides the tracer (instrumentation scope) name.
+// WithInstrumentationName sets the instrumentation scope of spans that have
+// none (DefaultInstrumentationName); a span's scope is otherwise the name of
+// the dispatcher that made it.
 func WithInstrumentationName(name string) Option { return func(c *config) { c.name = name } }
 
 // New returns a bridge that creates spans with tp's tracer.
@@ -45,7 +49,22 @@ func New(tp trace.TracerProvider, opts ...Option) *Bridge {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &Bridge{tracer: tp.Tracer(c.name), live: map[spans.SpanID]trace.Span{}}
+	return &Bridge{tp: tp, name: c.name, live: map[spans.SpanID]trace.Span{}, tracers: map[string]trace.Tracer{}}
+}
+
+// tracer returns the tracer of the span's scope.
+func (b *Bridge) tracer(scope string) trace.Tracer {
+	if scope == "" {
+		scope = b.name
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.tracers[scope]
+	if !ok {
+		t = b.tp.Tracer(scope)
+		b.tracers[scope] = t
+	}
+	return t
 }
 
 // OrphanEvents returns how many events arrived for a span the bridge did not
@@ -71,14 +90,18 @@ func (b *Bridge) start(s *spans.Span) trace.Span {
 		}
 	}
 	ctx = withIDs(ctx, toTraceID(s.TraceID), toSpanID(s.SpanID))
-	opts := []trace.SpanStartOption{trace.WithTimestamp(s.Start), trace.WithSpanKind(trace.SpanKindInternal)}
+	kind := trace.SpanKind(s.Kind) // the enums agree value for value
+	if s.Kind == spans.SpanKindUnspecified {
+		kind = trace.SpanKindInternal
+	}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(s.Start), trace.WithSpanKind(kind)}
 	for _, l := range s.Links {
 		opts = append(opts, trace.WithLinks(trace.Link{
 			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: toTraceID(l.TraceID), SpanID: toSpanID(l.SpanID), TraceFlags: trace.FlagsSampled, Remote: true}),
 			Attributes:  attrs(l.Attrs),
 		}))
 	}
-	_, os := b.tracer.Start(ctx, s.Name, opts...)
+	_, os := b.tracer(s.Scope).Start(ctx, s.Name, opts...)
 	return os
 }
 

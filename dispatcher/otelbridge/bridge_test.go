@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
 	"github.com/stagescope/stagescope/dispatcher"
@@ -88,12 +89,18 @@ func TestBridgeProducesExpectedOTelSpans(t *testing.T) {
 	checks := map[string]any{
 		"stagescope.stage": "llm", "openinference.span.kind": "LLM", "gen_ai.operation.name": "chat",
 		"gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": int64(120), "gen_ai.usage.output_tokens": int64(30),
-		"llm.token_count.prompt": int64(120), "tag.tenant": "acme", "stagescope.scope": "bridge1",
+		"llm.token_count.prompt": int64(120), "tag.tenant": "acme",
 	}
 	for k, want := range checks {
 		if v, ok := la[k]; !ok || v.AsInterface() != want {
 			t.Errorf("llm attr %s = %v, want %v", k, v.AsInterface(), want)
 		}
+	}
+	if ls.InstrumentationScope.Name != "bridge1" || ls.SpanKind != trace.SpanKindInternal {
+		t.Errorf("llm scope %q kind %v, want the dispatcher's name and internal", ls.InstrumentationScope.Name, ls.SpanKind)
+	}
+	if _, ok := la["stagescope.scope"]; ok {
+		t.Error("scope written as an attribute too")
 	}
 	if ls.Status.Code != codes.Error || ls.Status.Description != "rate limited" {
 		t.Errorf("llm status %+v", ls.Status)

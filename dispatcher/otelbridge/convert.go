@@ -4,45 +4,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
-
-// OpenInferenceKind maps a stage to the openinference.span.kind value.
-func OpenInferenceKind(s spans.Stage) string {
-	switch s {
-	case spans.StageLLM:
-		return "LLM"
-	case spans.StageEmbed:
-		return "EMBEDDING"
-	case spans.StageRetrieve:
-		return "RETRIEVER"
-	case spans.StageRerank:
-		return "RERANKER"
-	case spans.StageTool:
-		return "TOOL"
-	case spans.StageAgent:
-		return "AGENT"
-	default:
-		return "CHAIN"
-	}
-}
-
-// GenAIOperation maps a stage to gen_ai.operation.name, or "" when the GenAI
-// conventions have no name for it.
-func GenAIOperation(s spans.Stage) string {
-	switch s {
-	case spans.StageLLM:
-		return "chat"
-	case spans.StageEmbed:
-		return "embeddings"
-	case spans.StageRetrieve:
-		return "retrieval"
-	case spans.StageTool:
-		return "execute_tool"
-	case spans.StageAgent:
-		return "invoke_agent"
-	}
-	return ""
-}
 
 // KeyValue converts one stagescope attribute.
 func KeyValue(a spans.Attribute) attribute.KeyValue {
@@ -68,29 +31,19 @@ func KeyValue(a spans.Attribute) attribute.KeyValue {
 	return attribute.String(a.Key, "")
 }
 
-// spanAttributes renders everything a stagescope span knows as OTel
-// attributes, including the semantic-convention aliases.
+// spanAttributes renders a span's attributes with the convention aliases
+// of semconv (the same the OTLP exporters write), its context tags as
+// "tag."-prefixed attributes, and its "dropped" status, which OTel's status
+// cannot say.
 func spanAttributes(s *spans.Span) []attribute.KeyValue {
-	out := make([]attribute.KeyValue, 0, len(s.Attrs)+len(s.Tags)+8)
-	out = append(out,
-		attribute.String(spans.KeyStage, s.Stage.String()),
-		attribute.String("openinference.span.kind", OpenInferenceKind(s.Stage)),
-	)
-	if op := GenAIOperation(s.Stage); op != "" {
-		out = append(out, attribute.String("gen_ai.operation.name", op))
-	}
-	if s.Scope != "" {
-		out = append(out, attribute.String("stagescope.scope", s.Scope))
-	}
+	aliases := semconv.Aliases(s)
+	out := make([]attribute.KeyValue, 0, len(s.Attrs)+len(aliases)+len(s.Tags)+1)
 	for _, a := range s.Attrs {
 		out = append(out, KeyValue(a))
-		switch a.Key {
-		case spans.KeyLLMModel:
-			out = append(out, attribute.String("gen_ai.request.model", a.Value.AsString()), attribute.String("llm.model_name", a.Value.AsString()))
-		case spans.KeyLLMPromptTokens:
-			out = append(out, attribute.Int64("gen_ai.usage.input_tokens", a.Value.AsInt64()), attribute.Int64("llm.token_count.prompt", a.Value.AsInt64()))
-		case spans.KeyLLMCompletionTokens:
-			out = append(out, attribute.Int64("gen_ai.usage.output_tokens", a.Value.AsInt64()), attribute.Int64("llm.token_count.completion", a.Value.AsInt64()))
+	}
+	for _, a := range aliases {
+		if _, ok := s.Attr(a.Key); !ok {
+			out = append(out, KeyValue(a))
 		}
 	}
 	for _, t := range s.Tags {

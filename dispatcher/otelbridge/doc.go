@@ -4,10 +4,13 @@
 // exporters (OTLP to Jaeger, for example).
 //
 // Each stagescope span becomes one OTel span with the same start and end
-// times, name, status, attributes, tags (as "tag.<key>" attributes) and links,
-// plus the stage under three conventions: stagescope.stage,
-// openinference.span.kind and, where one applies, gen_ai.operation.name; LLM
-// token counts are also written as gen_ai.usage.* and llm.token_count.*.
+// times, name, kind (internal unless set), status, attributes, tags (as
+// "tag.<key>" attributes) and links; the instrumentation scope is the name of
+// the dispatcher that made it. The convention aliases come from
+// spans/semconv, the same the OTLP exporters write: the stage as
+// stagescope.stage, openinference.span.kind and, where one applies,
+// gen_ai.operation.name, and model and token counts under the GenAI and
+// OpenInference keys.
 // Events become span events on the span that was current when they were
 // emitted.
 //

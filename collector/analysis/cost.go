@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
 
 type costKey struct {
@@ -58,22 +59,12 @@ func (a *accumulator) addTokens(traceID spans.TraceID) {
 // countSpanTokens adds one span's token attributes to the cost table.
 func (a *accumulator) countSpanTokens(n *node) (tokenSum, bool) {
 	s := n.span
-	prompt := intAttr(s, spans.KeyLLMPromptTokens)
-	completion := intAttr(s, spans.KeyLLMCompletionTokens)
-	embedding := intAttr(s, spans.KeyEmbeddingTokens)
-	if prompt <= 0 && completion <= 0 && embedding <= 0 {
+	u := semconv.UsageOf(s)
+	if u.Zero() {
 		return tokenSum{}, false
 	}
-	prompt, completion, embedding = max(prompt, 0), max(completion, 0), max(embedding, 0)
-	model := ""
-	if v, ok := s.Attr(spans.KeyLLMModel); ok {
-		model = v.AsString()
-	}
-	if model == "" {
-		if v, ok := s.Attr(spans.KeyEmbeddingModel); ok {
-			model = v.AsString()
-		}
-	}
+	prompt, completion, embedding := u.Prompt, u.Completion, u.Embedding
+	model := semconv.Model(s)
 	if model == "" {
 		model = unknownModel
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
 
 // hints collects the settings the recommendations quote (top_k, top_n,
@@ -59,10 +60,10 @@ func (h *hints) observe(s *spans.Span) {
 			h.synthMode.add(v.AsString())
 		}
 	case spans.StageLLM:
-		if v, ok := s.Attr(spans.KeyLLMModel); ok && v.AsString() != "" {
-			h.llmModel.add(v.AsString())
+		if m := semconv.Model(s); m != "" {
+			h.llmModel.add(m)
 		}
-		if v := intAttr(s, spans.KeyLLMCompletionTokens); v > 0 {
+		if v := semconv.UsageOf(s).Completion; v > 0 {
 			h.llmCalls++
 			h.completionTokens += v
 		}

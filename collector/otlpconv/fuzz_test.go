@@ -7,10 +7,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stagescope/stagescope/collector/otlpconv"
+	"github.com/stagescope/stagescope/collector/otlpconv/otlptest"
 )
 
 func FuzzDecodeProtobuf(f *testing.F) {
-	b, _ := proto.Marshal(RandomRequest(rand.New(rand.NewPCG(5, 6)), 1, 3))
+	b, _ := proto.Marshal(otlptest.RandomRequest(rand.New(rand.NewPCG(5, 6)), 1, 3))
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x80})

@@ -21,6 +21,13 @@ import (
 const (
 	DefaultTraceLimit = 50
 	MaxTraceLimit     = 10_000
+	// TraceScanBudget bounds how many traces one ListTraces call examines
+	// when a filter is not answered by an index (status, stage, name,
+	// duration, and service on a database without traces_by_service). The
+	// scan walks traces_by_start newest first and stops there: the page is
+	// then partial, says how far back it looked, and its cursor continues
+	// from that point, so no filtered list runs for seconds on a large store.
+	TraceScanBudget = 10_000
 	// attrScanLimit bounds how many candidate traces one ListTraces call
 	// opens to test an attribute filter; the cursor continues from there.
 	attrScanLimit = 5_000
@@ -38,6 +45,8 @@ type TraceQuery struct {
 	RunID        string
 	Limit        int    // DefaultTraceLimit when 0, at most MaxTraceLimit
 	Cursor       string // NextCursor of the previous page
+	// ScanBudget overrides TraceScanBudget for this query (0: the default).
+	ScanBudget int
 }
 
 // TraceSummary is one row of a trace list.
@@ -58,6 +67,11 @@ type TraceSummary struct {
 type TracePage struct {
 	Traces     []TraceSummary `json:"traces"`
 	NextCursor string         `json:"next_cursor,omitempty"` // "" on the last page
+	// Partial is set when the scan stopped at its budget before the page
+	// was full: traces that started before ScannedTo were not examined, and
+	// NextCursor continues from there.
+	Partial   bool      `json:"partial,omitempty"`
+	ScannedTo time.Time `json:"scanned_to,omitzero"`
 }
 
 // Trace is a whole trace: its spans ordered by start and its events by time.
@@ -113,150 +127,6 @@ func decodeCursor(c string) (int64, []byte, error) {
 		return 0, nil, fmt.Errorf("invalid cursor %q", c)
 	}
 	return start, id, nil
-}
-
-// ListTraces returns traces matching q, newest first, a page at a time.
-func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultTraceLimit
-	}
-	limit = min(limit, MaxTraceLimit)
-	var where []string
-	var args []any
-	if !q.From.IsZero() {
-		where, args = append(where, "start_ns >= ?"), append(args, q.From.UnixNano())
-	}
-	if !q.To.IsZero() {
-		where, args = append(where, "start_ns <= ?"), append(args, q.To.UnixNano())
-	}
-	if q.Service != "" {
-		where, args = append(where, "service = ?"), append(args, q.Service)
-	}
-	if q.RunID != "" {
-		where, args = append(where, "run_id = ?"), append(args, q.RunID)
-	}
-	if q.Stage != "" {
-		st, err := spans.ParseStage(q.Stage)
-		if err != nil {
-			return TracePage{}, err
-		}
-		where, args = append(where, "(stages & ?) != 0"), append(args, int64(1)<<st)
-	}
-	switch q.Status {
-	case "":
-	case "error":
-		where = append(where, "error_count > 0")
-	default:
-		st, err := spans.ParseStatus(q.Status)
-		if err != nil {
-			return TracePage{}, err
-		}
-		where, args = append(where, "root_status = ?"), append(args, int64(st))
-	}
-	if q.NameContains != "" {
-		where, args = append(where, "instr(root_name, ?) > 0"), append(args, q.NameContains)
-	}
-	if q.MinDuration > 0 {
-		where, args = append(where, "end_ns - start_ns >= ?"), append(args, int64(q.MinDuration))
-	}
-	var attrKey, attrVal string
-	if q.Attr != "" {
-		var ok bool
-		attrKey, attrVal, ok = strings.Cut(q.Attr, "=")
-		if !ok || attrKey == "" {
-			return TracePage{}, fmt.Errorf("attribute filter %q: want key=value", q.Attr)
-		}
-	}
-	cursorStart, cursorID := int64(0), []byte(nil)
-	if q.Cursor != "" {
-		var err error
-		if cursorStart, cursorID, err = decodeCursor(q.Cursor); err != nil {
-			return TracePage{}, err
-		}
-	}
-
-	var page TracePage
-	scanned := 0
-	for {
-		w, a := where, args
-		if cursorID != nil {
-			w = append(slices.Clip(w), "(start_ns < ? OR (start_ns = ? AND trace_id < ?))")
-			a = append(slices.Clip(a), cursorStart, cursorStart, cursorID)
-		}
-		query := "SELECT " + traceColumns + " FROM traces"
-		if len(w) > 0 {
-			query += " WHERE " + strings.Join(w, " AND ")
-		}
-		fetch := limit + 1 - len(page.Traces)
-		if attrKey != "" {
-			fetch = max(fetch, 64)
-		}
-		query += " ORDER BY start_ns DESC, trace_id DESC LIMIT ?"
-		a = append(a, fetch)
-		rows, err := s.db.QueryContext(ctx, query, a...)
-		if err != nil {
-			return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
-		}
-		var batch []traceRow
-		for rows.Next() {
-			r, err := scanTrace(rows, false)
-			if err != nil {
-				rows.Close()
-				return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
-			}
-			batch = append(batch, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return TracePage{}, fmt.Errorf("cannot list traces: %w", err)
-		}
-		for _, r := range batch {
-			if len(page.Traces) == limit {
-				last := page.Traces[limit-1]
-				page.NextCursor = encodeCursor(last.Start.UnixNano(), last.TraceID)
-				return page, nil
-			}
-			cursorStart, cursorID = r.startNS, slices.Clone(r.sum.TraceID[:])
-			if attrKey != "" {
-				scanned++
-				ok, err := s.traceHasAttr(ctx, r.sum.TraceID, attrKey, attrVal)
-				if err != nil {
-					return TracePage{}, err
-				}
-				if !ok {
-					if scanned >= attrScanLimit {
-						page.NextCursor = encodeCursor(cursorStart, r.sum.TraceID)
-						return page, nil
-					}
-					continue
-				}
-			}
-			page.Traces = append(page.Traces, r.sum)
-		}
-		if len(batch) < fetch {
-			return page, nil // no more rows
-		}
-	}
-}
-
-func (s *SQLiteStore) traceHasAttr(ctx context.Context, id spans.TraceID, key, val string) (bool, error) {
-	t, err := s.GetTrace(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for i := range t.Spans {
-		if v, ok := t.Spans[i].Attr(key); ok && v.Emit() == val {
-			return true, nil
-		}
-		if v, ok := t.Spans[i].Tag(key); ok && v == val {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // GetTrace returns one trace with all its spans and events, or ErrNotFound.
@@ -393,11 +263,7 @@ func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, ru
 		return nil, fmt.Errorf("cannot read stage rollups: %w", err)
 	}
 	defer rows.Close()
-	type acc struct {
-		count, errors, total, self int64
-		dur, self_                 histogram
-	}
-	var byStage [256]*acc
+	var byStage [256]*rollupRow
 	for rows.Next() {
 		var stage, count, errs, total, self int64
 		var dh, sh []byte
@@ -406,7 +272,7 @@ func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, ru
 		}
 		a := byStage[uint8(stage)]
 		if a == nil {
-			a = &acc{}
+			a = &rollupRow{}
 			byStage[uint8(stage)] = a
 		}
 		a.count += count
@@ -416,13 +282,19 @@ func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, ru
 		if err := mergeHist(&a.dur, dh); err != nil {
 			return nil, err
 		}
-		if err := mergeHist(&a.self_, sh); err != nil {
+		if err := mergeHist(&a.selfHist, sh); err != nil {
 			return nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot read stage rollups: %w", err)
 	}
+	return stageStats(&byStage), nil
+}
+
+// stageStats turns per-stage accumulators into the rows of a breakdown, in
+// pipeline order.
+func stageStats(byStage *[256]*rollupRow) []StageStats {
 	var e2e float64
 	if a := byStage[StageTrace]; a != nil {
 		e2e = float64(a.total)
@@ -435,13 +307,13 @@ func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, ru
 		}
 		ss := StageStats{Stage: st, Count: a.count, Errors: a.errors, Total: time.Duration(a.total), Self: time.Duration(a.self),
 			P50: a.dur.quantile(0.50), P95: a.dur.quantile(0.95), P99: a.dur.quantile(0.99),
-			SelfP50: a.self_.quantile(0.50), SelfP95: a.self_.quantile(0.95), SelfP99: a.self_.quantile(0.99)}
+			SelfP50: a.selfHist.quantile(0.50), SelfP95: a.selfHist.quantile(0.95), SelfP99: a.selfHist.quantile(0.99)}
 		if e2e > 0 {
 			ss.SelfShare = float64(a.self) / e2e
 		}
 		out = append(out, ss)
 	}
-	return out, nil
+	return out
 }
 
 // Point is one step of a time series of whole traces.

@@ -500,9 +500,13 @@ func TestMetrics(t *testing.T) {
 
 // liveClient opens /api/live and returns a line reader once the stream has
 // said it is connected.
-func liveClient(t *testing.T, s *seeded, ctx context.Context) (*bufio.Reader, func()) {
+func liveClient(t *testing.T, s *seeded, ctx context.Context, query ...string) (*bufio.Reader, func()) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.ts.URL+"/api/live", nil)
+	path := "/api/live"
+	if len(query) > 0 {
+		path += "?" + query[0]
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.ts.URL+path, nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

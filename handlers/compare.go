@@ -16,7 +16,7 @@ type CompareResponse struct {
 	Comparison *analysis.Comparison `json:"comparison"`
 }
 
-var compareParams = []string{"base_from", "base_to", "base_run", "cand_from", "cand_to", "cand_run", "sample", "slow_quantile"}
+var compareParams = []string{"base_from", "base_to", "base_run", "cand_from", "cand_to", "cand_run", "service", "sample", "slow_quantile"}
 
 // side reads one side of a comparison: a run, or a window with both ends.
 func side(p *params, prefix string) (collector.TraceQuery, error) {
@@ -50,7 +50,8 @@ func name(prefix string) string {
 }
 
 // compare handles GET /api/compare: two windows or two runs (or one of
-// each), analysed on samples of the same size.
+// each), analysed on samples of the same size; service restricts both sides
+// to one service.
 func (s *Server) compare(c echo.Context) error {
 	p, err := parseParams(c, compareParams...)
 	if err != nil {
@@ -64,6 +65,11 @@ func (s *Server) compare(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	service, err := p.service("service")
+	if err != nil {
+		return err
+	}
+	base.Service, cand.Service = service, service
 	n, err := p.limit("sample", s.cfg.reportSample, maxReportSample)
 	if err != nil {
 		return err

@@ -60,7 +60,14 @@ type liveHub struct {
 }
 
 type liveSub struct {
-	ch chan []byte // closed by the hub when the subscriber is dropped
+	ch      chan []byte // closed by the hub when the subscriber is dropped
+	service string      // only traces of this service; "" for all
+}
+
+// liveMsg is one announced trace: its TraceRow in JSON and its service.
+type liveMsg struct {
+	service string
+	data    []byte
 }
 
 type seenTrace struct {
@@ -83,7 +90,7 @@ func (h *liveHub) clients() int {
 // subscribe registers a client. When nobody listened before, it records the
 // traces already present before returning, so that everything arriving
 // after the call is announced.
-func (h *liveHub) subscribe(ctx context.Context) (*liveSub, error) {
+func (h *liveHub) subscribe(ctx context.Context, service string) (*liveSub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -106,7 +113,7 @@ func (h *liveHub) subscribe(ctx context.Context) (*liveSub, error) {
 		h.wg.Add(1)
 		go h.poll()
 	}
-	sub := &liveSub{ch: make(chan []byte, h.cfg.liveBuffer)}
+	sub := &liveSub{ch: make(chan []byte, h.cfg.liveBuffer), service: service}
 	h.subs[sub] = struct{}{}
 	return sub, nil
 }
@@ -175,14 +182,14 @@ func (h *liveHub) stop() {
 }
 
 // fresh returns the JSON of the traces not announced yet, oldest first.
-func (h *liveHub) fresh() ([][]byte, error) {
+func (h *liveHub) fresh() ([]liveMsg, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.requestTimeout)
 	defer cancel()
 	page, err := h.list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var msgs [][]byte
+	var msgs []liveMsg
 	for _, t := range slices.Backward(page.Traces) {
 		st := h.seen[t.TraceID]
 		if st == nil {
@@ -201,7 +208,7 @@ func (h *liveHub) fresh() ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		msgs = append(msgs, b)
+		msgs = append(msgs, liveMsg{service: t.Service, data: b})
 	}
 	cutoff := time.Now().Add(-h.cfg.liveLookback - time.Minute)
 	for id, st := range h.seen {
@@ -212,15 +219,18 @@ func (h *liveHub) fresh() ([][]byte, error) {
 	return msgs, nil
 }
 
-// broadcast hands msgs to every subscriber without blocking; a subscriber
-// whose buffer is full is dropped.
-func (h *liveHub) broadcast(msgs [][]byte) {
+// broadcast hands msgs to every subscriber of their service without
+// blocking; a subscriber whose buffer is full is dropped.
+func (h *liveHub) broadcast(msgs []liveMsg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
 		for _, m := range msgs {
+			if sub.service != "" && m.service != sub.service {
+				continue
+			}
 			select {
-			case sub.ch <- m:
+			case sub.ch <- m.data:
 				continue
 			default:
 			}
@@ -233,15 +243,20 @@ func (h *liveHub) broadcast(msgs [][]byte) {
 }
 
 // liveStream handles GET /api/live: Server-Sent Events, one "trace" event
-// (data: a TraceRow) per newly arrived trace, a comment as heartbeat, a
-// "dropped" event before closing a client that fell behind, and a "bye"
-// event when the server shuts down.
+// (data: a TraceRow) per newly arrived trace (of one service, with
+// service), a comment as heartbeat, a "dropped" event before closing a
+// client that fell behind, and a "bye" event when the server shuts down.
 func (s *Server) liveStream(c echo.Context) error {
-	if _, err := parseParams(c); err != nil {
+	p, err := parseParams(c, "service")
+	if err != nil {
+		return err
+	}
+	service, err := p.service("service")
+	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	sub, err := s.live.subscribe(ctx)
+	sub, err := s.live.subscribe(ctx, service)
 	switch {
 	case errors.Is(err, errLiveClosed), errors.Is(err, errLiveTooMany):
 		c.Response().Header().Set("Retry-After", "5")

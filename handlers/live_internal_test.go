@@ -20,19 +20,19 @@ func TestLiveHubDropsSlowSubscriber(t *testing.T) {
 	cfg := newConfig([]Option{WithLiveBuffer(2), WithLivePoll(time.Hour)})
 	h := newLiveHub(store, cfg, cfg.logger)
 	defer h.close()
-	slow, err := h.subscribe(context.Background())
+	slow, err := h.subscribe(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := h.subscribe(context.Background())
+	fast, err := h.subscribe(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.broadcast([][]byte{[]byte("a"), []byte("b")})
+	h.broadcast([]liveMsg{{data: []byte("a")}, {data: []byte("b")}})
 	if got := string(<-fast.ch) + string(<-fast.ch); got != "ab" {
 		t.Fatalf("fast subscriber got %q", got)
 	}
-	h.broadcast([][]byte{[]byte("c")}) // slow now holds a, b: full
+	h.broadcast([]liveMsg{{data: []byte("c")}}) // slow now holds a, b: full
 	if got := string(<-fast.ch); got != "c" {
 		t.Fatalf("fast subscriber got %q after the slow one filled up", got)
 	}
@@ -47,7 +47,7 @@ func TestLiveHubDropsSlowSubscriber(t *testing.T) {
 		t.Errorf("dropped %d, clients %d; want 1 and 1", h.dropped.Load(), h.clients())
 	}
 	h.close()
-	if _, err := h.subscribe(context.Background()); err != errLiveClosed {
+	if _, err := h.subscribe(context.Background(), ""); err != errLiveClosed {
 		t.Errorf("subscribe after close: %v", err)
 	}
 }

@@ -37,6 +37,10 @@ const (
 	DefaultLiveLookback = 10 * time.Minute
 	// DefaultMaxSeriesPoints bounds the steps of a time series.
 	DefaultMaxSeriesPoints = 240
+	// DefaultServiceTraces is how many traces of one service a stage
+	// breakdown or time series reads at most (the rollups are not split by
+	// service, so those answers come from the traces).
+	DefaultServiceTraces = collector.DefaultRollupTraces
 )
 
 type config struct {
@@ -53,6 +57,7 @@ type config struct {
 	liveBuffer     int
 	maxLive        int
 	liveLookback   time.Duration
+	serviceTraces  int
 }
 
 func newConfig(opts []Option) config {
@@ -65,6 +70,7 @@ func newConfig(opts []Option) config {
 		liveBuffer:     DefaultLiveBuffer,
 		maxLive:        DefaultMaxLiveClients,
 		liveLookback:   DefaultLiveLookback,
+		serviceTraces:  DefaultServiceTraces,
 		logger:         slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
@@ -184,6 +190,17 @@ func WithLiveLookback(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.liveLookback = d
+		}
+	}
+}
+
+// WithServiceTraces sets how many traces of one service a stage breakdown
+// or time series reads at most (DefaultServiceTraces); beyond it the answer
+// covers the newest traces and says so.
+func WithServiceTraces(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.serviceTraces = n
 		}
 	}
 }

@@ -151,6 +151,20 @@ func (p *params) duration(name string) (time.Duration, error) {
 	return d, nil
 }
 
+// service reads a service name (OTel service.name): free text without
+// control characters or surrounding spaces. A service that has no traces is
+// not an error; it selects nothing.
+func (p *params) service(name string) (string, error) {
+	v, err := p.text(name, maxTextParam)
+	if err != nil {
+		return "", err
+	}
+	if v != "" && strings.TrimSpace(v) != v {
+		return "", badRequest("parameter %q: service %q has leading or trailing spaces", name, truncate(v, 64))
+	}
+	return v, nil
+}
+
 // stage parses a stage name.
 func (p *params) stage(name string) (string, error) {
 	v := p.raw(name)

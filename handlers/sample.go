@@ -14,6 +14,10 @@ import (
 // sampleSlices is how many consecutive sub-windows a sample is spread over.
 const sampleSlices = 20
 
+// sampleScanBudgets is how many of the store's trace-scan budgets a spread
+// sample may use in all, divided among its sub-windows.
+const sampleScanBudgets = 4
+
 // Sample describes which traces an analysis read.
 type Sample struct {
 	// Sampled is true when the selection held more traces than were
@@ -25,9 +29,41 @@ type Sample struct {
 	TracesMatched  *int64 `json:"traces_matched,omitempty"`
 	// Method says how a sample was drawn.
 	Method string     `json:"method,omitempty"`
-	From   *time.Time `json:"from,omitempty"`
-	To     *time.Time `json:"to,omitempty"`
-	Run    string     `json:"run,omitempty"`
+	From    *time.Time `json:"from,omitempty"`
+	To      *time.Time `json:"to,omitempty"`
+	Run     string     `json:"run,omitempty"`
+	Service string     `json:"service,omitempty"`
+	// Partial is set when a filter that no index answers stopped at the
+	// store's scan budget: traces older than ScannedTo (in the sub-window
+	// where it stopped) may match but were not examined.
+	Partial   bool       `json:"partial,omitempty"`
+	ScannedTo *time.Time `json:"scanned_to,omitempty"`
+}
+
+// load reads the traces q selects (one page) in analysis form, appended to
+// dst, and notes in smp when the page was cut short by the scan budget.
+func (s *Server) load(ctx context.Context, q collector.TraceQuery, smp *Sample, dst []analysis.Trace) ([]analysis.Trace, error) {
+	page, err := s.store.ListTraces(ctx, q)
+	if err != nil {
+		return dst, storeError("traces", err)
+	}
+	if page.Partial {
+		smp.Partial = true
+		if smp.ScannedTo == nil || page.ScannedTo.Before(*smp.ScannedTo) {
+			smp.ScannedTo = timePtr(page.ScannedTo)
+		}
+	}
+	for _, ts := range page.Traces {
+		t, err := s.store.GetTrace(ctx, ts.TraceID)
+		if errors.Is(err, collector.ErrNotFound) {
+			continue // deleted by retention meanwhile
+		}
+		if err != nil {
+			return dst, storeError("traces", err)
+		}
+		dst = toAnalysis([]*collector.Trace{t}, dst)
+	}
+	return dst, nil
 }
 
 // loadSample reads at most n traces matching q for analysis. When more
@@ -36,7 +72,7 @@ type Sample struct {
 // read, so every part of the window is represented and the cost stays
 // bounded whatever the window holds.
 func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) ([]analysis.Trace, Sample, error) {
-	smp := Sample{Run: q.RunID}
+	smp := Sample{Run: q.RunID, Service: q.Service}
 	if q.RunID != "" && q.From.IsZero() && q.To.IsZero() {
 		run, err := s.store.Run(ctx, q.RunID)
 		switch {
@@ -66,11 +102,10 @@ func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) 
 	}
 	if len(page.Traces) <= n && page.NextCursor == "" {
 		q.Limit = n
-		ts, err := s.store.LoadTraces(ctx, q)
+		out, err := s.load(ctx, q, &smp, nil)
 		if err != nil {
-			return nil, smp, storeError("traces", err)
+			return nil, smp, err
 		}
-		out := toAnalysis(ts, nil)
 		smp.TracesAnalysed = len(out)
 		matched := int64(len(out))
 		smp.TracesMatched = &matched
@@ -96,11 +131,12 @@ func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) 
 			sub.To = q.To
 		}
 		sub.Limit = per
-		ts, err := s.store.LoadTraces(ctx, sub)
-		if err != nil {
-			return nil, smp, storeError("traces", err)
+		// The sub-windows share a few budgets' worth of scanning, so a
+		// sparse filter over a large window stays bounded too.
+		sub.ScanBudget = max(per, sampleScanBudgets*collector.TraceScanBudget/slices)
+		if out, err = s.load(ctx, sub, &smp, out); err != nil {
+			return nil, smp, err
 		}
-		out = toAnalysis(ts, out)
 	}
 	smp.TracesAnalysed = len(out)
 	return out, smp, nil

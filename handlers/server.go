@@ -61,6 +61,7 @@ func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *
 	api.GET("/report", s.report)
 	api.GET("/compare", s.compare)
 	api.GET("/runs", s.runs)
+	api.GET("/services", s.services)
 	api.GET("/live", s.liveStream)
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 

@@ -42,10 +42,14 @@ type Latency struct {
 type StageBreakdown struct {
 	From   *time.Time `json:"from,omitempty"`
 	To     *time.Time `json:"to,omitempty"`
-	Run    string     `json:"run,omitempty"`
-	Stages []StageRow `json:"stages"`
+	Run     string     `json:"run,omitempty"`
+	Service string     `json:"service,omitempty"`
+	Stages  []StageRow `json:"stages"`
 	// E2E is over all traces of the window (absent for a run).
 	E2E *Latency `json:"e2e,omitempty"`
+	// Coverage is present for a service: its breakdown is computed from
+	// its traces, and may cover only the newest of them.
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 func toStageRow(st collector.StageStats) StageRow {
@@ -71,9 +75,11 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// stages handles GET /api/stages.
+// stages handles GET /api/stages: from, to, run, service. The store's
+// rollups answer for a window or a run; a service is answered from its
+// traces (see Coverage).
 func (s *Server) stages(c echo.Context) error {
-	p, err := parseParams(c, "from", "to", "run")
+	p, err := parseParams(c, "from", "to", "run", "service")
 	if err != nil {
 		return err
 	}
@@ -85,40 +91,67 @@ func (s *Server) stages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	rows, err := s.store.StageBreakdown(ctx, from, to, run)
+	service, err := p.service("service")
 	if err != nil {
-		return storeError("stage breakdown", err)
+		return err
 	}
-	out := StageBreakdown{From: timePtr(from), To: timePtr(to), Run: run, Stages: make([]StageRow, 0, len(rows))}
-	for _, r := range rows {
-		out.Stages = append(out.Stages, toStageRow(r))
-	}
-	if run == "" {
-		if out.E2E, err = s.e2e(ctx, from, to); err != nil {
+	ctx := c.Request().Context()
+	out := StageBreakdown{From: timePtr(from), To: timePtr(to), Run: run, Service: service}
+	var rows []collector.StageStats
+	if service != "" {
+		rl, err := s.serviceRollup(c, service, run, from, to)
+		if err != nil {
 			return err
 		}
+		rows, out.Coverage = rl.StageBreakdown(from, to), coverageOf(rl)
+		if run == "" {
+			out.E2E = rollupLatency(rl, from, to)
+		}
+	} else {
+		if rows, err = s.store.StageBreakdown(ctx, from, to, run); err != nil {
+			return storeError("stage breakdown", err)
+		}
+		if run == "" {
+			if out.E2E, err = s.e2e(ctx, from, to); err != nil {
+				return err
+			}
+		}
+	}
+	out.Stages = make([]StageRow, 0, len(rows))
+	for _, r := range rows {
+		out.Stages = append(out.Stages, toStageRow(r))
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-// e2e summarises end-to-end latency over [from, to] (open ends allowed) as
-// one step of the store's time series.
-func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) {
+// rollupLatency is e2e over the traces of a rollup.
+func rollupLatency(rl *collector.TraceRollup, from, to time.Time) *Latency {
+	from, to = openWindow(from, to)
+	lo, hi := from.Unix()/60, to.Unix()/60
+	pts, err := rl.Timeseries(from, to, time.Duration(hi-lo+1)*time.Minute)
+	if err != nil { // only for from after to, which params.window refuses
+		return &Latency{}
+	}
+	return latencyOf(pts)
+}
+
+// openWindow closes the open ends of a window: the epoch and now.
+func openWindow(from, to time.Time) (time.Time, time.Time) {
 	if from.IsZero() {
 		from = time.Unix(0, 0)
 	}
 	if to.IsZero() {
 		to = time.Now()
 	}
-	lo, hi := from.Unix()/60, to.Unix()/60
-	pts, err := s.store.Timeseries(ctx, from, to, time.Duration(hi-lo+1)*time.Minute)
-	if err != nil {
-		return nil, storeError("latency", err)
-	}
+	return from, to
+}
+
+// latencyOf sums the points of a one-step series (two when the window's
+// minutes round differently).
+func latencyOf(pts []collector.Point) *Latency {
 	var l Latency
 	var most int64 = -1
-	for _, p := range pts { // one point, unless minutes round differently
+	for _, p := range pts {
 		if p.Traces > most {
 			most = p.Traces
 			l.P50Ms, l.P95Ms, l.P99Ms = millis(p.P50), millis(p.P95), millis(p.P99)
@@ -126,5 +159,17 @@ func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) 
 		l.Traces += p.Traces
 		l.Errors += p.Errors
 	}
-	return &l, nil
+	return &l
+}
+
+// e2e summarises end-to-end latency over [from, to] (open ends allowed) as
+// one step of the store's time series.
+func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) {
+	from, to = openWindow(from, to)
+	lo, hi := from.Unix()/60, to.Unix()/60
+	pts, err := s.store.Timeseries(ctx, from, to, time.Duration(hi-lo+1)*time.Minute)
+	if err != nil {
+		return nil, storeError("latency", err)
+	}
+	return latencyOf(pts), nil
 }

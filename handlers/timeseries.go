@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -38,16 +39,21 @@ type Series struct {
 	StepMs int64         `json:"step_ms"`
 	Stages []string      `json:"stages"` // stages present, in pipeline order
 	Points []SeriesPoint `json:"points"`
+	// Service and Coverage are present for one service: its series is
+	// computed from its traces (dropped spans stay collector-wide, since a
+	// dropped span's service is unknown).
+	Service  string    `json:"service,omitempty"`
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // defaultSeriesWindow is the window of a time series without from.
 const defaultSeriesWindow = time.Hour
 
-// timeseries handles GET /api/timeseries: from, to, step. Without from the
-// series starts at the first stored trace; without step it has at most
-// DefaultMaxSeriesPoints steps of whole minutes.
+// timeseries handles GET /api/timeseries: from, to, step, service. Without
+// from the series starts at the first stored trace; without step it has at
+// most DefaultMaxSeriesPoints steps of whole minutes.
 func (s *Server) timeseries(c echo.Context) error {
-	p, err := parseParams(c, "from", "to", "step")
+	p, err := parseParams(c, "from", "to", "step", "service")
 	if err != nil {
 		return err
 	}
@@ -56,6 +62,10 @@ func (s *Server) timeseries(c echo.Context) error {
 		return err
 	}
 	step, err := p.duration("step")
+	if err != nil {
+		return err
+	}
+	service, err := p.service("service")
 	if err != nil {
 		return err
 	}
@@ -84,16 +94,39 @@ func (s *Server) timeseries(c echo.Context) error {
 	if err != nil {
 		return storeError("time series", err)
 	}
-	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts))}
+	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts)), Service: service}
+	// breakdown returns the stages of one step.
+	breakdown := func(from, to time.Time) ([]collector.StageStats, error) {
+		rows, err := s.store.StageBreakdown(ctx, from, to, "")
+		if err != nil {
+			return nil, storeError("stage breakdown", err)
+		}
+		return rows, nil
+	}
+	if service != "" {
+		rl, err := s.serviceRollup(c, service, "", from, to)
+		if err != nil {
+			return err
+		}
+		own, err := rl.Timeseries(from, to, step)
+		if err != nil {
+			return storeError("time series", err)
+		}
+		for i := range min(len(own), len(pts)) {
+			own[i].Drops = pts[i].Drops // same window and step, same points
+		}
+		pts, out.Coverage = own, coverageOf(rl)
+		breakdown = func(from, to time.Time) ([]collector.StageStats, error) { return rl.StageBreakdown(from, to), nil }
+	}
 	seen := map[spans.Stage]bool{}
 	for _, pt := range pts {
 		sp := SeriesPoint{T: pt.Start.UnixMilli(), Traces: pt.Traces, Errors: pt.Errors, DroppedSpans: pt.Drops,
 			Throughput: pt.Throughput, Stages: map[string]StageSlice{}}
 		if pt.Traces > 0 {
 			sp.P50Ms, sp.P95Ms, sp.P99Ms = ptr(millis(pt.P50)), ptr(millis(pt.P95)), ptr(millis(pt.P99))
-			rows, err := s.store.StageBreakdown(ctx, pt.Start, pt.Start.Add(step-time.Nanosecond), "")
+			rows, err := breakdown(pt.Start, pt.Start.Add(step-time.Nanosecond))
 			if err != nil {
-				return storeError("stage breakdown", err)
+				return err
 			}
 			for _, r := range rows {
 				seen[r.Stage] = true

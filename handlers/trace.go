@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +76,15 @@ type Tokens struct {
 	Embedding  int64  `json:"embedding,omitempty"`
 }
 
-// getTrace handles GET /api/traces/:id.
+// getTrace handles GET /api/traces/:id; with service, a trace that has no
+// span of that service is not found.
 func (s *Server) getTrace(c echo.Context) error {
-	if _, err := parseParams(c); err != nil {
+	p, err := parseParams(c, "service")
+	if err != nil {
+		return err
+	}
+	service, err := p.service("service")
+	if err != nil {
 		return err
 	}
 	id, err := traceIDParam(c.Param("id"))
@@ -88,11 +95,28 @@ func (s *Server) getTrace(c echo.Context) error {
 	if err != nil {
 		return storeError("trace "+id.String(), err)
 	}
+	if service != "" && !inService(t, service) {
+		return &apiError{status: http.StatusNotFound, msg: "trace " + id.String() + " has no span of service " + strconv.Quote(truncate(service, 64))}
+	}
 	d := buildTraceDetail(t)
 	if s.cfg.jaegerUI != "" {
 		d.JaegerURL = strings.TrimRight(s.cfg.jaegerUI, "/") + "/trace/" + id.String()
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// inService reports whether a trace belongs to service: its summary's
+// service, or any span's.
+func inService(t *collector.Trace, service string) bool {
+	if t.Summary.Service == service {
+		return true
+	}
+	for i := range t.Spans {
+		if t.Spans[i].Service() == service {
+			return true
+		}
+	}
+	return false
 }
 
 // buildTraceDetail arranges a stored trace for the waterfall.

@@ -29,6 +29,14 @@ type TraceList struct {
 	Traces []TraceRow `json:"traces"`
 	// NextCursor continues the list (pass it as cursor); "" on the last page.
 	NextCursor string `json:"next_cursor"`
+	// Partial is set when the search stopped at its scan budget
+	// (collector.TraceScanBudget traces examined) before the page was full:
+	// traces that started before ScannedTo have not been looked at yet, and
+	// NextCursor continues from there. An empty partial page is not "no
+	// match"; it is "none yet".
+	Partial   bool       `json:"partial"`
+	ScannedTo *time.Time `json:"scanned_to,omitempty"`
+	ScannedMs int64      `json:"scanned_to_ms,omitempty"`
 }
 
 func toRow(t collector.TraceSummary) TraceRow {
@@ -60,7 +68,7 @@ func traceQuery(p *params) (collector.TraceQuery, error) {
 	if q.From, q.To, err = p.window("from", "to"); err != nil {
 		return q, err
 	}
-	if q.Service, err = p.text("service", maxTextParam); err != nil {
+	if q.Service, err = p.service("service"); err != nil {
 		return q, err
 	}
 	if q.Stage, err = p.stage("stage"); err != nil {
@@ -104,7 +112,10 @@ func (s *Server) listTraces(c echo.Context) error {
 	if err != nil {
 		return storeError("traces", err)
 	}
-	out := TraceList{Traces: make([]TraceRow, 0, len(page.Traces)), NextCursor: page.NextCursor}
+	out := TraceList{Traces: make([]TraceRow, 0, len(page.Traces)), NextCursor: page.NextCursor, Partial: page.Partial}
+	if page.Partial {
+		out.ScannedTo, out.ScannedMs = timePtr(page.ScannedTo), page.ScannedTo.UnixMilli()
+	}
 	for _, t := range page.Traces {
 		out.Traces = append(out.Traces, toRow(t))
 	}

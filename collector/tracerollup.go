@@ -1,0 +1,201 @@
+package collector
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// DefaultRollupTraces bounds how many traces RollupTraces reads: at about
+// 0.1 ms a trace, a few hundred milliseconds.
+const DefaultRollupTraces = 5_000
+
+// TraceRollup is what the writer's per-minute stage rollups would hold for
+// the traces one query selects, computed from those traces' spans. The
+// stored rollups are split by minute, run and stage only; a selection they
+// do not split — a service — is answered from its traces instead, with the
+// same histograms, self-time rule and minute placement (a span counts in
+// the minute it started), so the numbers agree with the rollups wherever
+// both can answer.
+type TraceRollup struct {
+	rows map[rollupKey]*rollupRow
+	// Traces is how many traces were read.
+	Traces int
+	// Partial is set when the selection holds more traces than were read
+	// (or the trace scan ran out of budget): only traces that started at or
+	// after ScannedTo are counted.
+	Partial   bool
+	ScannedTo time.Time
+}
+
+// RollupTraces reads up to maxTraces (DefaultRollupTraces when ≤ 0) of the
+// traces q selects, newest first, and aggregates their spans per minute and
+// stage. q.Limit and q.Cursor are ignored.
+func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces int) (*TraceRollup, error) {
+	if maxTraces <= 0 {
+		maxTraces = DefaultRollupTraces
+	}
+	r := &TraceRollup{rows: map[rollupKey]*rollupRow{}}
+	q.Cursor = ""
+	var last TraceSummary
+	for left := maxTraces; ; {
+		q.Limit = min(left, MaxTraceLimit)
+		page, err := s.ListTraces(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, ts := range page.Traces {
+			if err := s.rollupTrace(ctx, r, ts.TraceID); err != nil {
+				return nil, err
+			}
+			r.Traces++
+			last = ts
+		}
+		left -= len(page.Traces)
+		switch {
+		case page.Partial:
+			r.Partial, r.ScannedTo = true, page.ScannedTo
+			return r, nil
+		case page.NextCursor == "":
+			return r, nil
+		case left <= 0:
+			r.Partial, r.ScannedTo = true, last.Start
+			return r, nil
+		}
+		q.Cursor = page.NextCursor
+	}
+}
+
+// spanTiming is what a rollup needs of a span.
+type spanTiming struct {
+	id, parent spans.SpanID
+	stage      spans.Stage
+	start, end int64
+	failed     bool
+}
+
+// rollupTrace adds one trace's spans to r.
+func (s *SQLiteStore) rollupTrace(ctx context.Context, r *TraceRollup, id spans.TraceID) error {
+	var parts []byte
+	err := s.db.QueryRowContext(ctx, sqlTraceSpanParts, id[:]).Scan(&parts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // deleted by retention meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	var sps []spanTiming
+	err = forParts(parts, func(first, count int64) error {
+		rows, err := s.db.QueryContext(ctx, sqlSpanTimingsInRange, first, first+count, id[:])
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sp spanTiming
+			var sid, pid []byte
+			var stage, status int64
+			if err := rows.Scan(&sid, &pid, &stage, &sp.start, &sp.end, &status); err != nil {
+				return err
+			}
+			copy(sp.id[:], sid)
+			copy(sp.parent[:], pid)
+			sp.stage, sp.failed = spans.Stage(stage), spans.Status(status) == spans.StatusError
+			sps = append(sps, sp)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read spans of trace %s: %w", id, err)
+	}
+	kids := make(map[spans.SpanID][]interval, len(sps))
+	for _, sp := range sps {
+		if !sp.parent.IsZero() {
+			kids[sp.parent] = append(kids[sp.parent], interval{sp.start, sp.end})
+		}
+	}
+	for _, sp := range sps {
+		dur := max(sp.end-sp.start, 0)
+		minute := rollupMinute(sp.start)
+		r.row(rollupKey{minute: minute, stage: stageOf(sp.stage)}).add(dur, selfTime(sp.start, sp.end, kids[sp.id]), sp.failed)
+		if sp.parent.IsZero() {
+			r.row(rollupKey{minute: minute, stage: StageTrace}).add(dur, dur, sp.failed)
+		}
+	}
+	return nil
+}
+
+func (r *TraceRollup) row(k rollupKey) *rollupRow {
+	row := r.rows[k]
+	if row == nil {
+		row = &rollupRow{}
+		r.rows[k] = row
+	}
+	return row
+}
+
+// StageBreakdown is SQLiteStore.StageBreakdown over the traces read.
+func (r *TraceRollup) StageBreakdown(from, to time.Time) []StageStats {
+	lo, hi := minuteRange(from, to)
+	var byStage [256]*rollupRow
+	for k, row := range r.rows {
+		if k.minute < lo || k.minute > hi {
+			continue
+		}
+		a := byStage[k.stage]
+		if a == nil {
+			a = &rollupRow{}
+			byStage[k.stage] = a
+		}
+		a.count += row.count
+		a.errors += row.errors
+		a.total += row.total
+		a.self += row.self
+		a.dur.merge(&row.dur)
+		a.selfHist.merge(&row.selfHist)
+	}
+	return stageStats(&byStage)
+}
+
+// Timeseries is SQLiteStore.Timeseries over the traces read, except that
+// Drops stay zero: what the collector dropped belongs to no service.
+func (r *TraceRollup) Timeseries(from, to time.Time, step time.Duration) ([]Point, error) {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return nil, fmt.Errorf("time series needs from ≤ to, both set")
+	}
+	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
+	lo, hi := minuteRange(from, to)
+	n := (hi-lo)/stepMin + 1
+	if n > 100_000 {
+		return nil, fmt.Errorf("time series of %d steps is too long; use a larger step", n)
+	}
+	pts := make([]Point, n)
+	hists := make([]histogram, n)
+	for i := range pts {
+		pts[i].Start = time.Unix((lo+int64(i)*stepMin)*60, 0).UTC()
+	}
+	for k, row := range r.rows {
+		if k.stage != StageTrace || k.minute < lo || k.minute > hi {
+			continue
+		}
+		i := (k.minute - lo) / stepMin
+		pts[i].Traces += row.count
+		pts[i].Errors += row.errors
+		hists[i].merge(&row.dur)
+	}
+	secs := float64(stepMin * 60)
+	for i := range pts {
+		pts[i].Throughput = float64(pts[i].Traces) / secs
+		pts[i].P50, pts[i].P95, pts[i].P99 = hists[i].quantile(0.5), hists[i].quantile(0.95), hists[i].quantile(0.99)
+	}
+	return pts, nil
+}
+
+var (
+	sqlTraceSpanParts     = mustSQL("trace_span_parts.sql")
+	sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")
+)

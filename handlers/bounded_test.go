@@ -1,0 +1,121 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/handlers"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// A filtered list over a store larger than the scan budget stops at the
+// budget: where nothing matches, the answer is empty, partial, says how far
+// back it looked, and its cursor continues from there.
+func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
+	const extra = 1500
+	n := collector.TraceScanBudget + extra
+	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "big.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll := collector.New(store, collector.WithErrorHandler(func(err error) { t.Errorf("collector: %v", err) }))
+	ctx := context.Background()
+	// n one-span traces a millisecond apart, all ok; the oldest two failed.
+	base := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	starts := make([]time.Time, n)
+	failed := map[spans.TraceID]bool{}
+	batch := make([]spans.Span, 0, 1000)
+	for i := range n {
+		starts[i] = base.Add(time.Duration(i) * time.Millisecond)
+		sp := spans.Span{TraceID: spans.NewTraceID(), SpanID: spans.NewSpanID(), Name: "bulk", Stage: spans.StageQuery,
+			Start: starts[i], End: starts[i].Add(5 * time.Millisecond), Status: spans.StatusOK,
+			Attrs: []spans.Attribute{spans.String(spans.KeyService, "bulk")}}
+		if i < 2 {
+			sp.Status, sp.Err = spans.StatusError, "failed early"
+			failed[sp.TraceID] = true
+		}
+		batch = append(batch, sp)
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := coll.Ingest(ctx, batch, nil); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := coll.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := &seeded{t: t, store: store, coll: coll, client: &http.Client{Timeout: time.Minute}}
+	s.srv = handlers.New(store, coll)
+	s.ts = httptest.NewServer(s.srv.Handler())
+	t.Cleanup(s.close)
+
+	// The newest TraceScanBudget traces are the ones examined: the scan
+	// stops at the budget-th newest.
+	stop := starts[n-collector.TraceScanBudget]
+	for _, filter := range []string{"status=error", "stage=tool", "min_duration=1s", "name=nothing", "status=error&stage=query"} {
+		var first handlers.TraceList
+		s.getJSON("/api/traces?"+filter, http.StatusOK, &first)
+		if len(first.Traces) != 0 || !first.Partial || first.NextCursor == "" || first.ScannedTo == nil {
+			t.Fatalf("%s, first page: %d traces, partial %v, cursor %q, scanned to %v; want empty, partial, a cursor",
+				filter, len(first.Traces), first.Partial, first.NextCursor, first.ScannedTo)
+		}
+		if !first.ScannedTo.Equal(stop) || first.ScannedMs != stop.UnixMilli() {
+			t.Errorf("%s: scanned to %v (%d ms), want %v", filter, first.ScannedTo, first.ScannedMs, stop)
+		}
+		// The second page examines the remaining traces and ends.
+		var second handlers.TraceList
+		s.getJSON("/api/traces?"+filter+"&cursor="+url.QueryEscape(first.NextCursor), http.StatusOK, &second)
+		want := 0
+		if filter == "status=error" || filter == "status=error&stage=query" {
+			want = 2
+		}
+		if len(second.Traces) != want || second.Partial || second.NextCursor != "" {
+			t.Errorf("%s, second page: %d traces, partial %v, cursor %q; want %d, complete, no cursor",
+				filter, len(second.Traces), second.Partial, second.NextCursor, want)
+		}
+		for _, r := range second.Traces {
+			if !failed[mustTraceID(t, r.TraceID)] {
+				t.Errorf("%s: trace %s is not one of the failed ones", filter, r.TraceID)
+			}
+		}
+	}
+
+	// Filters an index answers are exact in one page: the window, and no
+	// filter at all.
+	var recent handlers.TraceList
+	s.getJSON(fmt.Sprintf("/api/traces?limit=1000&from=%d", starts[n-10].UnixMilli()), http.StatusOK, &recent)
+	if len(recent.Traces) != 10 || recent.Partial || recent.NextCursor != "" {
+		t.Errorf("last ten: %d traces, partial %v, cursor %q", len(recent.Traces), recent.Partial, recent.NextCursor)
+	}
+	// A page that fills up before the budget is not partial: its cursor
+	// is its last trace's.
+	var page handlers.TraceList
+	s.getJSON("/api/traces?limit=5&stage=query", http.StatusOK, &page)
+	if len(page.Traces) != 5 || page.Partial || page.NextCursor == "" {
+		t.Errorf("a full filtered page: %d traces, partial %v, cursor %q", len(page.Traces), page.Partial, page.NextCursor)
+	}
+
+	// The report over the window reads within its bound and says so.
+	var r handlers.ReportResponse
+	s.getJSON("/api/report?status=error", http.StatusOK, &r)
+	if !r.Partial || r.ScannedTo == nil {
+		t.Errorf("report of a sparse filter: partial %v, scanned to %v", r.Partial, r.ScannedTo)
+	}
+}
+
+func mustTraceID(t *testing.T, s string) spans.TraceID {
+	t.Helper()
+	id, err := spans.ParseTraceID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
@@ -14,7 +15,28 @@ import (
 // form: a version byte, then length-prefixed strings and typed attributes.
 // It is cheaper to write than JSON (no reflection, no quoting) and keeps
 // int64 and float64 apart.
-const bodyVersion = 1
+//
+// Span bodies of version 2 add, after the version, one fields byte — the
+// span kind in the low three bits, fieldResource and fieldScopeVersion —
+// then the resource id (a uvarint into the resources table) and the scope
+// version when their bits are set, then the version-1 layout. A span without
+// kind, resource or scope version pays one byte over version 1. Version-1
+// bodies (written before kinds and resources were kept) still decode.
+const (
+	bodyVersion1 = 1
+	bodyVersion2 = 2
+	// spanBodyVersion is what appendSpanBody writes; eventBodyVersion what
+	// appendEventBody writes (events did not change).
+	spanBodyVersion  = bodyVersion2
+	eventBodyVersion = bodyVersion1
+)
+
+// Bits of a version-2 span body's fields byte.
+const (
+	fieldKindMask     = 0x07 // spans.SpanKind, 0..5
+	fieldResource     = 0x08 // a resource id follows
+	fieldScopeVersion = 0x10 // the scope version follows
+)
 
 var errCorruptBody = errors.New("corrupt body")
 
@@ -83,13 +105,32 @@ func appendTags(b []byte, tags []spans.Tag) []byte {
 	return b
 }
 
-// appendSpanBody encodes scope, error text, attributes, tags and links. It
-// returns b unchanged (nil body) when all are empty.
-func appendSpanBody(b []byte, s *spans.Span) []byte {
-	if s.Scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(s.Tags) == 0 && len(s.Links) == 0 {
+// appendSpanBody encodes a span without its resource (see
+// appendSpanBodyResource).
+func appendSpanBody(b []byte, s *spans.Span) []byte { return appendSpanBodyResource(b, s, 0) }
+
+// appendSpanBodyResource encodes kind, resource id (0: none), scope and its
+// version, error text, attributes, tags and links. It returns b unchanged
+// (nil body) when all are empty.
+func appendSpanBodyResource(b []byte, s *spans.Span, resourceID int64) []byte {
+	if s.Kind == spans.SpanKindUnspecified && resourceID == 0 && s.ScopeVersion == "" &&
+		s.Scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(s.Tags) == 0 && len(s.Links) == 0 {
 		return b
 	}
-	b = append(b, bodyVersion)
+	fields := byte(s.Kind) & fieldKindMask
+	if resourceID != 0 {
+		fields |= fieldResource
+	}
+	if s.ScopeVersion != "" {
+		fields |= fieldScopeVersion
+	}
+	b = append(b, spanBodyVersion, fields)
+	if resourceID != 0 {
+		b = binary.AppendUvarint(b, uint64(resourceID))
+	}
+	if s.ScopeVersion != "" {
+		b = appendString(b, s.ScopeVersion)
+	}
 	b = appendString(b, s.Scope)
 	b = appendString(b, s.Err)
 	b = appendAttrs(b, s.Attrs)
@@ -108,7 +149,7 @@ func appendEventBody(b []byte, r *event.Record) []byte {
 	if len(r.Attrs) == 0 && len(r.Tags) == 0 {
 		return b
 	}
-	b = append(b, bodyVersion)
+	b = append(b, eventBodyVersion)
 	b = appendAttrs(b, r.Attrs)
 	return appendTags(b, r.Tags)
 }
@@ -249,19 +290,46 @@ func (r *bodyReader) tags() []spans.Tag {
 	return out
 }
 
-func (r *bodyReader) version() {
-	if v := r.byte("version"); v != bodyVersion && r.err == nil {
+// version reads the version byte and checks it is one of known.
+func (r *bodyReader) version(known ...byte) byte {
+	v := r.byte("version")
+	if r.err == nil && !slices.Contains(known, v) {
 		r.err = fmt.Errorf("%w: unknown body version %d", errCorruptBody, v)
 	}
+	return v
 }
 
-// decodeSpanBody fills the body fields of s from b (nil b: all empty).
+// decodeSpanBody fills the body fields of s from b (nil b: all empty); a
+// resource id in b is checked but not resolved.
 func decodeSpanBody(b []byte, s *spans.Span) error {
+	_, err := decodeSpanBodyResource(b, s)
+	return err
+}
+
+// decodeSpanBodyResource fills the body fields of s from b and returns the
+// id of the span's resource, 0 when it has none (the caller resolves it).
+func decodeSpanBodyResource(b []byte, s *spans.Span) (resourceID int64, err error) {
 	if len(b) == 0 {
-		return nil
+		return 0, nil
 	}
 	r := bodyReader{b: b}
-	r.version()
+	if r.version(bodyVersion1, bodyVersion2) == bodyVersion2 {
+		fields := r.byte("fields")
+		if fields&^(fieldKindMask|fieldResource|fieldScopeVersion) != 0 || fields&fieldKindMask > byte(spans.SpanKindConsumer) {
+			r.fail("fields")
+		}
+		s.Kind = spans.SpanKind(fields & fieldKindMask)
+		if fields&fieldResource != 0 {
+			id := r.uvarint("resource id")
+			if id == 0 || id > math.MaxInt64 {
+				r.fail("resource id")
+			}
+			resourceID = int64(id)
+		}
+		if fields&fieldScopeVersion != 0 {
+			s.ScopeVersion = r.string()
+		}
+	}
 	s.Scope = r.string()
 	s.Err = r.string()
 	s.Attrs = r.attrs()
@@ -277,7 +345,20 @@ func decodeSpanBody(b []byte, s *spans.Span) error {
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%w: %d trailing bytes", errCorruptBody, len(r.b))
 	}
-	return r.err
+	if r.err != nil {
+		return 0, r.err
+	}
+	return resourceID, nil
+}
+
+// decodeAttrs decodes a resource's attributes (appendAttrs's encoding).
+func decodeAttrs(b []byte) ([]spans.Attribute, error) {
+	r := bodyReader{b: b}
+	attrs := r.attrs()
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes", errCorruptBody, len(r.b))
+	}
+	return attrs, r.err
 }
 
 // decodeEventBody fills the attributes and tags of e from b.
@@ -286,7 +367,7 @@ func decodeEventBody(b []byte, e *event.Record) error {
 		return nil
 	}
 	r := bodyReader{b: b}
-	r.version()
+	r.version(eventBodyVersion)
 	e.Attrs = r.attrs()
 	e.Tags = r.tags()
 	if r.err == nil && len(r.b) != 0 {

@@ -8,21 +8,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics is a snapshot of the collector's self-observation. For the
-// in-process path Accepted = Written + Dropped once the queue is flushed;
+// Metrics is a snapshot of the collector's self-observation. Once the queue
+// is flushed, SpansAccepted = SpansWritten + SpansDropped + SpansDuplicate;
 // for OTLP every span is either accepted or refused (and the client
 // retries), and invalid spans are rejected before either.
 type Metrics struct {
 	SpansAccepted, EventsAccepted uint64 // queued
 	SpansWritten, EventsWritten   uint64 // committed
 	SpansDropped, EventsDropped   uint64 // lost: full queue (in-process) or a failed batch
-	SpansRefused, EventsRefused   uint64 // Ingest said ErrQueueFull/ErrClosed (OTLP 429/503)
-	SpansRejected                 uint64 // invalid spans in OTLP requests (partial success)
-	Batches                       uint64 // committed transactions
-	WriteErrors                   uint64 // failed transactions
-	QueueDepth, QueueCapacity     int
-	LastBatchLatency              time.Duration
-	BatchLatencyTotal             time.Duration // sum over all batches, for a mean
+	// SpansDuplicate counts spans not written because a span with the same
+	// trace and span id was stored already or came in the same batch (a
+	// retried OTLP delivery); the events that came with them are dropped
+	// too and not counted here.
+	SpansDuplicate              uint64
+	SpansRefused, EventsRefused uint64 // Ingest said ErrQueueFull/ErrClosed (OTLP 429/503)
+	SpansRejected               uint64 // invalid spans in OTLP requests (partial success)
+	Batches                     uint64 // committed transactions
+	WriteErrors                 uint64 // failed transactions
+	QueueDepth, QueueCapacity   int
+	LastBatchLatency            time.Duration
+	BatchLatencyTotal           time.Duration // sum over all batches, for a mean
 }
 
 type counters struct {
@@ -82,8 +87,8 @@ func (c *Collector) Metrics() Metrics {
 		SpansWritten: m.spansWritten.Load(), EventsWritten: m.eventsWritten.Load(),
 		SpansDropped: m.spansDropped.Load(), EventsDropped: m.eventsDropped.Load(),
 		SpansRefused: m.spansRefused.Load(), EventsRefused: m.eventsRefused.Load(),
-		SpansRejected: m.spansRejected.Load(),
-		Batches:       m.batches.Load(), WriteErrors: m.writeErrors.Load(),
+		SpansRejected: m.spansRejected.Load(), SpansDuplicate: c.w.duplicates.Load(),
+		Batches: m.batches.Load(), WriteErrors: m.writeErrors.Load(),
 		QueueDepth: c.q.depth(), QueueCapacity: c.cfg.queueSize,
 		LastBatchLatency:  time.Duration(m.lastLatency.Load()),
 		BatchLatencyTotal: time.Duration(m.totalLatency.Load()),
@@ -105,6 +110,7 @@ var promCounters = []struct{ name, help string }{
 	{"events_dropped_total", "Events lost: queue full (in-process) or a failed write."},
 	{"spans_refused_total", "OTLP spans refused with 429/503 (the client retries)."},
 	{"spans_rejected_total", "Invalid OTLP spans rejected (partial success)."},
+	{"spans_duplicate_total", "Spans not written again: their trace and span id were stored already or came twice in one batch (retried deliveries)."},
 	{"batches_total", "Batches committed."},
 	{"write_errors_total", "Batches that failed to commit."},
 }
@@ -136,7 +142,7 @@ func (p *promCollector) Collect(ch chan<- prometheus.Metric) {
 		"spans_accepted_total": m.SpansAccepted, "events_accepted_total": m.EventsAccepted,
 		"spans_written_total": m.SpansWritten, "events_written_total": m.EventsWritten,
 		"spans_dropped_total": m.SpansDropped, "events_dropped_total": m.EventsDropped,
-		"spans_refused_total": m.SpansRefused, "spans_rejected_total": m.SpansRejected,
+		"spans_refused_total": m.SpansRefused, "spans_rejected_total": m.SpansRejected, "spans_duplicate_total": m.SpansDuplicate,
 		"batches_total": m.Batches, "write_errors_total": m.WriteErrors,
 	}
 	for name, v := range vals {

@@ -162,7 +162,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 			copy(sp.ParentID[:], pid)
 			sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
 			sp.Start, sp.End = fromNanos(start), fromNanos(end)
-			if err := decodeSpanBody(body, &sp); err != nil {
+			if err := s.decodeStoredSpan(ctx, conn, body, &sp); err != nil {
 				return fmt.Errorf("span %s: %w", sp.SpanID, err)
 			}
 			t.Spans = append(t.Spans, sp)

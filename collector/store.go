@@ -1,12 +1,15 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/stagescope/stagescope/migrations"
+	"github.com/stagescope/stagescope/spans"
 )
 
 // Defaults of the SQLite store.
@@ -116,13 +120,35 @@ type SQLiteStore struct {
 	nextSpanID  int64
 	nextEventID int64
 	rollups     map[rollupKey]*rollupRow
+	// resourceIDs maps a resource's encoded attributes to its row in
+	// resources (see internResource); bounded by resourceCacheLimit.
+	resourceIDs map[string]int64
 	closed      bool
+
+	// resources caches resources read back, by id, so the spans of one
+	// resource share one *spans.Resource; bounded by resourceCacheLimit.
+	resMu     sync.RWMutex
+	resources map[int64]*spans.Resource
 }
+
+// resourceCacheLimit bounds the writer's and the readers' maps of
+// resources. A well-behaved source has a handful; one that puts a process id
+// or a request id in its resource makes many, and then only costs a lookup
+// in the resources_by_hash index when a forgotten one comes back.
+const resourceCacheLimit = 4096
 
 // writeStmts are the hot-path statements, prepared once on the writer's
 // driver connection and executed without database/sql's per-call overhead.
 type writeStmts struct {
-	insertSpan, insertEvent, upsertTrace, selectRollup, upsertRollup, addDrops driver.Stmt
+	insertSpan, insertEvent, upsertTrace, insertNewTrace, selectRollup, upsertRollup, addDrops driver.Stmt
+	// Off the hot path: duplicate checks of traces that already have spans,
+	// and resources.
+	traceSpanParts, spanIDsInRange, findResource, insertResource driver.Stmt
+}
+
+func (st *writeStmts) all() []driver.Stmt {
+	return []driver.Stmt{st.insertSpan, st.insertEvent, st.upsertTrace, st.insertNewTrace, st.selectRollup, st.upsertRollup, st.addDrops,
+		st.traceSpanParts, st.spanIDsInRange, st.findResource, st.insertResource}
 }
 
 func dsn(path string, cfg storeConfig, write bool) string {
@@ -175,7 +201,7 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{path: abs, lock: lock, wdb: wdb, rollups: map[rollupKey]*rollupRow{}}
+	s := &SQLiteStore{path: abs, lock: lock, wdb: wdb, rollups: map[rollupKey]*rollupRow{}, resourceIDs: map[string]int64{}}
 	fail := func(what string, err error) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("cannot open store %q: %s: %w", path, what, err)
@@ -218,6 +244,11 @@ func (s *SQLiteStore) prepare() error {
 			{&st.insertSpan, "insert_span.sql"},
 			{&st.insertEvent, "insert_event.sql"},
 			{&st.upsertTrace, "upsert_trace.sql"},
+			{&st.insertNewTrace, "insert_new_trace.sql"},
+			{&st.traceSpanParts, "trace_span_parts.sql"},
+			{&st.spanIDsInRange, "span_ids_in_range.sql"},
+			{&st.findResource, "find_resource.sql"},
+			{&st.insertResource, "insert_resource.sql"},
 			{&st.selectRollup, "select_rollup.sql"},
 			{&st.upsertRollup, "upsert_rollup.sql"},
 			{&st.addDrops, "add_drops.sql"},
@@ -235,7 +266,7 @@ func (s *SQLiteStore) prepare() error {
 }
 
 func (st *writeStmts) close() {
-	for _, p := range []driver.Stmt{st.insertSpan, st.insertEvent, st.upsertTrace, st.selectRollup, st.upsertRollup, st.addDrops} {
+	for _, p := range st.all() {
 		if p != nil {
 			p.Close()
 		}
@@ -357,3 +388,101 @@ func fromNanos(ns int64) time.Time {
 	}
 	return time.Unix(0, ns).UTC()
 }
+
+// internResource returns the id of the resources row holding attrs (a
+// resource's attributes in appendAttrs's encoding), inserting the row the
+// first time. Called by the writer, with the write lock held, inside the
+// batch transaction; a failed batch clears resourceIDs, since the rows it
+// inserted are rolled back.
+func (s *SQLiteStore) internResource(st *writeStmts, attrs []byte, args []driver.NamedValue) (int64, error) {
+	if id, ok := s.resourceIDs[string(attrs)]; ok {
+		return id, nil
+	}
+	h := fnv.New64a()
+	h.Write(attrs)
+	hash := int64(h.Sum64())
+	args = nv(args, hash)
+	rows, err := st.findResource.(driver.StmtQueryContext).QueryContext(bg, args)
+	if err != nil {
+		return 0, fmt.Errorf("cannot find resource: %w", err)
+	}
+	var id int64
+	vals := make([]driver.Value, 2)
+	for id == 0 {
+		err := rows.Next(vals)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("cannot find resource: %w", err)
+		}
+		if b, _ := vals[1].([]byte); bytes.Equal(b, attrs) {
+			id = vals[0].(int64)
+		}
+	}
+	rows.Close()
+	if id == 0 {
+		res, err := st.insertResource.(driver.StmtExecContext).ExecContext(bg, nv(args, hash, attrs))
+		if err != nil {
+			return 0, fmt.Errorf("cannot insert resource: %w", err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return 0, fmt.Errorf("cannot insert resource: %w", err)
+		}
+	}
+	if s.resourceIDs == nil || len(s.resourceIDs) >= resourceCacheLimit {
+		s.resourceIDs = map[string]int64{}
+	}
+	s.resourceIDs[string(attrs)] = id
+	return id, nil
+}
+
+// rowQuerier is a *sql.Conn, *sql.DB or *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// resource returns the resource with the given id, from the cache or read
+// through q, so that every span of one resource read back shares one
+// *spans.Resource (immutable: callers must not modify it).
+func (s *SQLiteStore) resource(ctx context.Context, q rowQuerier, id int64) (*spans.Resource, error) {
+	s.resMu.RLock()
+	r, ok := s.resources[id]
+	s.resMu.RUnlock()
+	if ok {
+		return r, nil
+	}
+	var b []byte
+	if err := q.QueryRowContext(ctx, sqlGetResource, id).Scan(&b); err != nil {
+		return nil, fmt.Errorf("cannot read resource %d: %w", id, err)
+	}
+	attrs, err := decodeAttrs(b)
+	if err != nil {
+		return nil, fmt.Errorf("resource %d: %w", id, err)
+	}
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
+	if r, ok := s.resources[id]; ok {
+		return r, nil // another reader was first: share its pointer
+	}
+	if s.resources == nil || len(s.resources) >= resourceCacheLimit {
+		s.resources = map[int64]*spans.Resource{}
+	}
+	r = &spans.Resource{Attrs: attrs}
+	s.resources[id] = r
+	return r, nil
+}
+
+// decodeStoredSpan fills the body fields of sp from a stored body and
+// resolves its resource through q (the connection the span was read on).
+func (s *SQLiteStore) decodeStoredSpan(ctx context.Context, q rowQuerier, body []byte, sp *spans.Span) error {
+	rid, err := decodeSpanBodyResource(body, sp)
+	if err != nil || rid == 0 {
+		return err
+	}
+	sp.Resource, err = s.resource(ctx, q, rid)
+	return err
+}
+
+var sqlGetResource = mustSQL("get_resource.sql")

@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -68,6 +70,10 @@ type batchWriter struct {
 	kidsOf                  [][]interval
 	kidScratch              []interval
 
+	// duplicates counts spans dropped because their (trace id, span id) was
+	// already stored or already in the batch (a retried delivery).
+	duplicates atomic.Uint64
+
 	selfs      []int64
 	aggs       []traceAgg
 	args       []driver.NamedValue
@@ -76,18 +82,54 @@ type batchWriter struct {
 	touched    []rollupKey
 	touchedSet map[rollupKey]struct{}
 
+	// What a batch keeps once duplicates are out, and the scratch of the
+	// duplicate checks.
+	keptSpans  []*spans.Span
+	keptEvents []*event.Record
+	groupSpans []*spans.Span
+	groupEvs   []*event.Record
+	stored     []spans.SpanID
+	order      []int
+	dupOf      map[spans.SpanID]dupCopies
+
+	// Resources of the batch by pointer (spans of one OTLP ResourceSpans
+	// share it), so each is encoded and looked up once per batch.
+	resOfBatch map[*spans.Resource]int64
+	lastRes    *spans.Resource
+	lastResID  int64
+	resBuf     []byte
+
 	batchSpans  []*spans.Span
 	batchEvents []*event.Record
 }
 
+// dupCopies describes a span of which the batch held more than one copy or
+// that was already stored.
+type dupCopies struct {
+	copies int  // copies in the batch, the kept one included
+	stored bool // an earlier batch stored it: every copy here is a duplicate
+}
+
 func newBatchWriter(s *SQLiteStore, service string, lateChildren bool) *batchWriter {
-	return &batchWriter{store: s, service: service, lateChildren: lateChildren, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit), touchedSet: map[rollupKey]struct{}{}}
+	return &batchWriter{store: s, service: service, lateChildren: lateChildren, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit),
+		touchedSet: map[rollupKey]struct{}{}, resOfBatch: map[*spans.Resource]int64{}}
 }
 
 func compareTrace(a, b spans.TraceID) int { return bytes.Compare(a[:], b[:]) }
 
 // write commits b: spans and events appended, trace rows upserted, rollups
 // and drop counters updated, all in one transaction.
+//
+// A span is stored once per (trace id, span id) whatever the number of
+// deliveries: OTLP exporters retry on timeouts, so a batch with ingested
+// spans is checked for copies of one span within it and for spans an earlier
+// batch stored. Duplicates are dropped before anything is written — rows,
+// trace summaries, rollups, child intervals — and counted in duplicates; the
+// events of a dropped copy go with it. The check against the store costs
+// nothing for a trace seen for the first time (insert_new_trace.sql inserts
+// its row or tells that it exists); only a later part of a known trace reads
+// the span ids of its earlier parts. On success b.spans and b.events hold
+// what was written.
 func (w *batchWriter) write(b *batch) error {
 	if len(b.spans) == 0 && len(b.events) == 0 && b.drops.zero() {
 		return nil
@@ -95,28 +137,11 @@ func (w *batchWriter) write(b *batch) error {
 	// Sorting by trace makes each trace's spans a contiguous id range.
 	slices.SortStableFunc(b.spans, func(x, y *spans.Span) int { return compareTrace(x.TraceID, y.TraceID) })
 	slices.SortStableFunc(b.events, func(x, y *event.Record) int { return compareTrace(x.TraceID, y.TraceID) })
-
-	w.late = w.late[:0]
 	w.trackLate = w.lateChildren && (w.trackLate || b.ingested)
-	for _, sp := range b.spans {
-		if !sp.ParentID.IsZero() {
-			pk, iv := spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)}
-			if w.trackLate && w.written.has(pk) {
-				w.late = append(w.late, lateChild{pk, iv})
-			} else {
-				w.children.add(pk, iv)
-			}
-		}
-	}
-	w.selfs, w.kidsOf = w.selfs[:0], w.kidsOf[:0]
-	for _, sp := range b.spans {
-		kids := w.children.take(spanKey{sp.TraceID, sp.SpanID})
-		w.selfs = append(w.selfs, selfTime(nanos(sp.Start), nanos(sp.End), kids))
-		w.kidsOf = append(w.kidsOf, kids)
-	}
 
 	s := w.store
-	return s.rawWrite(func(c *sqlite3.SQLiteConn, st *writeStmts) error {
+	var dups int
+	err := s.rawWrite(func(c *sqlite3.SQLiteConn, st *writeStmts) error {
 		if err := execConn(c, "BEGIN IMMEDIATE"); err != nil {
 			return fmt.Errorf("cannot begin batch: %w", err)
 		}
@@ -127,10 +152,12 @@ func (w *batchWriter) write(b *batch) error {
 			// are restored from memory: querying them here, through the
 			// connection this callback holds, would deadlock.
 			clear(s.rollups)
+			clear(s.resourceIDs)
 			s.nextSpanID, s.nextEventID = spanID, eventID
 			w.written.reset()
 		}
-		if err := w.insert(st, b); err != nil {
+		var err error
+		if dups, err = w.insert(st, b); err != nil {
 			failed()
 			return err
 		}
@@ -140,6 +167,22 @@ func (w *batchWriter) write(b *batch) error {
 		}
 		return nil
 	})
+	clear(w.resOfBatch)
+	w.lastRes = nil
+	if err == nil && dups > 0 {
+		// Report what was written; clear the tails so the batch's buffers
+		// do not keep dropped copies alive.
+		n, m := copy(b.spans, w.keptSpans), copy(b.events, w.keptEvents)
+		clear(b.spans[n:])
+		clear(b.events[m:])
+		b.spans, b.events = b.spans[:n], b.events[:m]
+		w.duplicates.Add(uint64(dups))
+	}
+	clear(w.keptSpans)
+	clear(w.keptEvents)
+	clear(w.groupSpans)
+	clear(w.groupEvs)
+	return err
 }
 
 func nv(args []driver.NamedValue, vals ...any) []driver.NamedValue {
@@ -179,73 +222,49 @@ func runOf(attrs []spans.Attribute, tags []spans.Tag) string {
 	return ""
 }
 
+// serviceOf is the span's service column: its resource's service.name,
+// else its own service.name attribute, else the collector's service.
 func (w *batchWriter) serviceOf(sp *spans.Span) string {
-	if v, ok := sp.Attr(spans.KeyService); ok {
-		return v.AsString()
+	if name := sp.Service(); name != "" {
+		return name
 	}
 	return w.service
 }
 
-func (w *batchWriter) insert(st *writeStmts, b *batch) error {
+// insert writes b inside the open transaction, one trace at a time (spans
+// and events are sorted by trace), and returns how many spans it dropped as
+// duplicates. What it keeps is in keptSpans and keptEvents.
+func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 	s := w.store
 	if len(s.rollups) > rollupCacheLimit {
 		clear(s.rollups)
 	}
-	w.aggs = w.aggs[:0]
 	clear(w.touchedSet)
 	w.touched = w.touched[:0]
-	var agg *traceAgg
-	for i, sp := range b.spans {
-		id := s.nextSpanID
-		s.nextSpanID++
-		start, end := nanos(sp.Start), nanos(sp.End)
-		var parent any
-		if !sp.ParentID.IsZero() {
-			parent = sp.ParentID[:]
+	w.late = w.late[:0]
+	w.keptSpans, w.keptEvents = w.keptSpans[:0], w.keptEvents[:0]
+	ss, es := b.spans, b.events
+	for len(ss) > 0 || len(es) > 0 {
+		var tid spans.TraceID
+		switch {
+		case len(es) == 0 || len(ss) > 0 && compareTrace(ss[0].TraceID, es[0].TraceID) <= 0:
+			tid = ss[0].TraceID
+		default:
+			tid = es[0].TraceID
 		}
-		service := w.serviceOf(sp)
-		w.body = appendSpanBody(w.body[:0], sp)
-		w.args = nv(w.args, id, sp.TraceID[:], sp.SpanID[:], parent, sp.Name, int64(sp.Stage), start, end, int64(sp.Status), nullString(service), nullBytes(w.body))
-		if err := execStmt(st.insertSpan, w.args); err != nil {
-			return fmt.Errorf("cannot insert span %s/%s: %w", sp.TraceID, sp.SpanID, err)
+		n, m := 0, 0
+		for n < len(ss) && ss[n].TraceID == tid {
+			n++
 		}
-
-		if agg == nil || agg.id != sp.TraceID {
-			w.aggs = append(w.aggs, traceAgg{id: sp.TraceID, start: start, end: end, spanFirst: id})
-			agg = &w.aggs[len(w.aggs)-1]
+		for m < len(es) && es[m].TraceID == tid {
+			m++
 		}
-		agg.spanCount++
-		agg.start, agg.end = min(agg.start, start), max(agg.end, end)
-		if agg.service == "" {
-			agg.service = service
+		d, err := w.insertTrace(st, tid, ss[:n], es[:m], b.ingested)
+		if err != nil {
+			return dups, err
 		}
-		run := runOf(sp.Attrs, sp.Tags)
-		if agg.run == "" {
-			agg.run = run
-		}
-		failed := sp.Status == spans.StatusError
-		if failed {
-			agg.errors++
-		}
-		agg.stages |= 1 << (sp.Stage & 63)
-		if sp.IsRoot() {
-			agg.hasRoot, agg.rootName, agg.rootStatus = true, sp.Name, sp.Status
-		}
-
-		dur := max(end-start, 0)
-		minute := rollupMinute(start)
-		rk := rollupKey{minute, run, stageOf(sp.Stage)}
-		if err := w.addRollup(st, rk, dur, w.selfs[i], failed); err != nil {
-			return err
-		}
-		if w.trackLate {
-			w.written.remember(spanKey{sp.TraceID, sp.SpanID}, rk, start, end, w.selfs[i], w.kidsOf[i])
-		}
-		if sp.IsRoot() {
-			if err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
-				return err
-			}
-		}
+		dups += d
+		ss, es = ss[n:], es[m:]
 	}
 
 	// Children whose parent an earlier batch committed: take them out of
@@ -263,79 +282,13 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) error {
 			rk := w.written.rollupKey(ws)
 			r, err := s.rollupFor(st, rk, w.args)
 			if err != nil {
-				return fmt.Errorf("cannot read rollup: %w", err)
+				return dups, fmt.Errorf("cannot read rollup: %w", err)
 			}
 			r.adjustSelf(ws.self, self)
 			w.touch(rk)
 			ws.self = self
 		}
 		w.written.put(lc.parent, ws)
-	}
-
-	// Events: appended, then attached to their trace's aggregate.
-	nSpanAggs := len(w.aggs)
-	j := 0
-	for _, e := range b.events {
-		id := s.nextEventID
-		s.nextEventID++
-		t := nanos(e.Time)
-		w.body = appendEventBody(w.body[:0], e)
-		w.args = nv(w.args, id, e.TraceID[:], e.SpanID[:], t, e.Name, int64(e.Stage), nullBytes(w.body))
-		if err := execStmt(st.insertEvent, w.args); err != nil {
-			return fmt.Errorf("cannot insert event %q: %w", e.Name, err)
-		}
-		if e.TraceID.IsZero() {
-			continue
-		}
-		// Both lists are sorted by trace: advance through the span aggregates.
-		for j < nSpanAggs && compareTrace(w.aggs[j].id, e.TraceID) < 0 {
-			j++
-		}
-		var a *traceAgg
-		switch {
-		case j < nSpanAggs && w.aggs[j].id == e.TraceID:
-			a = &w.aggs[j]
-		case len(w.aggs) > nSpanAggs && w.aggs[len(w.aggs)-1].id == e.TraceID:
-			a = &w.aggs[len(w.aggs)-1]
-		default:
-			w.aggs = append(w.aggs, traceAgg{id: e.TraceID, start: t, end: t})
-			a = &w.aggs[len(w.aggs)-1]
-		}
-		if a.eventCount == 0 {
-			a.eventFirst = id
-		}
-		a.eventCount++
-		if a.spanCount == 0 {
-			a.start, a.end = min(a.start, t), max(a.end, t)
-		}
-	}
-
-	for i := range w.aggs {
-		a := &w.aggs[i]
-		var rootName, rootStatus any
-		if a.hasRoot {
-			rootName, rootStatus = a.rootName, int64(a.rootStatus)
-		}
-		var spanParts, eventParts any
-		w.parts = w.parts[:0]
-		if a.spanCount > 0 {
-			w.parts = binary.AppendUvarint(w.parts, uint64(a.spanFirst))
-			w.parts = binary.AppendUvarint(w.parts, uint64(a.spanCount))
-			spanParts = w.parts
-		}
-		n := len(w.parts)
-		if a.eventCount > 0 {
-			w.parts = binary.AppendUvarint(w.parts, uint64(a.eventFirst))
-			w.parts = binary.AppendUvarint(w.parts, uint64(a.eventCount))
-			eventParts = w.parts[n:]
-			if spanParts != nil {
-				spanParts = w.parts[:n]
-			}
-		}
-		w.args = nv(w.args, a.id[:], a.start, a.end, rootName, rootStatus, nullString(a.service), a.spanCount, a.errors, a.stages, nullString(a.run), spanParts, eventParts)
-		if err := execStmt(st.upsertTrace, w.args); err != nil {
-			return fmt.Errorf("cannot update trace %s: %w", a.id, err)
-		}
 	}
 
 	for _, k := range w.touched {
@@ -345,17 +298,242 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) error {
 		w.body = appendHist(w.body, &r.selfHist)
 		w.args = nv(w.args, k.minute, k.run, int64(k.stage), r.count, r.errors, r.total, r.self, w.body[:n], w.body[n:])
 		if err := execStmt(st.upsertRollup, w.args); err != nil {
-			return fmt.Errorf("cannot update rollup: %w", err)
+			return dups, fmt.Errorf("cannot update rollup: %w", err)
 		}
 	}
 
 	if !b.drops.zero() {
 		w.args = nv(w.args, rollupMinute(time.Now().UnixNano()), b.drops.spans, b.drops.events, b.drops.refused)
 		if err := execStmt(st.addDrops, w.args); err != nil {
-			return fmt.Errorf("cannot count drops: %w", err)
+			return dups, fmt.Errorf("cannot count drops: %w", err)
 		}
 	}
+	return dups, nil
+}
+
+// insertTrace writes the spans gs and events ge of trace tid (events with a
+// zero trace id are written without a trace row) and returns how many spans
+// it dropped as duplicates. With ingested, copies of one span within gs and
+// spans already stored are dropped first.
+func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans.Span, ge []*event.Record, ingested bool) (dups int, err error) {
+	s := w.store
+	if ingested && len(gs) > 0 {
+		// Work on copies: the batch must stay whole if the transaction fails.
+		gs = append(w.groupSpans[:0], gs...)
+		ge = append(w.groupEvs[:0], ge...)
+		w.groupSpans, w.groupEvs = gs, ge
+		clear(w.dupOf)
+		gs = w.dropRepeats(gs)
+		dups = len(w.groupSpans) - len(gs)
+		if dups > 0 {
+			ge = w.dropEventsOfCopies(ge)
+		}
+	}
+
+	agg := w.aggregate(tid, gs, ge)
+	switch {
+	case agg == nil:
+	case ingested && len(gs) > 0:
+		w.traceArgs(agg)
+		res, err := st.insertNewTrace.(driver.StmtExecContext).ExecContext(bg, w.args)
+		if err != nil {
+			return dups, fmt.Errorf("cannot insert trace %s: %w", tid, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if err != nil {
+				return dups, fmt.Errorf("cannot insert trace %s: %w", tid, err)
+			}
+			break // a new trace: nothing stored to compare with
+		}
+		// A later part of a stored trace: drop what is stored already.
+		n := len(gs)
+		if gs, err = w.dropStored(st, tid, gs); err != nil {
+			return dups, err
+		}
+		if len(gs) < n {
+			dups += n - len(gs)
+			ge = w.dropEventsOfStored(ge)
+			agg = w.aggregate(tid, gs, ge)
+		}
+		if agg != nil {
+			if err := w.upsertTrace(st, agg); err != nil {
+				return dups, err
+			}
+		}
+	default:
+		if err := w.upsertTrace(st, agg); err != nil {
+			return dups, err
+		}
+	}
+
+	// Self times: children of this trace's spans are in this trace.
+	for _, sp := range gs {
+		if !sp.ParentID.IsZero() {
+			pk, iv := spanKey{sp.TraceID, sp.ParentID}, interval{nanos(sp.Start), nanos(sp.End)}
+			if w.trackLate && w.written.has(pk) {
+				w.late = append(w.late, lateChild{pk, iv})
+			} else {
+				w.children.add(pk, iv)
+			}
+		}
+	}
+	w.selfs, w.kidsOf = w.selfs[:0], w.kidsOf[:0]
+	for _, sp := range gs {
+		kids := w.children.take(spanKey{sp.TraceID, sp.SpanID})
+		w.selfs = append(w.selfs, selfTime(nanos(sp.Start), nanos(sp.End), kids))
+		w.kidsOf = append(w.kidsOf, kids)
+	}
+
+	for i, sp := range gs {
+		id := s.nextSpanID
+		s.nextSpanID++
+		start, end := nanos(sp.Start), nanos(sp.End)
+		var parent any
+		if !sp.ParentID.IsZero() {
+			parent = sp.ParentID[:]
+		}
+		rid, err := w.resourceID(st, sp.Resource)
+		if err != nil {
+			return dups, err
+		}
+		w.body = appendSpanBodyResource(w.body[:0], sp, rid)
+		w.args = nv(w.args, id, sp.TraceID[:], sp.SpanID[:], parent, sp.Name, int64(sp.Stage), start, end, int64(sp.Status), nullString(w.serviceOf(sp)), nullBytes(w.body))
+		if err := execStmt(st.insertSpan, w.args); err != nil {
+			return dups, fmt.Errorf("cannot insert span %s/%s: %w", sp.TraceID, sp.SpanID, err)
+		}
+
+		run := runOf(sp.Attrs, sp.Tags)
+		failed := sp.Status == spans.StatusError
+		dur := max(end-start, 0)
+		minute := rollupMinute(start)
+		rk := rollupKey{minute, run, stageOf(sp.Stage)}
+		if err := w.addRollup(st, rk, dur, w.selfs[i], failed); err != nil {
+			return dups, err
+		}
+		if w.trackLate {
+			w.written.remember(spanKey{sp.TraceID, sp.SpanID}, rk, start, end, w.selfs[i], w.kidsOf[i])
+		}
+		if sp.IsRoot() {
+			if err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
+				return dups, err
+			}
+		}
+	}
+
+	for _, e := range ge {
+		id := s.nextEventID
+		s.nextEventID++
+		w.body = appendEventBody(w.body[:0], e)
+		w.args = nv(w.args, id, e.TraceID[:], e.SpanID[:], nanos(e.Time), e.Name, int64(e.Stage), nullBytes(w.body))
+		if err := execStmt(st.insertEvent, w.args); err != nil {
+			return dups, fmt.Errorf("cannot insert event %q: %w", e.Name, err)
+		}
+	}
+	w.keptSpans = append(w.keptSpans, gs...)
+	w.keptEvents = append(w.keptEvents, ge...)
+	return dups, nil
+}
+
+// aggregate returns what spans gs and events ge (of trace tid, about to be
+// written from the next span and event ids on) add to the trace's row, or
+// nil when there is no row to write.
+func (w *batchWriter) aggregate(tid spans.TraceID, gs []*spans.Span, ge []*event.Record) *traceAgg {
+	s := w.store
+	if tid.IsZero() {
+		ge = nil // events outside any trace have no trace row
+	}
+	if len(gs) == 0 && len(ge) == 0 {
+		return nil
+	}
+	w.aggs = append(w.aggs[:0], traceAgg{id: tid})
+	a := &w.aggs[0]
+	if len(gs) > 0 {
+		a.spanFirst, a.spanCount = s.nextSpanID, int64(len(gs))
+		a.start, a.end = nanos(gs[0].Start), nanos(gs[0].End)
+	} else {
+		a.start, a.end = nanos(ge[0].Time), nanos(ge[0].Time)
+	}
+	for _, sp := range gs {
+		a.start, a.end = min(a.start, nanos(sp.Start)), max(a.end, nanos(sp.End))
+		if a.service == "" {
+			a.service = w.serviceOf(sp)
+		}
+		if a.run == "" {
+			a.run = runOf(sp.Attrs, sp.Tags)
+		}
+		if sp.Status == spans.StatusError {
+			a.errors++
+		}
+		a.stages |= 1 << (sp.Stage & 63)
+		if sp.IsRoot() {
+			a.hasRoot, a.rootName, a.rootStatus = true, sp.Name, sp.Status
+		}
+	}
+	if len(ge) > 0 {
+		a.eventFirst, a.eventCount = s.nextEventID, int64(len(ge))
+		if len(gs) == 0 {
+			for _, e := range ge {
+				t := nanos(e.Time)
+				a.start, a.end = min(a.start, t), max(a.end, t)
+			}
+		}
+	}
+	return a
+}
+
+// traceArgs binds a's row to w.args (the parameters of upsert_trace.sql and
+// insert_new_trace.sql).
+func (w *batchWriter) traceArgs(a *traceAgg) {
+	var rootName, rootStatus any
+	if a.hasRoot {
+		rootName, rootStatus = a.rootName, int64(a.rootStatus)
+	}
+	var spanParts, eventParts any
+	w.parts = w.parts[:0]
+	if a.spanCount > 0 {
+		w.parts = binary.AppendUvarint(w.parts, uint64(a.spanFirst))
+		w.parts = binary.AppendUvarint(w.parts, uint64(a.spanCount))
+		spanParts = w.parts
+	}
+	n := len(w.parts)
+	if a.eventCount > 0 {
+		w.parts = binary.AppendUvarint(w.parts, uint64(a.eventFirst))
+		w.parts = binary.AppendUvarint(w.parts, uint64(a.eventCount))
+		eventParts = w.parts[n:]
+		if spanParts != nil {
+			spanParts = w.parts[:n]
+		}
+	}
+	w.args = nv(w.args, a.id[:], a.start, a.end, rootName, rootStatus, nullString(a.service), a.spanCount, a.errors, a.stages, nullString(a.run), spanParts, eventParts)
+}
+
+func (w *batchWriter) upsertTrace(st *writeStmts, a *traceAgg) error {
+	w.traceArgs(a)
+	if err := execStmt(st.upsertTrace, w.args); err != nil {
+		return fmt.Errorf("cannot update trace %s: %w", a.id, err)
+	}
 	return nil
+}
+
+// resourceID returns the resources row of r (0 for nil), interning it.
+func (w *batchWriter) resourceID(st *writeStmts, r *spans.Resource) (int64, error) {
+	if r == nil {
+		return 0, nil
+	}
+	if r == w.lastRes {
+		return w.lastResID, nil
+	}
+	id, ok := w.resOfBatch[r]
+	if !ok {
+		w.resBuf = appendAttrs(w.resBuf[:0], r.Attrs)
+		var err error
+		if id, err = w.store.internResource(st, w.resBuf, w.args); err != nil {
+			return 0, err
+		}
+		w.resOfBatch[r] = id
+	}
+	w.lastRes, w.lastResID = r, id
+	return id, nil
 }
 
 func (w *batchWriter) addRollup(st *writeStmts, k rollupKey, dur, self int64, failed bool) error {
@@ -374,4 +552,160 @@ func (w *batchWriter) touch(k rollupKey) {
 		w.touchedSet[k] = struct{}{}
 		w.touched = append(w.touched, k)
 	}
+}
+
+// dropRepeats keeps the first copy of each span id in gs (one trace), in
+// order, and notes the copies in dupOf.
+func (w *batchWriter) dropRepeats(gs []*spans.Span) []*spans.Span {
+	if len(gs) < 2 {
+		return gs
+	}
+	if len(gs) <= 16 {
+		out := gs[:1]
+		for _, sp := range gs[1:] {
+			if slices.ContainsFunc(out, func(k *spans.Span) bool { return k.SpanID == sp.SpanID }) {
+				w.noteCopy(sp.SpanID)
+				continue
+			}
+			out = append(out, sp)
+		}
+		return out
+	}
+	w.order = w.order[:0]
+	for i := range gs {
+		w.order = append(w.order, i)
+	}
+	slices.SortFunc(w.order, func(a, b int) int {
+		if c := bytes.Compare(gs[a].SpanID[:], gs[b].SpanID[:]); c != 0 {
+			return c
+		}
+		return a - b
+	})
+	repeats := w.order[:0] // reuses the prefix already read
+	for k := 1; k < len(w.order); k++ {
+		if gs[w.order[k]].SpanID == gs[w.order[k-1]].SpanID {
+			repeats = append(repeats, w.order[k])
+		}
+	}
+	if len(repeats) == 0 {
+		return gs
+	}
+	for _, i := range repeats {
+		w.noteCopy(gs[i].SpanID)
+		gs[i] = nil
+	}
+	return slices.DeleteFunc(gs, func(sp *spans.Span) bool { return sp == nil })
+}
+
+func (w *batchWriter) noteCopy(id spans.SpanID) {
+	if w.dupOf == nil {
+		w.dupOf = map[spans.SpanID]dupCopies{}
+	}
+	d := w.dupOf[id]
+	d.copies = max(d.copies, 1) + 1
+	w.dupOf[id] = d
+}
+
+// dropEventsOfCopies drops the events that came with the dropped copies of
+// a span: each copy brought the same events, so of each distinct event of a
+// span delivered c times, one in c is kept.
+func (w *batchWriter) dropEventsOfCopies(ge []*event.Record) []*event.Record {
+	if len(ge) == 0 {
+		return ge
+	}
+	var key []byte
+	eventKey := func(e *event.Record) string {
+		key = append(key[:0], e.SpanID[:]...)
+		key = binary.AppendVarint(key, nanos(e.Time))
+		key = binary.AppendUvarint(key, uint64(e.Stage))
+		key = appendString(key, e.Name)
+		return string(appendEventBody(key, e))
+	}
+	total := map[string]int{}
+	for _, e := range ge {
+		if d, ok := w.dupOf[e.SpanID]; ok && d.copies > 1 {
+			total[eventKey(e)]++
+		}
+	}
+	if len(total) == 0 {
+		return ge
+	}
+	seen := map[string]int{}
+	return slices.DeleteFunc(ge, func(e *event.Record) bool {
+		d, ok := w.dupOf[e.SpanID]
+		if !ok || d.copies < 2 {
+			return false
+		}
+		k := eventKey(e)
+		seen[k]++
+		return seen[k] > (total[k]+d.copies-1)/d.copies
+	})
+}
+
+// dropStored drops from gs (spans of trace tid) those the store holds
+// already, reading the span ids of the trace's stored parts, and notes them
+// in dupOf.
+func (w *batchWriter) dropStored(st *writeStmts, tid spans.TraceID, gs []*spans.Span) ([]*spans.Span, error) {
+	vals := make([]driver.Value, 1)
+	rows, err := st.traceSpanParts.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, tid[:]))
+	if err != nil {
+		return gs, fmt.Errorf("cannot read trace %s: %w", tid, err)
+	}
+	var parts []byte
+	err = rows.Next(vals)
+	rows.Close()
+	switch err {
+	case nil:
+		parts, _ = vals[0].([]byte)
+	case io.EOF:
+	default:
+		return gs, fmt.Errorf("cannot read trace %s: %w", tid, err)
+	}
+	w.stored = w.stored[:0]
+	err = forParts(parts, func(first, count int64) error {
+		rows, err := st.spanIDsInRange.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, first, first+count, tid[:]))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for {
+			switch err := rows.Next(vals); err {
+			case nil:
+				var id spans.SpanID
+				b, _ := vals[0].([]byte)
+				copy(id[:], b)
+				w.stored = append(w.stored, id)
+			case io.EOF:
+				return nil
+			default:
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return gs, fmt.Errorf("cannot read span ids of trace %s: %w", tid, err)
+	}
+	if len(w.stored) == 0 {
+		return gs, nil
+	}
+	cmpID := func(a, b spans.SpanID) int { return bytes.Compare(a[:], b[:]) }
+	slices.SortFunc(w.stored, cmpID)
+	return slices.DeleteFunc(gs, func(sp *spans.Span) bool {
+		if _, found := slices.BinarySearchFunc(w.stored, sp.SpanID, cmpID); !found {
+			return false
+		}
+		if w.dupOf == nil {
+			w.dupOf = map[spans.SpanID]dupCopies{}
+		}
+		d := w.dupOf[sp.SpanID]
+		d.copies, d.stored = max(d.copies, 1), true
+		w.dupOf[sp.SpanID] = d
+		return true
+	}), nil
+}
+
+// dropEventsOfStored drops the events of spans dropStored found stored:
+// they were stored with the span.
+func (w *batchWriter) dropEventsOfStored(ge []*event.Record) []*event.Record {
+	return slices.DeleteFunc(ge, func(e *event.Record) bool { return w.dupOf[e.SpanID].stored })
 }

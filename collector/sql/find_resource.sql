@@ -1,0 +1,1 @@
+SELECT id, attrs FROM resources WHERE hash = ?1

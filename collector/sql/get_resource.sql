@@ -1,0 +1,1 @@
+SELECT attrs FROM resources WHERE id = ?1

@@ -1,0 +1,1 @@
+INSERT INTO resources (hash, attrs) VALUES (?1, ?2)

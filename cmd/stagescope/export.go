@@ -15,8 +15,8 @@ import (
 // defaultExportLimit is how many traces one export sends at most.
 const defaultExportLimit = 10_000
 
-const exportSynopsis = `Replays stored traces (a window, a run, or trace ids) to Jaeger with their original trace
-and span ids, parents, times, attributes and events. OTLP/HTTP is the default (Jaeger ≥ 1.35
+const exportSynopsis = `Replays stored traces (a window, a run, one service, or trace ids) to Jaeger with their
+original trace and span ids, parents, times, attributes and events. OTLP/HTTP is the default (Jaeger ≥ 1.35
 and v2 accept it); --protocol thrift posts jaeger.thrift to an old collector's
 /api/traces endpoint instead.
 `
@@ -43,7 +43,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		protocol = fs.String("protocol", "otlp", "otlp (OTLP/HTTP) or thrift (jaeger.thrift over HTTP, for old collectors)")
 		endpoint = fs.String("endpoint", "", "where to send: default "+jaeger.DefaultOTLPEndpoint+" for otlp "+
 			"[OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT], "+jaeger.DefaultThriftEndpoint+" for thrift")
-		service = fs.String("service", env(jaeger.DefaultServiceName, "OTEL_SERVICE_NAME"), "Jaeger service of spans that carry no service.name [OTEL_SERVICE_NAME]")
+		service = fs.String("service", "", "export only the traces of this service `name` (their service.name)")
+		defSvc  = fs.String("default-service", env(jaeger.DefaultServiceName, "OTEL_SERVICE_NAME"), "Jaeger service of spans that carry no service.name [OTEL_SERVICE_NAME]")
 		batch   = fs.Int("batch", jaeger.DefaultBatchSize, "spans per request")
 		timeout = fs.Duration("timeout", envDuration(jaeger.DefaultTimeout, "STAGESCOPE_EXPORT_TIMEOUT"), "bound of one request")
 		gzip    = fs.Bool("gzip", env("", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION") == "gzip", "gzip OTLP requests [OTEL_EXPORTER_OTLP_COMPRESSION=gzip]")
@@ -58,6 +59,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *limit < 1 || *limit > collector.MaxTraceLimit {
 		return usagef("export jaeger", "--limit must be between 1 and %d", collector.MaxTraceLimit)
 	}
+	if err := checkService("export jaeger", *service); err != nil {
+		return err
+	}
 	var traceIDs []spans.TraceID
 	for _, s := range stringList(*ids) {
 		id, err := spans.ParseTraceID(s)
@@ -70,7 +74,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usagef("export jaeger", "OTEL_EXPORTER_OTLP_HEADERS: %v", err)
 	}
-	opts := []jaeger.Option{jaeger.WithServiceName(*service), jaeger.WithBatchSize(*batch), jaeger.WithTimeout(*timeout), jaeger.WithGzip(*gzip)}
+	opts := []jaeger.Option{jaeger.WithServiceName(*defSvc), jaeger.WithBatchSize(*batch), jaeger.WithTimeout(*timeout), jaeger.WithGzip(*gzip)}
 	if headers != nil {
 		opts = append(opts, jaeger.WithHeaders(headers))
 	}
@@ -95,7 +99,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("export jaeger", "--endpoint: %v", err)
 	}
 
-	traces, err := storedTraces(ctx, data, traceIDs, collector.TraceQuery{From: from, To: to, RunID: *run, Limit: *limit})
+	traces, err := storedTraces(ctx, data, traceIDs, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service, Limit: *limit}, stderr)
 	if err != nil {
 		_ = exp.Shutdown(context.WithoutCancel(ctx))
 		return err
@@ -114,8 +118,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return serr
 }
 
-// storedTraces reads the traces to export: the given ids, or those q selects.
-func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery) ([]jaeger.Trace, error) {
+// storedTraces reads the traces to export: the given ids (those of
+// q.Service only, when set), or those q selects.
+func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery, stderr io.Writer) ([]jaeger.Trace, error) {
 	st, err := openStoreReadOnly(dir)
 	if err != nil {
 		return nil, err
@@ -128,10 +133,13 @@ func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collec
 			if err != nil {
 				return nil, fmt.Errorf("trace %s: %w", id, err)
 			}
+			if q.Service != "" && !traceInService(t, q.Service) {
+				return nil, fmt.Errorf("trace %s has no span of service %q", id, q.Service)
+			}
 			ts = append(ts, t)
 		}
-	} else if ts, err = st.LoadTraces(ctx, q); err != nil {
-		return nil, fmt.Errorf("cannot read traces: %w", err)
+	} else if ts, err = loadStored(ctx, st, q, stderr); err != nil {
+		return nil, err
 	}
 	out := make([]jaeger.Trace, 0, len(ts))
 	for _, t := range ts {
@@ -142,4 +150,18 @@ func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collec
 		out = append(out, jaeger.Trace{Spans: ptrs, Events: t.Events})
 	}
 	return out, nil
+}
+
+// traceInService reports whether a stored trace belongs to service: its
+// summary's, or any span's.
+func traceInService(t *collector.Trace, service string) bool {
+	if t.Summary.Service == service {
+		return true
+	}
+	for i := range t.Spans {
+		if t.Spans[i].Service() == service {
+			return true
+		}
+	}
+	return false
 }

@@ -148,7 +148,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 		t.Fatalf("window run stored %d traces, want 6", len(window))
 	}
 	out := mustRun(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + j.OTLPURL}, "export", "jaeger", "--data", data,
-		"--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano), "--service", svcOTLP)
+		"--from", from.UTC().Format(time.RFC3339Nano), "--to", to.UTC().Format(time.RFC3339Nano), "--default-service", svcOTLP)
 	if !strings.Contains(out.stdout, "exported 6 traces") {
 		t.Fatalf("export output: %s %s", out.stdout, out.stderr)
 	}
@@ -158,7 +158,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 	thriftRun := runDemoCmd(t, nil, demoArgs(data, "5"))
 	thrift := storedRun(t, data, thriftRun)
 	out = mustRun(t, nil, "export", "jaeger", "--data", data, "--run", thriftRun, "--protocol", "thrift",
-		"--endpoint", j.ThriftURL, "--service", svcThrift)
+		"--endpoint", j.ThriftURL, "--default-service", svcThrift)
 	if !strings.Contains(out.stdout, "exported 5 traces") {
 		t.Fatalf("thrift export output: %s %s", out.stdout, out.stderr)
 	}

@@ -188,7 +188,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		"demo":          {"-addr", "-data", "-plant", "-duration", "-queries", "-workers", "-export-jaeger", "-llm-latency"},
 		"bench":         {"-top-k", "-top-n", "-modes", "-workers", "-questions", "-seed", "-data", "-json"},
 		"report":        {"-data", "-run", "-from", "-to", "-since", "-json", "-jaeger", "-service"},
-		"export jaeger": {"-data", "-run", "-trace", "-from", "-to", "-protocol", "-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "thrift"},
+		"export jaeger": {"-data", "-run", "-trace", "-from", "-to", "-service", "-default-service", "-protocol", "-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "thrift"},
 	}
 	for name, flags := range cases {
 		t.Run(name, func(t *testing.T) {

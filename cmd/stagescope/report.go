@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/collector"
@@ -19,9 +20,9 @@ const defaultReportLimit = 2000
 
 const reportSynopsis = `Prints the bottleneck report — per-stage time and self time, the critical path, worker
 pools, retries, tokens and cost, tail attribution, what-if — and its ranked findings, each
-with a recommendation. Traces come from the local database (a window, or a run) or, with
---jaeger, from a Jaeger query API (--service required), so traces kept in a distributed
-Jaeger can be analysed too.
+with a recommendation. Traces come from the local database (a window, a run, one service)
+or, with --jaeger, from a Jaeger query API (--service required), so traces kept in a
+distributed Jaeger can be analysed too.
 `
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,7 +39,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		asJSON    = fs.Bool("json", false, "print the report as JSON (the dashboard's /api/report format)")
 		slowQ     = fs.Float64("slow-quantile", analysis.DefaultSlowQuantile, "traces at or above this latency quantile form the slow cohort")
 		jaegerURL = fs.String("jaeger", env("", "STAGESCOPE_JAEGER_QUERY"), "read traces from the Jaeger query API at this `URL` (e.g. "+jaeger.DefaultQueryURL+") instead of the database [STAGESCOPE_JAEGER_QUERY]")
-		service   = fs.String("service", env("", "OTEL_SERVICE_NAME"), "with --jaeger: the service whose traces to read [OTEL_SERVICE_NAME]")
+		service   = fs.String("service", "", "analyse only the traces of this service `name` (its service.name); required with --jaeger [OTEL_SERVICE_NAME, with --jaeger only]")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -55,7 +56,16 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var traces []analysis.Trace
 	var source string
+	if err := checkService("report", *service); err != nil {
+		return err
+	}
 	if *jaegerURL != "" {
+		if *service == "" {
+			// Only Jaeger's reader needs a service, and there the
+			// OpenTelemetry variable names the usual one; a local report
+			// filtered by an inherited variable would surprise.
+			*service = env("", "OTEL_SERVICE_NAME")
+		}
 		if *service == "" {
 			return usagef("report", "--jaeger needs --service (or OTEL_SERVICE_NAME)")
 		}
@@ -65,10 +75,13 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		traces, err = jaegerTraces(ctx, *jaegerURL, jaeger.Query{Service: *service, From: from, To: to, Limit: *limit})
 		source = fmt.Sprintf("Jaeger %s, service %s", *jaegerURL, *service)
 	} else {
-		traces, err = localTraces(ctx, data, collector.TraceQuery{From: from, To: to, RunID: *run, Limit: *limit})
+		traces, err = localTraces(ctx, data, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service, Limit: *limit}, stderr)
 		source = "database " + data
 		if *run != "" {
 			source += ", run " + *run
+		}
+		if *service != "" {
+			source += ", service " + *service
 		}
 	}
 	if err != nil {
@@ -84,15 +97,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // localTraces reads traces from the data directory's database.
-func localTraces(ctx context.Context, dir string, q collector.TraceQuery) ([]analysis.Trace, error) {
+func localTraces(ctx context.Context, dir string, q collector.TraceQuery, stderr io.Writer) ([]analysis.Trace, error) {
 	st, err := openStoreReadOnly(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	ts, err := st.LoadTraces(ctx, q)
+	ts, err := loadStored(ctx, st, q, stderr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read traces: %w", err)
+		return nil, err
 	}
 	out := make([]analysis.Trace, 0, len(ts))
 	for _, t := range ts {
@@ -124,3 +137,42 @@ func jaegerTraces(ctx context.Context, baseURL string, q jaeger.Query) ([]analys
 }
 
 var errNoTraces = errors.New("no stored traces match the selection")
+
+// checkService refuses a service name no pipeline could have sent.
+func checkService(cmd, name string) error {
+	if name != strings.TrimSpace(name) {
+		return usagef(cmd, "--service %q has leading or trailing spaces", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return usagef(cmd, "--service %q contains a control character", name)
+		}
+	}
+	return nil
+}
+
+// loadStored reads the traces q selects (one page of at most q.Limit) and
+// says on stderr when the search stopped at the store's scan budget, so a
+// short answer is never mistaken for a complete one.
+func loadStored(ctx context.Context, st *collector.SQLiteStore, q collector.TraceQuery, stderr io.Writer) ([]*collector.Trace, error) {
+	page, err := st.ListTraces(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read traces: %w", err)
+	}
+	if page.Partial {
+		fmt.Fprintf(stderr, "stagescope: the search stopped after examining %d traces; traces that started before %s were not examined (narrow the window to reach them)\n",
+			collector.TraceScanBudget, page.ScannedTo.UTC().Format(time.RFC3339))
+	}
+	out := make([]*collector.Trace, 0, len(page.Traces))
+	for _, ts := range page.Traces {
+		t, err := st.GetTrace(ctx, ts.TraceID)
+		if errors.Is(err, collector.ErrNotFound) {
+			continue // deleted by retention meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cannot read traces: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

@@ -95,6 +95,17 @@ func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
 	if len(recent.Traces) != 10 || recent.Partial || recent.NextCursor != "" {
 		t.Errorf("last ten: %d traces, partial %v, cursor %q", len(recent.Traces), recent.Partial, recent.NextCursor)
 	}
+	// A service is an index range (traces_by_service): exact and complete
+	// at once, even when the service has no trace at all.
+	var svc, nobody handlers.TraceList
+	s.getJSON("/api/traces?service=bulk", http.StatusOK, &svc)
+	if len(svc.Traces) != collector.DefaultTraceLimit || svc.Partial || svc.NextCursor == "" {
+		t.Errorf("service=bulk: %d traces, partial %v, cursor %q", len(svc.Traces), svc.Partial, svc.NextCursor)
+	}
+	s.getJSON("/api/traces?service=nobody", http.StatusOK, &nobody)
+	if len(nobody.Traces) != 0 || nobody.Partial || nobody.NextCursor != "" {
+		t.Errorf("service=nobody: %d traces, partial %v, cursor %q; want a complete empty answer", len(nobody.Traces), nobody.Partial, nobody.NextCursor)
+	}
 	// A page that fills up before the budget is not partial: its cursor
 	// is its last trace's.
 	var page handlers.TraceList

@@ -2,12 +2,15 @@ package handlers_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/stagescope/stagescope/handlers"
 	"github.com/stagescope/stagescope/spans"
@@ -205,5 +208,35 @@ func TestLiveStreamOfOneService(t *testing.T) {
 	}
 	if name != "trace" || row.TraceID != want.String() || row.Service != "wanted" {
 		t.Errorf("first event %s %s, want the trace of service wanted", name, data)
+	}
+}
+
+// A database without the traces_by_service index (made before migration
+// 0005, or by a layout that lacks it) gives the same answers, by scanning.
+func TestServicesWithoutServiceIndex(t *testing.T) {
+	s := newSeeded(t)
+	db, err := sql.Open("sqlite3", s.store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DROP INDEX traces_by_service"); err != nil {
+		t.Fatal(err)
+	}
+	var l handlers.ServiceList
+	s.getJSON("/api/services", http.StatusOK, &l)
+	want := []handlers.ServiceRow{{Service: svcHostile, Traces: 1}, {Service: svcMain, Traces: seedTotal - 1}}
+	if fmt.Sprint(l.Services) != fmt.Sprint(want) || l.Partial {
+		t.Errorf("services without the index: %+v (partial %v), want %+v", l.Services, l.Partial, want)
+	}
+	var tl handlers.TraceList
+	s.getJSON("/api/traces?limit=1000&service="+url.QueryEscape(svcMain), http.StatusOK, &tl)
+	if len(tl.Traces) != seedTotal-1 || tl.Partial {
+		t.Errorf("traces of %s without the index: %d (partial %v)", svcMain, len(tl.Traces), tl.Partial)
+	}
+	var st handlers.StageBreakdown
+	s.getJSON("/api/stages?service="+url.QueryEscape(svcHostile), http.StatusOK, &st)
+	if r := stageMap(st)["rerank"]; r.Count != 1 || r.SelfMs != 20 {
+		t.Errorf("rerank of %s without the index: %+v", svcHostile, r)
 	}
 }

@@ -28,7 +28,13 @@ type gatewayDetail struct {
 var transportKeys = map[string]bool{
 	tagStatusCode: true, tagStatusDescription: true, tagSpanKind: true,
 	tagScopeName: true, tagScopeVersion: true, "otel.library.name": true, "otel.library.version": true,
+	jaegerWarnings: true,
 }
+
+// jaegerWarnings is where Jaeger's query service writes its own remarks
+// about a trace ("parent span ID=… is not in the trace; skipping clock skew
+// adjustment"); they are not the span's.
+const jaegerWarnings = "@jaeger@warnings"
 
 // decodeTraces turns the "result" of a query answer into traces, grouped by
 // trace ID and ordered by start, through otlpconv: the same translation as

@@ -44,30 +44,46 @@ type pathWalker struct {
 	tree *tree
 	attr []int64 // critical-path time per charged stage
 	segs *[]PathSegment
+	// byEnd is scratch for the children being walked, a stack shared by
+	// the levels of the recursion.
+	byEnd []int32
 }
 
 // walk charges the critical path of node v, which occupies [lo, hi] on its
 // parent's path. wait is a window in which path time is charged to the
 // pool (a job's queue wait); failed is set inside a failed retry attempt.
+//
+// Walking back from hi, it takes the child that ends last before the
+// current point, then the one that ends last before that child started, and
+// so on; time between them is v's own. A child that ends after the current
+// point overlaps the step already taken: by no more than the clocks'
+// tolerance (tracetree.Tree.Tolerance: one tick of the coarser timestamp,
+// ≤ 1 ms) it is a sequential step whose end was rounded, and is taken with
+// its end clipped; by more, it ran concurrently and is not on the path.
 func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	tr := w.tree
-	kids := tr.children(v)
-	// Children latest end first (ends clipped to hi).
+	mark := len(w.byEnd)
+	w.byEnd = append(w.byEnd, tr.children(v)...)
+	kids := w.byEnd[mark:]
+	// Children latest end first (ends clipped to hi), earlier start first
+	// on ties: of two children ending together the longer bounds the wait.
 	if len(kids) > 1 {
-		end := func(c int32) int64 { return min(tr.nodes[c].end, hi) }
+		less := func(a, b int32) bool {
+			ea, eb := min(tr.nodes[a].end, hi), min(tr.nodes[b].end, hi)
+			return ea > eb || (ea == eb && tr.nodes[a].start < tr.nodes[b].start)
+		}
 		if len(kids) <= 16 {
 			for i := 1; i < len(kids); i++ {
-				for j := i; j > 0 && end(kids[j]) > end(kids[j-1]); j-- {
+				for j := i; j > 0 && less(kids[j], kids[j-1]); j-- {
 					kids[j], kids[j-1] = kids[j-1], kids[j]
 				}
 			}
 		} else {
-			slices.SortFunc(kids, func(a, b int32) int {
-				ea, eb := end(a), end(b)
+			slices.SortStableFunc(kids, func(a, b int32) int {
 				switch {
-				case ea > eb:
+				case less(a, b):
 					return -1
-				case ea < eb:
+				case less(b, a):
 					return 1
 				}
 				return 0
@@ -78,8 +94,14 @@ func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	for _, c := range kids {
 		cn := &tr.nodes[c]
 		cs, ce := max(cn.start, lo), min(cn.end, hi)
-		if ce <= cs || ce > cur {
-			continue // empty, or concurrent with the chain already taken
+		if ce > cur {
+			if ce-cur > tr.tt.Tolerance(cn.end, cur) {
+				continue // concurrent with the chain already taken
+			}
+			ce = cur // sequential; its end was rounded past the next start
+		}
+		if ce <= cs {
+			continue
 		}
 		if ce < cur {
 			w.charge(v, ce, cur, wait, failed)
@@ -96,6 +118,7 @@ func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	if cur > lo {
 		w.charge(v, lo, cur, wait, failed)
 	}
+	w.byEnd = w.byEnd[:mark]
 }
 
 func (w *pathWalker) charge(v int32, lo, hi int64, wait interval, failed bool) {

@@ -36,9 +36,12 @@ synthesize with the extractive local model, over the doc comments of the Go stan
 answering its labelled questions continuously in this process. Spans go to the collector in
 process (no network). Open the printed URL: live data appears within seconds.
 
-Plant a bottleneck and watch the report find it:
-  stagescope demo --plant rerank=latency:lognormal:80ms
-  stagescope demo --plant llm=errors:0.2
+Plant a bottleneck and watch the report find it (--plant stage=spec, one per stage; stages embed,
+retrieve, rerank, synth, llm, storage, pool; spec latency:DIST[@P] and/or errors:RATE):
+  stagescope demo --plant rerank=latency:lognormal:80ms     every rerank call slower, median +80ms
+  stagescope demo --plant rerank=latency:500ms@0.05         a tail: 5% of rerank calls +500ms
+  stagescope demo --plant llm=errors:0.2                    20% of model calls fail (retried)
+  stagescope demo --plant pool=latency:20ms --plant retrieve=errors:0.05
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -2,111 +2,61 @@ package main
 
 import (
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/spans"
 )
 
-// plantFlag collects --plant stage=spec flags into fault injectors.
-//
-//	rerank=latency:80ms               constant extra latency
-//	retrieve=latency:lognormal:40ms   log-normal, median 40ms (sigma 0.5)
-//	synth=latency:uniform:10ms-90ms   uniform between the two
-//	llm=errors:0.2                    20 % of model calls fail (and are retried)
-//	llm=latency:50ms,errors:0.1       both
+// plantFlag collects --plant flags into a fault plan (grammar:
+// faultinject.SpecSyntax). The n-th plant is seeded with n, so a command
+// line plants the same faults on every run.
 type plantFlag struct {
-	faults map[spans.Stage]*faultinject.Injector
+	faults faultinject.Plan
+	specs  map[spans.Stage]string
 	seed   int64
 }
 
-const plantHelp = "plant a bottleneck: `stage=spec` with stage retrieve, rerank, synth or llm and spec " +
-	"latency:DUR, latency:lognormal:MEDIAN, latency:uniform:LO-HI, errors:RATE, comma-separated; repeatable " +
-	"(e.g. --plant rerank=latency:80ms --plant llm=errors:0.2)"
+const plantHelp = "plant a fault: `stage=spec`, repeatable, one per stage.\n" +
+	"stage: embed, retrieve, rerank, synth, llm, storage or pool (pool: every job of a worker pool inside a query\n" +
+	"holds its worker for the latency; storage: every vector-store query).\n" +
+	"spec: comma-separated items latency:DIST[@P] (a fraction P of calls, default 1, get the latency) and\n" +
+	"errors:RATE (a fraction RATE of calls fail; model calls are retried); DIST is DUR, lognormal:MEDIAN or\n" +
+	"uniform:LO-HI. Planted spans carry fault.latency_ns and fault.error; the fault itself is a \"fault\" child\n" +
+	"span with fault.injected=true.\n" +
+	"e.g. --plant rerank=latency:500ms@0.05 --plant llm=latency:lognormal:40ms,errors:0.1"
 
 func (p *plantFlag) String() string {
-	if p == nil || len(p.faults) == 0 {
+	if p == nil || len(p.specs) == 0 {
 		return ""
 	}
-	var names []string
-	for s := range p.faults {
-		names = append(names, s.String())
+	stages := make([]spans.Stage, 0, len(p.specs))
+	for s := range p.specs {
+		stages = append(stages, s)
 	}
-	return strings.Join(names, ",")
+	slices.Sort(stages)
+	out := make([]string, len(stages))
+	for i, s := range stages {
+		out[i] = s.String() + "=" + p.specs[s]
+	}
+	return strings.Join(out, " ")
 }
 
 func (p *plantFlag) Set(v string) error {
-	name, spec, ok := strings.Cut(v, "=")
-	if !ok || spec == "" {
-		return fmt.Errorf("%q is not stage=spec", v)
-	}
-	stage, err := spans.ParseStage(strings.TrimSpace(name))
+	stage, inj, err := faultinject.ParsePlant(v, p.seed+1)
 	if err != nil {
 		return err
 	}
-	switch stage {
-	case spans.StageRetrieve, spans.StageRerank, spans.StageSynth, spans.StageLLM:
-	default:
-		return fmt.Errorf("cannot plant faults in stage %s (retrieve, rerank, synth or llm)", stage)
+	if prev, ok := p.specs[stage]; ok {
+		return fmt.Errorf("plant %q: %s is planted already (%s); put both items in one plant, comma-separated", v, stage, prev)
 	}
 	p.seed++
-	opts := []faultinject.Option{faultinject.WithSeed(p.seed)}
-	for _, item := range strings.Split(spec, ",") {
-		kind, arg, _ := strings.Cut(strings.TrimSpace(item), ":")
-		switch kind {
-		case "latency":
-			d, err := parseDistribution(arg)
-			if err != nil {
-				return fmt.Errorf("%s: %w", v, err)
-			}
-			opts = append(opts, faultinject.WithLatency(d))
-		case "errors":
-			r, err := strconv.ParseFloat(arg, 64)
-			if err != nil || r < 0 || r > 1 {
-				return fmt.Errorf("%s: error rate %q is not between 0 and 1", v, arg)
-			}
-			opts = append(opts, faultinject.WithErrorRate(r))
-		default:
-			return fmt.Errorf("%s: unknown fault %q (latency or errors)", v, kind)
-		}
-	}
 	if p.faults == nil {
-		p.faults = map[spans.Stage]*faultinject.Injector{}
+		p.faults, p.specs = faultinject.Plan{}, map[spans.Stage]string{}
 	}
-	p.faults[stage] = faultinject.New(opts...)
+	p.faults[stage] = inj
+	_, spec, _ := strings.Cut(v, "=")
+	p.specs[stage] = strings.TrimSpace(spec)
 	return nil
-}
-
-// lognormalSigma is the spread of planted log-normal latencies: p95 is
-// about 2.3× the median, a realistic tail.
-const lognormalSigma = 0.5
-
-func parseDistribution(s string) (faultinject.Distribution, error) {
-	kind, arg, ok := strings.Cut(s, ":")
-	if !ok {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("latency %q is not a duration", s)
-		}
-		return faultinject.Constant(d), nil
-	}
-	switch kind {
-	case "lognormal":
-		d, err := time.ParseDuration(arg)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("median %q is not a positive duration", arg)
-		}
-		return faultinject.LogNormal(d, lognormalSigma), nil
-	case "uniform":
-		lo, hi, _ := strings.Cut(arg, "-")
-		a, err1 := time.ParseDuration(lo)
-		b, err2 := time.ParseDuration(hi)
-		if err1 != nil || err2 != nil || a < 0 || b < a {
-			return nil, fmt.Errorf("uniform range %q is not LO-HI", arg)
-		}
-		return faultinject.Uniform(a, b), nil
-	}
-	return nil, fmt.Errorf("unknown latency distribution %q (lognormal or uniform)", kind)
 }

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/stagescope/stagescope/engine/document"
+	"github.com/stagescope/stagescope/engine/faultinject"
+	"github.com/stagescope/stagescope/spans"
 )
 
 // Defaults of the hash embedder.
@@ -126,6 +128,9 @@ func (h *HashEmbedder) Embed(ctx context.Context, texts []string) (out [][]float
 	sctx, span := embedSpan(ctx, model, len(texts))
 	tokens := 0
 	defer func() { endEmbedSpan(sctx, span, model, len(texts), tokens, h.dims, err) }()
+	if sctx, err = faultinject.Inject(sctx, spans.StageEmbed); err != nil {
+		return nil, err
+	}
 
 	table := h.idf.Load()
 	flat := make([]float32, len(texts)*h.dims) // one allocation for all vectors

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/engine/document"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/pool"
 	"github.com/stagescope/stagescope/engine/retry"
+	"github.com/stagescope/stagescope/spans"
 )
 
 // Defaults of the OpenAI-compatible embedder.
@@ -152,6 +154,9 @@ func (o *OpenAI) Embed(ctx context.Context, texts []string) (out [][]float32, er
 	sctx, span := embedSpan(ctx, o.model, len(texts))
 	tokens, dims := 0, 0
 	defer func() { endEmbedSpan(sctx, span, o.model, len(texts), tokens, dims, err) }()
+	if sctx, err = faultinject.Inject(sctx, spans.StageEmbed); err != nil {
+		return nil, err
+	}
 
 	opts := append([]retry.Option{retry.WithRetryIf(retryable)}, o.retryOpts...)
 	var jobs []pool.Job[*batchResult]

@@ -41,6 +41,13 @@ type Option func(*Injector)
 // WithLatency sets the latency distribution (default: none).
 func WithLatency(dist Distribution) Option { return func(i *Injector) { i.latency = dist } }
 
+// WithLatencyRate sets the probability, in [0, 1], that a call gets the
+// latency (default 1: every call). A rate of 0.05 plants a tail: 5% of
+// calls are slow, the median is untouched.
+func WithLatencyRate(p float64) Option {
+	return func(i *Injector) { i.latencyRate = min(1, max(0, p)) }
+}
+
 // WithErrorRate sets the probability, in [0, 1], that Apply fails.
 func WithErrorRate(p float64) Option { return func(i *Injector) { i.rate = min(1, max(0, p)) } }
 
@@ -56,20 +63,21 @@ func WithError(err error) Option { return func(i *Injector) { i.err = err } }
 // Injector plants latency and errors. It is safe for concurrent use; a nil
 // *Injector does nothing.
 type Injector struct {
-	latency Distribution
-	rate    float64
-	err     error
+	latency     Distribution
+	latencyRate float64
+	rate        float64
+	err         error
 
 	mu  sync.Mutex // guards rng
 	rng *rand.Rand
 
-	calls, failures atomic.Int64
-	slept           atomic.Int64
+	calls, delayed, failures atomic.Int64
+	slept                    atomic.Int64
 }
 
 // New returns an Injector. Without options it does nothing but count calls.
 func New(opts ...Option) *Injector {
-	i := &Injector{}
+	i := &Injector{latencyRate: 1}
 	for _, o := range opts {
 		o(i)
 	}
@@ -81,22 +89,37 @@ func New(opts ...Option) *Injector {
 
 // Apply sleeps a sampled latency, or until ctx is done (then it returns the
 // context's error), and then fails with the configured probability. It sets
-// fault.latency_ns and fault.error on the current span of ctx.
+// fault.latency_ns and fault.error on the current span of ctx. Stage code
+// calls Inject instead, which runs the fault in a span of its own.
 func (i *Injector) Apply(ctx context.Context) error {
 	if i == nil {
 		return nil
 	}
+	d, fail := i.draw()
+	_, err := i.apply(ctx, dispatcher.SpanFromContext(ctx), d, fail)
+	return err
+}
+
+// draw counts a call and decides its fault: the latency to add (0 if the
+// call is not delayed) and whether it fails.
+func (i *Injector) draw() (time.Duration, bool) {
 	i.calls.Add(1)
 	i.mu.Lock()
+	defer i.mu.Unlock()
 	var d time.Duration
-	if i.latency != nil {
+	// A rate of 1 draws nothing, so seeded sequences of plants without a
+	// rate are the same as before rates existed.
+	if i.latency != nil && (i.latencyRate >= 1 || i.rng.Float64() < i.latencyRate) {
 		d = i.latency.Sample(i.rng)
 	}
-	fail := i.rate > 0 && i.rng.Float64() < i.rate
-	i.mu.Unlock()
+	return d, i.rate > 0 && i.rng.Float64() < i.rate
+}
 
-	span := dispatcher.SpanFromContext(ctx)
+// apply sleeps d (or until ctx is done) and fails if fail, recording both
+// on span. It returns how long it slept.
+func (i *Injector) apply(ctx context.Context, span *dispatcher.Span, d time.Duration, fail bool) (time.Duration, error) {
 	if d > 0 {
+		i.delayed.Add(1)
 		t := time.NewTimer(d)
 		start := time.Now()
 		select {
@@ -106,16 +129,16 @@ func (i *Injector) Apply(ctx context.Context) error {
 			slept := time.Since(start)
 			i.slept.Add(int64(slept))
 			span.SetAttributes(spans.Int64(spans.KeyFaultLatencyNanos, int64(slept)))
-			return ctx.Err()
+			return slept, ctx.Err()
 		}
 		i.slept.Add(int64(d))
 	}
 	span.SetAttributes(spans.Int64(spans.KeyFaultLatencyNanos, int64(d)), spans.Bool(spans.KeyFaultError, fail))
 	if !fail {
-		return nil
+		return d, nil
 	}
 	i.failures.Add(1)
-	return &InjectedError{Err: i.err}
+	return d, &InjectedError{Err: i.err}
 }
 
 // Stats reports what the injector has done: calls to Apply, injected
@@ -125,6 +148,14 @@ func (i *Injector) Stats() (calls, failures int64, slept time.Duration) {
 		return 0, 0, 0
 	}
 	return i.calls.Load(), i.failures.Load(), time.Duration(i.slept.Load())
+}
+
+// Delayed reports how many calls got a planted latency.
+func (i *Injector) Delayed() int64 {
+	if i == nil {
+		return 0
+	}
+	return i.delayed.Load()
 }
 
 // Wrap returns fn with the injector's faults applied before it runs: the

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/tokens"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -57,6 +58,9 @@ func (x *extractive) Model() string { return ExtractiveModel }
 func (x *extractive) Complete(ctx context.Context, req Request) (_ *Response, err error) {
 	ctx, span := x.c.d.Start(ctx, SpanName, spans.StageLLM, x.in.startAttrs(req, false)...)
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageLLM); err != nil {
+		return nil, err
+	}
 	x.in.emitStart(ctx, req, false)
 	start := time.Now()
 	text, finish := x.answer(req)
@@ -72,6 +76,10 @@ func (x *extractive) Complete(ctx context.Context, req Request) (_ *Response, er
 
 func (x *extractive) Stream(ctx context.Context, req Request) (*Stream, error) {
 	s := newStream(ctx, &x.in, req)
+	if _, err := faultinject.Inject(s.ctx, spans.StageLLM); err != nil {
+		s.fail(err)
+		return nil, err
+	}
 	text, finish := x.answer(req)
 	pieces := words(text)
 	first := true

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/retry"
 	"github.com/stagescope/stagescope/engine/tokens"
 	"github.com/stagescope/stagescope/spans"
@@ -135,6 +136,9 @@ func (o *openAI) post(ctx context.Context, req Request, stream bool) (*http.Resp
 func (o *openAI) Complete(ctx context.Context, req Request) (_ *Response, err error) {
 	ctx, span := o.c.d.Start(ctx, SpanName, spans.StageLLM, o.in.startAttrs(req, false)...)
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageLLM); err != nil {
+		return nil, err
+	}
 	o.in.emitStart(ctx, req, false)
 	start := time.Now()
 	hresp, err := o.post(ctx, req, false)
@@ -168,6 +172,10 @@ func (o *openAI) Complete(ctx context.Context, req Request) (_ *Response, err er
 
 func (o *openAI) Stream(ctx context.Context, req Request) (*Stream, error) {
 	s := newStream(ctx, &o.in, req)
+	if _, err := faultinject.Inject(s.ctx, spans.StageLLM); err != nil {
+		s.fail(err)
+		return nil, err
+	}
 	hresp, err := o.post(s.ctx, req, true)
 	if err != nil {
 		s.fail(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -152,7 +153,12 @@ func (r *run[T]) runJob(i int, queued time.Time) {
 	if r.events {
 		r.d.Emit(ctx, &event.JobStarted{Header: event.Header{Time: started}, Pool: r.c.name, Job: i, Workers: r.workers, InFlight: int(inFlight), QueueWait: wait})
 	}
-	v, err := call(ctx, r.jobs[i])
+	// A fault planted in the pool holds the worker, as a slow job would.
+	ctx, err := faultinject.Inject(ctx, spans.StagePool)
+	var v T
+	if err == nil {
+		v, err = call(ctx, r.jobs[i])
+	}
 	r.inFlight.Add(-1)
 	var runTime time.Duration
 	if timed {

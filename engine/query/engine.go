@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
@@ -46,7 +47,7 @@ type Engine struct {
 	topK, topN int
 	mode       synth.Mode
 	workers    int
-	faults     map[spans.Stage]*faultinject.Injector
+	faults     faultinject.Plan
 	retryOpts  []retry.Option
 	synthOpts  []synth.Option
 }
@@ -55,7 +56,7 @@ type Engine struct {
 // retrieved) and model.
 func New(retriever retrieve.Retriever, reranker rerank.Reranker, model llm.LLM, opts ...Option) (*Engine, error) {
 	e := &Engine{retriever: retriever, reranker: reranker, topK: DefaultTopK, topN: DefaultTopN, mode: DefaultMode,
-		workers: DefaultWorkers, faults: map[spans.Stage]*faultinject.Injector{}}
+		workers: DefaultWorkers, faults: faultinject.Plan{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -71,11 +72,11 @@ func New(retriever retrieve.Retriever, reranker rerank.Reranker, model llm.LLM, 
 		return nil, fmt.Errorf("query engine: %w", err)
 	}
 	for s := range e.faults {
-		if s != spans.StageRetrieve && s != spans.StageRerank && s != spans.StageSynth && s != spans.StageLLM {
+		if !slices.Contains(faultinject.Stages, s) {
 			return nil, fmt.Errorf("query engine: cannot plant faults in stage %s", s)
 		}
 	}
-	e.model = &retryingLLM{inner: model, fault: e.faults[spans.StageLLM], opts: e.retryOpts}
+	e.model = &retryingLLM{inner: model, opts: e.retryOpts}
 	e.synth = synth.New(e.model, append(append([]synth.Option(nil), e.synthOpts...), synth.WithMode(e.mode))...)
 	return e, nil
 }
@@ -89,6 +90,7 @@ func (e *Engine) TopN() int { return e.topN }
 // Query answers one query.
 func (e *Engine) Query(ctx context.Context, q string) (_ *Response, err error) {
 	d := dispatcher.Get(DispatcherName)
+	ctx = faultinject.WithPlan(ctx, e.faults)
 	ctx, span := d.Start(ctx, SpanName, spans.StageQuery, spans.String(spans.KeyQueryText, q),
 		spans.Int(spans.KeyRetrievalTopK, e.topK), spans.Int(spans.KeyRerankTopN, e.topN), spans.String(spans.KeySynthMode, string(e.mode)))
 	defer span.Done(&err)
@@ -97,25 +99,16 @@ func (e *Engine) Query(ctx context.Context, q string) (_ *Response, err error) {
 		d.Emit(ctx, &event.QueryStart{Query: q})
 	}
 
-	if err := applyFault(ctx, e.faults[spans.StageRetrieve], spans.StageRetrieve); err != nil {
-		return nil, fmt.Errorf("query %q: retrieve: %w", q, err)
-	}
 	hits, err := e.retriever.Retrieve(ctx, q, e.topK)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: retrieve: %w", q, err)
 	}
 
-	if err := applyFault(ctx, e.faults[spans.StageRerank], spans.StageRerank); err != nil {
-		return nil, fmt.Errorf("query %q: rerank: %w", q, err)
-	}
 	sources, err := e.rerank(ctx, q, hits)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: rerank: %w", q, err)
 	}
 
-	if err := applyFault(ctx, e.faults[spans.StageSynth], spans.StageSynth); err != nil {
-		return nil, fmt.Errorf("query %q: synthesize: %w", q, err)
-	}
 	chunks := make([]string, len(sources))
 	for i, s := range sources {
 		chunks[i] = s.Text

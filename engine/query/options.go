@@ -34,11 +34,13 @@ func WithResponseMode(m synth.Mode) Option { return func(e *Engine) { e.mode = m
 // (DefaultWorkers).
 func WithWorkers(n int) Option { return func(e *Engine) { e.workers = n } }
 
-// WithFaults plants faults per stage. Supported stages: StageRetrieve,
-// StageRerank, StageSynth and StageLLM. The injector of a stage runs in a
-// "fault" span of that stage just before the stage's work (for StageLLM,
-// inside each retry attempt, so injected errors are retried), so the
-// planted latency is counted in that stage's time.
+// WithFaults plants faults per stage, for the stages in faultinject.Stages.
+// Each query carries them (faultinject.WithPlan) and every stage applies its
+// own in a "fault" span that is a child of the stage's span (for StageLLM,
+// inside each retry attempt, so injected errors are retried), so the planted
+// latency is counted in that stage's time and marked as injected. The pool
+// of QueryBatch is outside the queries and is not planted; the pools inside
+// a query (hybrid retrieval, tree_summarize synthesis) are.
 func WithFaults(faults map[spans.Stage]*faultinject.Injector) Option {
 	return func(e *Engine) {
 		for s, inj := range faults {

@@ -145,14 +145,24 @@ func TestWholeQuerySpanTreeOverGoCorpus(t *testing.T) {
 	if !kinds["vector"] || !kinds["bm25"] {
 		t.Fatalf("inner retrievers %v", kinds)
 	}
-	// query → fault (rerank stage, the planted latency) and rerank.
-	fault := tr.child(t, q, FaultSpanName, spans.StageRerank)
-	if v, _ := fault.Attr(spans.KeyFaultLatencyNanos); v.AsInt64() != int64(15*time.Millisecond) || fault.Duration() < 15*time.Millisecond {
-		t.Fatalf("fault span: latency %d, duration %v", v.AsInt64(), fault.Duration())
-	}
+	// query → rerank → fault (rerank stage, the planted latency, marked
+	// injected); the rerank span says it received the fault.
 	rr := tr.child(t, q, "rerank", spans.StageRerank)
 	if v, _ := rr.Attr(spans.KeyRerankTopN); v.AsInt64() != 3 {
 		t.Fatalf("rerank.top_n = %d", v.AsInt64())
+	}
+	fault := tr.child(t, rr, FaultSpanName, spans.StageRerank)
+	if v, _ := fault.Attr(spans.KeyFaultLatencyNanos); v.AsInt64() != int64(15*time.Millisecond) || fault.Duration() < 15*time.Millisecond {
+		t.Fatalf("fault span: latency %d, duration %v", v.AsInt64(), fault.Duration())
+	}
+	if v, ok := fault.Attr(faultinject.KeyInjected); !ok || !v.AsBool() {
+		t.Fatal("the fault span is not marked fault.injected")
+	}
+	if v, _ := rr.Attr(spans.KeyFaultLatencyNanos); v.AsInt64() != int64(15*time.Millisecond) {
+		t.Fatalf("rerank span: fault.latency_ns %d", v.AsInt64())
+	}
+	if _, ok := rr.Attr(faultinject.KeyInjected); ok || rr.Duration() < fault.Duration() {
+		t.Fatalf("rerank span marked injected, or shorter (%v) than its fault (%v)", rr.Duration(), fault.Duration())
 	}
 	// query → synthesize → retry → attempt 1 (failed) and 2 → llm.
 	syn := tr.child(t, q, "synthesize", spans.StageSynth)
@@ -277,7 +287,7 @@ func TestQueryFaultErrorsAndOptions(t *testing.T) {
 		t.Fatalf("%v %+v", err, r)
 	}
 	for _, bad := range [][]Option{{WithTopK(0)}, {WithTopN(0)}, {WithResponseMode("chatty")},
-		{WithFaults(map[spans.Stage]*faultinject.Injector{spans.StageStorage: failing})}} {
+		{WithFaults(map[spans.Stage]*faultinject.Injector{spans.StageQuery: failing})}} {
 		if _, err := New(p.Index.BM25, nil, llm.NewExtractive(), bad...); err == nil {
 			t.Fatal("bad options accepted")
 		}

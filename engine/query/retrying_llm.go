@@ -3,19 +3,17 @@ package query
 import (
 	"context"
 
-	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/llm"
 	"github.com/stagescope/stagescope/engine/retry"
-	"github.com/stagescope/stagescope/spans"
 )
 
 // retryingLLM wraps every Complete in retry.Do, so a model call is one
 // logical retry span with an attempt span per try, and the model's own span
-// under the attempt. A fault planted for StageLLM fires inside the attempt.
+// under the attempt. A fault planted for StageLLM fires inside the model's
+// span, so it is retried like a real failure.
 type retryingLLM struct {
 	inner llm.LLM
-	fault *faultinject.Injector
 	opts  []retry.Option
 }
 
@@ -25,9 +23,6 @@ func (r *retryingLLM) Model() string { return r.inner.Model() }
 
 func (r *retryingLLM) Complete(ctx context.Context, req llm.Request) (*llm.Response, error) {
 	return retry.Do(ctx, LLMRetryOp, func(ctx context.Context, _ int) (*llm.Response, error) {
-		if err := applyFault(ctx, r.fault, spans.StageLLM); err != nil {
-			return nil, err
-		}
 		return r.inner.Complete(ctx, req)
 	}, r.opts...)
 }
@@ -35,21 +30,8 @@ func (r *retryingLLM) Complete(ctx context.Context, req llm.Request) (*llm.Respo
 // Stream is not retried: once a stream has started, its consumer has seen
 // part of the answer.
 func (r *retryingLLM) Stream(ctx context.Context, req llm.Request) (*llm.Stream, error) {
-	if err := applyFault(ctx, r.fault, spans.StageLLM); err != nil {
-		return nil, err
-	}
 	return r.inner.Stream(ctx, req)
 }
 
 // FaultSpanName is the name of the span a planted fault runs in.
-const FaultSpanName = "fault"
-
-// applyFault runs inj, if any, in a "fault" span of the given stage.
-func applyFault(ctx context.Context, inj *faultinject.Injector, stage spans.Stage) (err error) {
-	if inj == nil {
-		return nil
-	}
-	ctx, span := dispatcher.Get(DispatcherName).Start(ctx, FaultSpanName, stage)
-	defer span.Done(&err)
-	return inj.Apply(ctx)
-}
+const FaultSpanName = faultinject.SpanName

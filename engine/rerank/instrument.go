@@ -5,6 +5,7 @@ import (
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -18,6 +19,9 @@ func Instrument(ctx context.Context, model, query string, passages []Passage, to
 	ctx, span := d.Start(ctx, SpanName, spans.StageRerank,
 		spans.Int(spans.KeyRerankTopN, topN), spans.String(spans.KeyRerankModel, model), spans.Int("rerank.candidates", len(passages)))
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageRerank); err != nil {
+		return nil, err
+	}
 	events := d.EventsEnabled()
 	var in []event.ScoredDoc
 	if events {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -37,6 +38,9 @@ func instrument(ctx context.Context, kind, query string, topK int, fn func(ctx c
 	d := dispatcher.Get(DispatcherName)
 	ctx, span := d.Start(ctx, SpanName, spans.StageRetrieve, spans.Int(spans.KeyRetrievalTopK, topK), spans.String(KeyRetriever, kind))
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageRetrieve); err != nil {
+		return nil, err
+	}
 	events := d.EventsEnabled()
 	if events {
 		d.Emit(ctx, &event.RetrievalStart{Retriever: kind, Query: query, TopK: topK})

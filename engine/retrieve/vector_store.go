@@ -6,6 +6,9 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/stagescope/stagescope/engine/faultinject"
+	"github.com/stagescope/stagescope/spans"
 )
 
 // VectorEntry is one node's vector as a VectorStore holds it.
@@ -121,6 +124,9 @@ func (s *VectorStore) Entries() []VectorEntry {
 // checks it once: a scan is short.
 func (s *VectorStore) Query(ctx context.Context, vector []float32, topK int) ([]Hit, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("vector query: %w", err)
+	}
+	if _, err := faultinject.Inject(ctx, spans.StageStorage); err != nil {
 		return nil, fmt.Errorf("vector query: %w", err)
 	}
 	s.mu.RLock()

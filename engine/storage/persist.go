@@ -14,6 +14,7 @@ import (
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/retrieve"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -81,6 +82,9 @@ func (s *StorageContext) Persist(ctx context.Context, dir string) (err error) {
 func persistFile(ctx context.Context, d *dispatcher.Dispatcher, store, ns, path string, v any) (n int64, err error) {
 	ctx, span := d.Start(ctx, "persist "+store, spans.StageStorage, spans.String(spans.KeyStorageStore, store), spans.String(spans.KeyStorageNamespace, ns))
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageStorage); err != nil {
+		return 0, fmt.Errorf("persisting %s: %w", store, err)
+	}
 	began := time.Now()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -209,6 +213,9 @@ func Load(ctx context.Context, dir string) (_ *StorageContext, err error) {
 func loadFile(ctx context.Context, d *dispatcher.Dispatcher, store, ns, path string, v any) (n int64, err error) {
 	ctx, span := d.Start(ctx, "load "+store, spans.StageStorage, spans.String(spans.KeyStorageStore, store), spans.String(spans.KeyStorageNamespace, ns))
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageStorage); err != nil {
+		return 0, fmt.Errorf("loading %s: %w", store, err)
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("loading %s: %w", path, err)
 	}

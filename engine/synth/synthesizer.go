@@ -8,6 +8,7 @@ import (
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/engine/faultinject"
 	"github.com/stagescope/stagescope/engine/llm"
 	"github.com/stagescope/stagescope/engine/pool"
 	"github.com/stagescope/stagescope/engine/tokens"
@@ -69,6 +70,9 @@ func (s *Synthesizer) Synthesize(ctx context.Context, query string, chunks []str
 	ctx, span := s.d.Start(ctx, "synthesize", spans.StageSynth,
 		spans.String(spans.KeySynthMode, string(s.mode)), spans.Int("synthesize.chunks", len(chunks)))
 	defer span.Done(&err)
+	if ctx, err = faultinject.Inject(ctx, spans.StageSynth); err != nil {
+		return nil, err
+	}
 	if s.d.EventsEnabled() {
 		s.d.Emit(ctx, &event.SynthesizeStart{Query: query, Mode: string(s.mode), Chunks: len(chunks)})
 	}

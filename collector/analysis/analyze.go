@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -23,8 +24,12 @@ type traceResult struct {
 type stageAcc struct {
 	totals, selfs []int64
 	selfSum       int64
-	errors        int
-	traces        int
+	// busySum is, summed over traces, the time within the trace's
+	// end-to-end interval during which a span of the stage ran its own code
+	// (the union of the spans' self intervals).
+	busySum int64
+	errors  int
+	traces  int
 }
 
 // accumulator folds traces one by one into the raw material of a Report.
@@ -42,6 +47,13 @@ type accumulator struct {
 	hints   hints
 	tokens  []tokenSum // per node of the current trace
 	seen    []bool     // per stage, for the current trace
+	// busy holds, per stage, the self intervals of the current trace.
+	busy [][]tracetree.Interval
+	// anomalies counts flagged spans; anomalous the traces with any, and
+	// anomalyExemplars the first of them.
+	anomalies        tracetree.Anomalies
+	anomalous        int
+	anomalyExemplars []spans.TraceID
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
@@ -55,6 +67,7 @@ func newAccumulator(cfg *config, sizeHint int) *accumulator {
 		retries: map[string]*retryAcc{},
 		cost:    map[costKey]*costAcc{},
 		seen:    make([]bool, numStages),
+		busy:    make([][]tracetree.Interval, numStages),
 	}
 	a.walker.tree = a.tree
 	return a
@@ -75,6 +88,14 @@ func (a *accumulator) add(t Trace) {
 	r.e2e = root.end - root.start
 	r.preWait = root.waitOutside
 
+	if an := tr.tt.Anomalies; an.Any() {
+		a.anomalies.Add(an)
+		a.anomalous++
+		if len(a.anomalyExemplars) < a.cfg.maxExemplars {
+			a.anomalyExemplars = append(a.anomalyExemplars, r.id)
+		}
+	}
+
 	clear(a.seen)
 	for _, v := range tr.order {
 		n := &tr.nodes[v]
@@ -82,7 +103,8 @@ func (a *accumulator) add(t Trace) {
 			continue
 		}
 		a.spans++
-		self := tr.selfTime(v)
+		var self int64
+		a.busy[n.stage], self = tr.tt.SelfIntervals(v, a.busy[n.stage])
 		st := &a.stages[n.stage]
 		st.totals = append(st.totals, n.end-n.start)
 		st.selfs = append(st.selfs, self)
@@ -96,6 +118,16 @@ func (a *accumulator) add(t Trace) {
 		}
 		r.self[n.stage] += self
 		a.hints.observe(n.span)
+	}
+	for st, ivals := range a.busy {
+		if len(ivals) == 0 {
+			continue
+		}
+		for i := range ivals { // only time within the request counts
+			ivals[i].Start, ivals[i].End = max(ivals[i].Start, root.start), min(ivals[i].End, root.end)
+		}
+		a.stages[st].busySum += tracetree.UnionLength(ivals)
+		a.busy[st] = ivals[:0]
 	}
 	a.addTokens(r.id)
 	a.addPools()

@@ -67,7 +67,8 @@ func (a *accumulator) report() *Report {
 		Traces: len(a.results), Spans: a.spans, SlowQuantile: a.cfg.slowQuantile,
 		Stages: []StageStats{}, CriticalPath: []StageCP{}, Pools: []PoolStats{}, Retries: []RetryStats{},
 		Cost: []CostStats{}, UnpricedModels: []string{}, WhatIf: []WhatIf{}, Findings: []Finding{},
-		Tail: TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
+		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
+		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
 	}
 	if len(a.results) == 0 {
 		return rep
@@ -84,8 +85,12 @@ func (a *accumulator) report() *Report {
 			Stage: spans.Stage(st), Count: len(acc.totals), Traces: acc.traces, Errors: acc.errors,
 			Total: summarize(acc.totals), Self: summarize(acc.selfs),
 			SelfSum: time.Duration(acc.selfSum), SelfSumMs: ms(acc.selfSum),
-			ShareOfE2E: round4(ratio(float64(acc.selfSum), float64(c.totalSum))),
+			ShareOfE2E: round4(ratio(float64(acc.busySum), float64(c.totalSum))),
 		})
+	}
+	rep.Anomalies = TraceAnomalies{Anomalies: a.anomalies, Traces: a.anomalous, Exemplars: a.anomalyExemplars}
+	if rep.Anomalies.Exemplars == nil {
+		rep.Anomalies.Exemplars = []spans.TraceID{}
 	}
 	rep.CriticalPath = a.criticalPathStats(c)
 	rep.Pools = a.poolStats()
@@ -207,6 +212,7 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 			dst[st] += d
 		}
 	}
+	var grown time.Duration // the stages' growth: the sum of positive deltas
 	for st := range slow {
 		if slow[st] == 0 && rest[st] == 0 {
 			continue
@@ -215,8 +221,14 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 		rm := time.Duration(float64(rest[st]) / float64(c.rest))
 		t.Stages = append(t.Stages, TailStage{
 			Stage: spans.Stage(st), SlowMean: sm, SlowMeanMs: ms(sm), RestMean: rm, RestMeanMs: ms(rm),
-			Delta: sm - rm, DeltaMs: ms(sm - rm), ShareOfGap: round4(ratio(float64(sm-rm), float64(t.Gap))),
+			Delta: sm - rm, DeltaMs: ms(sm - rm),
 		})
+		if sm > rm {
+			grown += sm - rm
+		}
+	}
+	for i := range t.Stages {
+		t.Stages[i].ShareOfGap = round4(ratio(float64(t.Stages[i].Delta), float64(grown)))
 	}
 	slices.SortStableFunc(t.Stages, func(x, y TailStage) int {
 		switch {

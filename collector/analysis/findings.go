@@ -63,6 +63,9 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 	for st := range perSlow {
 		perSlow[st] = int64(ratio(float64(perSlow[st]), float64(len(c.slow))))
 	}
+	// Shares are of the latency the request saw, wait before the trace
+	// included, so that they cannot exceed 1.
+	latency := slowMean + ratio(float64(preWait), float64(len(c.slow)))
 	var out []Finding
 	for st := range perSlow {
 		score := perSlow[st]
@@ -87,7 +90,7 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 		for i := range fs {
 			f := &fs[i]
 			f.ScoreMs = ms(f.Score)
-			f.Share = round4(ratio(float64(f.Score), slowMean))
+			f.Share = round4(min(ratio(float64(f.Score), latency), 1))
 			f.Severity = severity(f.Share)
 			f.Exemplars = a.exemplars(c, stage)
 		}

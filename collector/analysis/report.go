@@ -3,6 +3,7 @@ package analysis
 import (
 	"time"
 
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -28,6 +29,9 @@ type Report struct {
 	UnpricedModels []string        `json:"unpriced_models"`
 	Tail           TailAttribution `json:"tail"`
 	WhatIf         []WhatIf        `json:"what_if"`
+	// Anomalies counts the spans whose place in their trace had to be
+	// interpreted: orphans, clock skew, fire-and-forget (package tracetree).
+	Anomalies TraceAnomalies `json:"anomalies"`
 	// Findings are ranked: the bottleneck costing the slow traces the most
 	// time first, then cost findings.
 	Findings []Finding `json:"findings"`
@@ -42,9 +46,12 @@ type StageStats struct {
 	// Total is the distribution of span durations, Self of span self times.
 	Total Percentiles `json:"total"`
 	Self  Percentiles `json:"self"`
-	// SelfSum is the stage's self time over all traces; ShareOfE2E divides
-	// it by the summed end-to-end latency (stages running concurrently can
-	// add up to more than 1).
+	// SelfSum is the stage's self time over all traces (parallel spans each
+	// count their own). ShareOfE2E is the fraction of end-to-end time during
+	// which at least one span of the stage ran its own code: the union of
+	// the stage's self intervals, clipped to each trace's extent, over the
+	// summed end-to-end latency. It cannot exceed 1; stages running
+	// concurrently with one another can still add up to more than 1.
 	SelfSum    time.Duration `json:"self_sum_ns"`
 	SelfSumMs  float64       `json:"self_sum_ms"`
 	ShareOfE2E float64       `json:"share_of_e2e"`
@@ -165,7 +172,21 @@ type TailStage struct {
 	RestMeanMs float64       `json:"rest_mean_ms"`
 	Delta      time.Duration `json:"delta_ns"`
 	DeltaMs    float64       `json:"delta_ms"`
-	ShareOfGap float64       `json:"share_of_gap"`
+	// ShareOfGap is Delta over the summed Delta of the stages whose path
+	// time grew: the stage's part of the growth. It is at most 1, the
+	// growing stages' shares add up to 1, and a stage that shrank has a
+	// negative share. (Delta over Gap could exceed 1 when other stages
+	// shrank.)
+	ShareOfGap float64 `json:"share_of_gap"`
+}
+
+// TraceAnomalies counts the flagged spans of the analysed traces.
+type TraceAnomalies struct {
+	tracetree.Anomalies
+	// Traces is how many traces have at least one flagged span; Exemplars
+	// are the first of them.
+	Traces    int             `json:"traces"`
+	Exemplars []spans.TraceID `json:"exemplars"`
 }
 
 // WhatIf is the end-to-end latency if one stage's critical-path time were
@@ -196,9 +217,12 @@ type Finding struct {
 	Subject string `json:"subject,omitempty"`
 	// Score is the time the finding costs each slow trace; findings are
 	// ranked by it (cost findings have none and come last).
-	Score          time.Duration   `json:"score_ns"`
-	ScoreMs        float64         `json:"score_ms"`
-	Share          float64         `json:"share"` // Score / mean slow-trace latency
+	Score   time.Duration `json:"score_ns"`
+	ScoreMs float64       `json:"score_ms"`
+	// Share is Score over the mean slow-trace latency, counting the wait
+	// before a trace began for pools whose jobs are trace roots; the
+	// latency findings' scores tile that latency, so Share is at most 1.
+	Share          float64         `json:"share"`
 	Title          string          `json:"title"`
 	Detail         string          `json:"detail"`
 	Recommendation string          `json:"recommendation"`

@@ -49,6 +49,10 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	for _, rt := range r.Retries {
 		fmt.Fprintf(w, "\nRetries of %s: %.2f attempts per call, %d gave up, %s lost per call\n", rt.Op, rt.AttemptsPerCall, rt.GaveUp, msf(rt.LostPerCallMs))
 	}
+	if an := r.Anomalies; an.Any() {
+		fmt.Fprintf(w, "\nSpans read with care in %d traces: %d orphans (adopted by the root), %d with clock skew, %d fire-and-forget (clipped to their parent), %d in parent cycles (left out)\n",
+			an.Traces, an.Orphans, an.ClockSkew, an.FireAndForget, an.Unreachable)
+	}
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w, "\nFindings:")
 		for i, f := range r.Findings {

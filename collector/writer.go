@@ -656,7 +656,13 @@ func (w *batchWriter) dropStored(st *writeStmts, tid spans.TraceID, gs []*spans.
 	rows.Close()
 	switch err {
 	case nil:
-		parts, _ = vals[0].([]byte)
+		// The upsert's || makes a merged span_parts TEXT.
+		switch v := vals[0].(type) {
+		case []byte:
+			parts = v
+		case string:
+			parts = []byte(v)
+		}
 	case io.EOF:
 	default:
 		return gs, fmt.Errorf("cannot read trace %s: %w", tid, err)

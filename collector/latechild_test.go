@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -89,7 +90,7 @@ func TestWithoutLateChildrenALateChildIsNotSubtracted(t *testing.T) {
 	}
 }
 
-func TestCoverageMergesClipsAndGivesUpPastFourPieces(t *testing.T) {
+func TestCoverageMergesClipsAndCountsPieces(t *testing.T) {
 	parts, n := coverage(0, 100, []interval{{50, 70}, {-10, 5}, {60, 80}, {90, 200}, {100, 120}})
 	want := []interval{{0, 5}, {50, 80}, {90, 100}}
 	if int(n) != len(want) {
@@ -100,41 +101,66 @@ func TestCoverageMergesClipsAndGivesUpPastFourPieces(t *testing.T) {
 			t.Fatalf("piece %d = %v, want %v", i, parts[i], w)
 		}
 	}
-	if _, n := coverage(0, 100, []interval{{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}}); n != untracked {
-		t.Fatalf("five disjoint pieces: n = %d, want untracked", n)
+	// Past maxCoverParts the count goes on and the first pieces are kept.
+	kids := []interval{{8, 9}, {0, 1}, {2, 3}, {4, 5}, {6, 7}}
+	parts, n = coverage(0, 100, kids)
+	if n != 5 || parts != [maxCoverParts]interval{{0, 1}, {2, 3}, {4, 5}, {6, 7}} {
+		t.Fatalf("five disjoint pieces: n = %d, parts %v", n, parts)
 	}
+	if all := appendCoverage(nil, 0, 100, kids); len(all) != 5 || all[4] != (interval{8, 9}) {
+		t.Fatalf("appendCoverage = %v, want the five pieces", all)
+	}
+	many := make([]interval, 300)
+	for i := range many {
+		many[i] = interval{int64(2 * i), int64(2*i + 1)}
+	}
+	if _, n := coverage(0, 1000, many); n != untracked {
+		t.Fatalf("300 pieces: n = %d, want untracked", n)
+	}
+}
+
+// collidingKey returns a key of trace tid that takes k's slot in wi.
+func collidingKey(t *testing.T, wi *writtenIndex, tid spans.TraceID, k spanKey) spanKey {
+	t.Helper()
+	for i := uint64(1); i < 1<<20; i++ {
+		var sid spans.SpanID
+		binary.BigEndian.PutUint64(sid[:], i)
+		c := spanKey{tid, sid}
+		if c != k && wi.slot(c) == wi.slot(k) {
+			return c
+		}
+	}
+	t.Fatal("no colliding key")
+	return spanKey{}
 }
 
 func TestWrittenIndexIsADirectMappedCache(t *testing.T) {
 	wi := newWrittenIndex(4)
 	tid := spans.NewTraceID()
-	key := func(low, high byte) spanKey { return spanKey{tid, spans.SpanID{low, 0, 0, 0, 0, 0, 0, high}} }
-	if wi.has(key(1, 0)) || wi.table != nil {
+	key := func(i byte) spanKey { return spanKey{tid, spans.SpanID{7, 0, 0, 0, 0, 0, 0, i}} }
+	if wi.has(key(1)) || wi.table != nil {
 		t.Fatal("an unused index answers or allocated")
 	}
-	for i := range 4 {
-		wi.remember(key(byte(i), 0), rollupKey{minute: int64(i), run: "r"}, 0, 10, 10, nil)
+	wi.remember(key(1), rollupKey{minute: 1, run: "r"}, 0, 10, 10, nil)
+	if !wi.has(key(1)) {
+		t.Fatal("the index forgot its span")
 	}
-	for i := range 4 {
-		if !wi.has(key(byte(i), 0)) {
-			t.Fatalf("slot %d forgot its span", i)
-		}
-	}
-	// Same low bits, another span: it takes the slot over.
-	wi.remember(key(2, 9), rollupKey{minute: 7, run: "s"}, 0, 10, 10, nil)
-	if wi.has(key(2, 0)) || !wi.has(key(2, 9)) {
+	// Another span on the same slot takes it over.
+	other := collidingKey(t, wi, tid, key(1))
+	wi.remember(other, rollupKey{minute: 7, run: "s"}, 0, 10, 10, nil)
+	if wi.has(key(1)) || !wi.has(other) {
 		t.Fatal("a colliding span did not replace the older one")
 	}
-	ws, _ := wi.get(key(2, 9))
+	ws, _ := wi.get(other)
 	if rk := wi.rollupKey(ws); rk.minute != 7 || rk.run != "s" {
 		t.Fatalf("rollup key %+v", rk)
 	}
-	wi.put(key(2, 0), writtenSpan{self: 1}) // no longer held: ignored
-	if ws, _ := wi.get(key(2, 9)); ws.self != 10 {
+	wi.put(key(1), writtenSpan{self: 1}) // no longer held: ignored
+	if ws, _ := wi.get(other); ws.self != 10 {
 		t.Fatalf("put through a lost slot changed its new owner: %+v", ws)
 	}
 	wi.reset()
-	if wi.has(key(3, 0)) {
+	if wi.has(other) {
 		t.Fatal("reset kept a span")
 	}
 }

@@ -4,53 +4,36 @@ import (
 	"cmp"
 	"encoding/binary"
 	"slices"
+	"unsafe"
+
+	"github.com/stagescope/stagescope/collector/tracetree"
 )
 
-// interval is a span's [start, end) in Unix nanoseconds.
-type interval struct{ start, end int64 }
+// interval is a span's [Start, End) in Unix nanoseconds: a tracetree
+// interval under a local name (so the package's positional literals stay
+// idiomatic), and with its memory layout, so a []interval is handed to
+// tracetree as it is.
+type interval tracetree.Interval
+
+// asTree views kids as tracetree intervals, without copying: the two types
+// have one underlying struct (the conversion below fails to compile if they
+// ever part).
+func asTree(kids []interval) []tracetree.Interval {
+	_ = tracetree.Interval(interval{})
+	return unsafe.Slice((*tracetree.Interval)(unsafe.Pointer(unsafe.SliceData(kids))), len(kids))
+}
 
 // selfTime returns end−start minus the union of the children's intervals
-// clipped to [start, end). Children may overlap (parallel work), so summing
-// their durations would count time twice and could even go negative. The
-// children slice is sorted in place.
+// clipped to [start, end): tracetree's one self-time computation. Children
+// may overlap (parallel work), so summing their durations would count time
+// twice and could even go negative. The children slice is sorted in place.
+//
+// Spans are rolled up as they arrive, so a child whose parent never arrives
+// (an orphan) is not subtracted from anything: unlike the report and the
+// trace view, which see whole traces and hang orphans under the root, the
+// rollups leave the root's self time as its own spans describe it.
 func selfTime(start, end int64, children []interval) int64 {
-	d := end - start
-	if d <= 0 {
-		return 0
-	}
-	if len(children) == 0 {
-		return d
-	}
-	slices.SortFunc(children, func(a, b interval) int {
-		switch {
-		case a.start < b.start:
-			return -1
-		case a.start > b.start:
-			return 1
-		}
-		return 0
-	})
-	var covered int64
-	curS, curE := int64(0), int64(0)
-	open := false
-	for _, c := range children {
-		s, e := max(c.start, start), min(c.end, end)
-		if e <= s {
-			continue
-		}
-		if open && s <= curE {
-			curE = max(curE, e)
-			continue
-		}
-		if open {
-			covered += curE - curS
-		}
-		curS, curE, open = s, e, true
-	}
-	if open {
-		covered += curE - curS
-	}
-	return d - covered
+	return tracetree.SelfTime(start, end, asTree(children))
 }
 
 // spanKey names a span across traces.
@@ -98,12 +81,17 @@ func (ci *childIndex) take(k spanKey) []interval {
 func (ci *childIndex) len() int { return len(ci.cur) + len(ci.old) }
 
 // maxCoverParts is how many disjoint pieces of a span's children coverage
-// the writer remembers; parallel children merge into one piece, so a span
-// with more pieces than this is rare, and is simply not corrected.
+// the writer keeps inline; a span with more (a chain of many sequential
+// children) keeps them in writtenIndex.spill.
 const maxCoverParts = 4
 
-// untracked marks a writtenSpan whose coverage had too many pieces.
+// untracked marks a writtenSpan whose coverage is not known (more pieces
+// than a uint8 counts); late children of it are not subtracted.
 const untracked = 255
+
+// maxSpilled bounds the spans whose coverage has more than maxCoverParts
+// pieces; beyond it the oldest-found is forgotten (marked untracked).
+const maxSpilled = 1 << 12
 
 // writtenSpan is what the writer remembers of a committed span so that a
 // child arriving after it — typically from another process whose exporter
@@ -113,44 +101,75 @@ type writtenSpan struct {
 	minute     int64
 	run        uint32 // index into writtenIndex.runs
 	stage      uint8
-	nparts     uint8 // pieces in parts, or untracked
+	nparts     uint8 // pieces of the coverage, or untracked
 	start, end int64
 	self       int64
-	parts      [maxCoverParts]interval // the children's coverage: disjoint, sorted, clipped
+	// parts is the children's coverage (disjoint, sorted, clipped) when it
+	// has at most maxCoverParts pieces, else its first pieces: the whole is
+	// in writtenIndex.spill.
+	parts [maxCoverParts]interval
 }
 
 // coverage returns the pieces of the union of kids clipped to [start, end),
-// sorted; n is untracked when there are more than maxCoverParts.
+// sorted: the first maxCoverParts of them, and how many there are (untracked
+// past 254).
 func coverage(start, end int64, kids []interval) (parts [maxCoverParts]interval, n uint8) {
-	slices.SortFunc(kids, func(a, b interval) int { return cmp.Compare(a.start, b.start) })
+	var count int
+	var last interval
+	slices.SortFunc(kids, func(a, b interval) int { return cmp.Compare(a.Start, b.Start) })
 	for _, c := range kids {
-		s, e := max(c.start, start), min(c.end, end)
+		s, e := max(c.Start, start), min(c.End, end)
 		if e <= s {
 			continue
 		}
-		if n > 0 && s <= parts[n-1].end {
-			parts[n-1].end = max(parts[n-1].end, e)
+		if count > 0 && s <= last.End {
+			last.End = max(last.End, e)
+		} else {
+			count++
+			last = interval{Start: s, End: e}
+		}
+		if count <= maxCoverParts {
+			parts[count-1] = last
+		}
+	}
+	if count >= untracked {
+		return parts, untracked
+	}
+	return parts, uint8(count)
+}
+
+// appendCoverage appends the pieces of the union of kids clipped to
+// [start, end) to dst, sorted. kids is sorted in place.
+func appendCoverage(dst []interval, start, end int64, kids []interval) []interval {
+	slices.SortFunc(kids, func(a, b interval) int { return cmp.Compare(a.Start, b.Start) })
+	first := len(dst)
+	for _, c := range kids {
+		s, e := max(c.Start, start), min(c.End, end)
+		if e <= s {
 			continue
 		}
-		if n == maxCoverParts {
-			return parts, untracked
+		if len(dst) > first && s <= dst[len(dst)-1].End {
+			dst[len(dst)-1].End = max(dst[len(dst)-1].End, e)
+			continue
 		}
-		parts[n] = interval{s, e}
-		n++
+		dst = append(dst, interval{Start: s, End: e})
 	}
-	return parts, n
+	return dst
 }
 
 // writtenIndex remembers recently committed spans in a direct-mapped table
-// indexed by the low bits of the (random) span ID: one store per written
-// span, no map, no pointers for the GC to scan. A newer span that lands on
-// the same slot replaces the older, so the index is a bounded, best-effort
+// indexed by a hash of the trace and span IDs: one store per written span,
+// no map, no pointers for the GC to scan. A newer span that lands on the
+// same slot replaces the older, so the index is a bounded, best-effort
 // memory; a child whose parent has been replaced is not subtracted.
 type writtenIndex struct {
 	table  []writtenEntry // len is a power of two; allocated on first use
 	mask   uint64
 	runs   []string // run ids by index; runs are few (one per benchmark run)
 	runIdx map[string]uint32
+	// spill holds the coverage of remembered spans with more than
+	// maxCoverParts pieces (entries whose nparts is above it).
+	spill map[spanKey][]interval
 }
 
 type writtenEntry struct {
@@ -170,14 +189,28 @@ func newWrittenIndex(limit int) *writtenIndex {
 	for size < limit {
 		size <<= 1
 	}
-	return &writtenIndex{mask: uint64(size - 1), runs: []string{""}, runIdx: map[string]uint32{"": 0}}
+	return &writtenIndex{mask: uint64(size - 1), runs: []string{""}, runIdx: map[string]uint32{"": 0}, spill: map[spanKey][]interval{}}
+}
+
+// slotHash mixes the whole key: span IDs need not be random (some SDKs and
+// tests count them up), so no byte range of them can index the table alone.
+func slotHash(k spanKey) uint64 {
+	h := binary.LittleEndian.Uint64(k.span[:])
+	h ^= binary.LittleEndian.Uint64(k.trace[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.trace[8:])
+	// splitmix64's finaliser: every input bit moves every output bit.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h
 }
 
 func (wi *writtenIndex) slot(k spanKey) *writtenEntry {
 	if wi.table == nil {
 		wi.table = make([]writtenEntry, wi.mask+1)
 	}
-	return &wi.table[binary.LittleEndian.Uint64(k.span[:])&wi.mask]
+	return &wi.table[slotHash(k)&wi.mask]
 }
 
 // remember records a committed span with its rollup row and children.
@@ -192,9 +225,55 @@ func (wi *writtenIndex) remember(k spanKey, rk rollupKey, start, end, self int64
 		wi.runIdx[rk.run] = run
 	}
 	e := wi.slot(k)
+	if e.key != k && e.spilled() {
+		delete(wi.spill, e.key)
+	}
 	e.key = k
 	e.writtenSpan = writtenSpan{minute: rk.minute, run: run, stage: rk.stage, start: start, end: end, self: self}
 	e.parts, e.nparts = coverage(start, end, kids)
+	if e.spilled() {
+		wi.keepSpill(k, appendCoverage(wi.spill[k][:0], start, end, kids))
+	} else {
+		delete(wi.spill, k)
+	}
+}
+
+// spilled reports whether the span's coverage lives in writtenIndex.spill.
+func (ws *writtenSpan) spilled() bool { return ws.nparts > maxCoverParts && ws.nparts != untracked }
+
+// keepSpill stores the coverage of k, forgetting another span's if the
+// spill is full (that span becomes untracked).
+func (wi *writtenIndex) keepSpill(k spanKey, parts []interval) {
+	if _, ok := wi.spill[k]; !ok && len(wi.spill) >= maxSpilled {
+		for old := range wi.spill {
+			delete(wi.spill, old)
+			if e := wi.slot(old); e.key == old {
+				e.nparts = untracked
+			}
+			break
+		}
+	}
+	wi.spill[k] = parts
+}
+
+// coveredWith appends to dst the coverage of ws, the remembered span k, and
+// the late child iv — the intervals whose union is now covered — and keeps
+// their merged coverage in the spill when it has more than maxCoverParts
+// pieces, so that coverage(ws.start, ws.end, dst) and put(k, ws) record it
+// whole.
+func (wi *writtenIndex) coveredWith(k spanKey, ws writtenSpan, dst []interval, iv interval) []interval {
+	if ws.spilled() {
+		dst = append(dst, wi.spill[k]...)
+	} else {
+		dst = append(dst, ws.parts[:ws.nparts]...)
+	}
+	dst = append(dst, iv)
+	if _, n := coverage(ws.start, ws.end, dst); n > maxCoverParts && n != untracked {
+		wi.keepSpill(k, appendCoverage(wi.spill[k][:0], ws.start, ws.end, dst))
+	} else {
+		delete(wi.spill, k)
+	}
+	return dst
 }
 
 func (wi *writtenIndex) rollupKey(ws writtenSpan) rollupKey {
@@ -224,6 +303,7 @@ func (wi *writtenIndex) has(k spanKey) bool {
 
 func (wi *writtenIndex) reset() {
 	clear(wi.table)
+	clear(wi.spill)
 }
 
 // lateChild is a child whose parent was committed in an earlier batch.

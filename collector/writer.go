@@ -274,7 +274,7 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 		if !ok || ws.nparts == untracked {
 			continue
 		}
-		kids := append(append(w.kidScratch[:0], ws.parts[:ws.nparts]...), lc.iv)
+		kids := w.written.coveredWith(lc.parent, ws, w.kidScratch[:0], lc.iv)
 		w.kidScratch = kids
 		self := selfTime(ws.start, ws.end, kids)
 		ws.parts, ws.nparts = coverage(ws.start, ws.end, kids)

@@ -187,6 +187,20 @@ next:
 	}
 }
 
+// pick chooses value in a select element as a user would: the value
+// changes and a change event fires.
+func (b *browser) pick(sel, value string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', { bubbles: true })); return s.value; })()`, sel, value)
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		b.t.Fatalf("pick %q in %s: %v", value, sel, err)
+	}
+	if got != value {
+		b.t.Fatalf("pick %q in %s: the select has no such option (value %q)", value, sel, got)
+	}
+}
+
 func (b *browser) count(sel string) int {
 	b.t.Helper()
 	return b.evalInt(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))

@@ -241,6 +241,72 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.checkClean("runs")
 	})
 
+	t.Run("service picker", func(t *testing.T) {
+		b := b0.with(t)
+		b.open("overview", "overview")
+		b.waitFor("the service list", `document.querySelector('#service').dataset.state === 'ready'`)
+		opts := b.evalStrings(`[...document.querySelectorAll('#service option')].map(o => o.value + '=' + (o.dataset.traces || ''))`)
+		if want := []string{"=", "hostile=1", fmt.Sprintf("rag-api=%d", seedTotal-1)}; fmt.Sprint(opts) != fmt.Sprint(want) {
+			t.Errorf("picker offers %v, want %v", opts, want)
+		}
+		if got := b.text(`.stat[data-stat="traces"] .stat-value`); got != fmt.Sprint(seedTotal) {
+			t.Fatalf("traces card %q before picking, want %d", got, seedTotal)
+		}
+		p99All := b.text(`.stat[data-stat="p99"] .stat-value`)
+		rerankRow := `.stages-table tbody tr[data-stage="rerank"] td:nth-child(2)`
+		if got := b.text(rerankRow); got != fmt.Sprint(seedTotal) {
+			t.Errorf("rerank spans %q before picking, want %d", got, seedTotal)
+		}
+		// Pick the hostile service: every number is now that one trace's.
+		b.pick("#service", "hostile")
+		b.waitFor("the overview of hostile", `location.hash.includes('service=hostile') && document.body.dataset.state === 'ready' && document.querySelector('.stat[data-stat="traces"] .stat-value').textContent === '1'`)
+		if got := b.text(rerankRow); got != "1" {
+			t.Errorf("rerank spans of hostile %q, want 1", got)
+		}
+		// One 100 ms trace: p50 and p99 are the middle of the histogram
+		// bucket that holds 100 ms (98.9 ms); before, p99 was a slow trace's.
+		for _, stat := range []string{"p50", "p99"} {
+			if got := b.text(`.stat[data-stat="` + stat + `"] .stat-value`); got != "98.9 ms" {
+				t.Errorf("%s of hostile %q, want 98.9 ms", stat, got)
+			}
+		}
+		if p99All == "98.9 ms" {
+			t.Errorf("p99 of every service %q: the slow traces are missing", p99All)
+		}
+		if got := b.text(`.stat[data-stat="error-rate"] .stat-value`); got != "0.0 %" {
+			t.Errorf("error rate of hostile %q, want 0.0 %%", got)
+		}
+		b.shot("overview-service")
+		// The choice is in the URL: the navigation keeps it and a reload
+		// restores it.
+		b.click(`#nav a[data-page="traces"]`)
+		b.waitFor("the traces of hostile", `document.body.dataset.page === 'traces' && document.body.dataset.state === 'ready' && location.hash.includes('service=hostile')`)
+		if n := b.count(".traces-table tbody tr"); n != 1 {
+			t.Errorf("%d traces listed for hostile, want 1", n)
+		}
+		if got := b.text(".trace-name"); got != nameHostile {
+			t.Errorf("trace of hostile %q", got)
+		}
+		b.open("bottlenecks?service=hostile", "bottlenecks")
+		if v := b.evalStrings(`[document.querySelector('#service').value]`)[0]; v != "hostile" {
+			t.Errorf("after a reload the picker shows %q, want hostile", v)
+		}
+		if got := b.text("#report-scope"); !strings.Contains(got, "1 traces analysed") || !strings.Contains(got, "service hostile") {
+			t.Errorf("report scope of hostile %q", got)
+		}
+		// The failing traces are all rag-api's: its error rate is theirs.
+		b.open("overview", "overview")
+		b.pick("#service", "rag-api")
+		b.waitFor("the overview of rag-api", fmt.Sprintf(`location.hash.includes('service=rag-api') && document.body.dataset.state === 'ready' && document.querySelector('.stat[data-stat="traces"] .stat-value').textContent === '%d'`, seedTotal-1))
+		if got, want := b.text(`.stat[data-stat="error-rate"] .stat-value`), fmt.Sprintf("%.1f %%", 100*float64(seedFailing)/float64(seedTotal-1)); got != want {
+			t.Errorf("error rate of rag-api %q, want %q", got, want)
+		}
+		// Back to every service.
+		b.pick("#service", "")
+		b.waitFor("the overview of all", fmt.Sprintf(`!location.hash.includes('service=') && document.body.dataset.state === 'ready' && document.querySelector('.stat[data-stat="traces"] .stat-value').textContent === '%d'`, seedTotal))
+		b.checkClean("service picker")
+	})
+
 	t.Run("live", func(t *testing.T) {
 		b := b0.with(t)
 		b.open("live", "live")

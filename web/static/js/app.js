@@ -1,11 +1,15 @@
-// The dashboard's entry point: hash router, time window, page lifecycle.
+// The dashboard's entry point: hash router, time window, service picker,
+// page lifecycle.
 //
 // Each page module exports render(view, ctx) which fills view and may return
 // a cleanup function (closing streams, destroying charts). When a page has
 // rendered, body[data-state] becomes "ready" (or "error"), which the browser
 // tests wait for.
 
-import { clear, message } from './dom.js';
+import { clear, el, message } from './dom.js';
+import { getJSON } from './api.js';
+import { num } from './format.js';
+import { setService, currentService, hashFor } from './scope.js';
 import * as overview from './pages/overview.js';
 import * as traces from './pages/traces.js';
 import * as trace from './pages/trace.js';
@@ -17,6 +21,7 @@ import * as runs from './pages/runs.js';
 const pages = { overview, traces, trace, bottlenecks, compare, live, runs };
 const rangeKey = 'stagescope.range';
 const rangeSelect = document.getElementById('range');
+const serviceSelect = document.getElementById('service');
 const view = document.getElementById('view');
 let cleanup = null;
 let generation = 0;
@@ -41,14 +46,39 @@ function timeWindow() {
   return { from: Math.floor(to - hours * 3600e3), to: Math.ceil(to) };
 }
 
+// setHash navigates; the chosen service is kept unless params name one
+// (an empty one clears it).
 function setHash(page, arg, params) {
-  let h = '#/' + page + (arg ? '/' + encodeURIComponent(arg) : '');
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== '') q.set(k, v);
-  const qs = q.toString();
-  if (qs) h += '?' + qs;
+  const h = hashFor(page, arg, params);
   if (location.hash !== h) location.hash = h;
   else route();
+}
+
+// showService makes the picker show s, adding it when the list of the
+// window does not hold it (a bookmarked service with no traces lately).
+function showService(s) {
+  if (s && ![...serviceSelect.options].some(o => o.value === s)) {
+    serviceSelect.appendChild(el('option', { value: s, text: s + ' (no traces in window)' }));
+  }
+  serviceSelect.value = s;
+}
+
+// loadServices fills the picker with the services of the window, from the
+// store.
+async function loadServices() {
+  serviceSelect.dataset.state = 'loading';
+  try {
+    const res = await getJSON('/api/services', timeWindow());
+    const opts = [el('option', { value: '', text: 'all services' })];
+    for (const s of res.services || []) {
+      opts.push(el('option', { value: s.service, text: `${s.service} (${num(s.traces)}${s.at_least ? '+' : ''})`, dataset: { traces: s.traces } }));
+    }
+    serviceSelect.replaceChildren(...opts);
+    showService(currentService());
+    serviceSelect.dataset.state = 'ready';
+  } catch (_) {
+    serviceSelect.dataset.state = 'error'; // the page itself shows API errors
+  }
 }
 
 async function route() {
@@ -56,6 +86,10 @@ async function route() {
   if (cleanup) { try { cleanup(); } catch (e) { console.warn('cleanup failed', e); } cleanup = null; }
   const { page, arg, params } = parseHash(location.hash);
   const mod = pages[page];
+  setService(params.get('service'));
+  showService(currentService());
+  document.querySelectorAll('#nav a').forEach(a => a.setAttribute('href', hashFor(a.dataset.page)));
+  document.querySelector('.brand').setAttribute('href', hashFor('overview'));
   document.querySelectorAll('#nav a').forEach(a => a.classList.toggle('active', a.dataset.page === page || (page === 'trace' && a.dataset.page === 'traces')));
   clear(view);
   document.body.dataset.state = 'loading';
@@ -67,6 +101,7 @@ async function route() {
   }
   const ctx = {
     arg, params,
+    service: currentService(),
     window: timeWindow,
     go: (p, a, q) => setHash(p, a, q),
     alive: () => gen === generation,
@@ -88,10 +123,19 @@ function init() {
   if (saved && [...rangeSelect.options].some(o => o.value === saved)) rangeSelect.value = saved;
   rangeSelect.addEventListener('change', () => {
     localStorage.setItem(rangeKey, rangeSelect.value);
+    loadServices();
     route();
+  });
+  serviceSelect.addEventListener('change', () => {
+    const { page, arg, params } = parseHash(location.hash);
+    const q = Object.fromEntries(params);
+    q.service = serviceSelect.value;
+    delete q.cursor;
+    setHash(page, arg, q);
   });
   window.addEventListener('hashchange', route);
   route();
+  loadServices();
 }
 
 init();

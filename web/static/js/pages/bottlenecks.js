@@ -3,12 +3,13 @@
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
-import { ms, num, pct, usd, shortID } from '../format.js';
+import { ms, num, pct, usd, shortID, time } from '../format.js';
+import { hashFor, withService } from '../scope.js';
 
 export async function render(view, ctx) {
   // A run is its own selection; otherwise the header's window applies.
   const run = ctx.params.get('run') || '';
-  const params = run ? { run } : ctx.window();
+  const params = withService(run ? { run } : ctx.window());
   const res = await getJSON('/api/report', params);
   if (!ctx.alive()) return null;
   const r = res.report || {};
@@ -16,7 +17,8 @@ export async function render(view, ctx) {
   view.appendChild(el('p', { class: 'muted', id: 'report-scope' },
     `${num(res.traces_analysed)} traces analysed` +
     (res.sampled ? ` (a sample of ${num(res.traces_matched)}: the slowest and a random selection)` : '') +
-    (params.run ? ` · run ${params.run}` : '') + ` · ${num(r.spans)} spans`));
+    (params.run ? ` · run ${params.run}` : '') + (params.service ? ` · service ${params.service}` : '') + ` · ${num(r.spans)} spans` +
+    (res.partial ? ` · the search stopped at its budget (traces before ${time(res.scanned_to)} not examined)` : '')));
   if (!r.traces) {
     view.appendChild(message('No traces in this window.'));
     return null;
@@ -120,7 +122,7 @@ function finding(f) {
 function exemplars(ids) {
   if (!ids || !ids.length) return null;
   return el('p', { class: 'exemplars' }, 'Exemplar traces: ',
-    ids.map(id => el('a', { href: '#/trace/' + id, class: 'mono exemplar', text: shortID(id) })));
+    ids.map(id => el('a', { href: hashFor('trace', id), class: 'mono exemplar', text: shortID(id) })));
 }
 
 function stage(s) { return el('span', { class: 'stage', dataset: { stage: s }, text: s }); }

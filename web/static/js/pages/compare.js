@@ -4,6 +4,7 @@
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
 import { ms, num, pct } from '../format.js';
+import { withService } from '../scope.js';
 
 const keys = ['base_from', 'base_to', 'cand_from', 'cand_to', 'base_run', 'cand_run'];
 
@@ -34,7 +35,7 @@ export async function render(view, ctx) {
     view.appendChild(message('Pick two runs to compare.'));
     return null;
   }
-  const res = await getJSON('/api/compare', q);
+  const res = await getJSON('/api/compare', withService(q));
   if (!ctx.alive()) return null;
   const cmp = res.comparison || {};
   const b = cmp.baseline || {}, c = cmp.candidate || {};

@@ -2,19 +2,21 @@
 
 import { el, section, message } from '../dom.js';
 import { traceTable } from './traces.js';
+import { withParams } from '../api.js';
+import { withService } from '../scope.js';
 
 const maxRows = 200;
 
-export async function render(view) {
+export async function render(view, ctx) {
   const status = el('span', { class: 'live-status connecting', id: 'live-status', text: 'connecting…' });
   const count = el('span', { class: 'muted', id: 'live-count', text: '0 traces' });
   const holder = el('div', { id: 'live-list' }, message('Waiting for traces…'));
-  view.appendChild(el('h1', { text: 'Live' }));
+  view.appendChild(el('h1', { text: 'Live' + (ctx.service ? ' · ' + ctx.service : '') }));
   view.appendChild(el('p', null, status, ' ', count));
   view.appendChild(section('Newest first', holder));
   const rows = [];
   let seen = 0;
-  const es = new EventSource('/api/live');
+  const es = new EventSource(withParams('/api/live', withService({})));
   es.addEventListener('open', () => { status.textContent = 'connected'; status.className = 'live-status connected'; });
   es.addEventListener('error', () => {
     status.textContent = es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting…';

@@ -3,11 +3,12 @@
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
-import { ms, num, pct } from '../format.js';
+import { ms, num, pct, time } from '../format.js';
 import { timeChart, stackedChart, stageColor } from '../charts.js';
+import { withService } from '../scope.js';
 
 export async function render(view, ctx) {
-  const w = ctx.window();
+  const w = withService(ctx.window());
   const [ts, st] = await Promise.all([
     getJSON('/api/timeseries', w),
     getJSON('/api/stages', w),
@@ -21,7 +22,11 @@ export async function render(view, ctx) {
   }), { traces: 0, errors: 0, dropped: 0 });
   const e2e = st.e2e || {};
 
-  view.appendChild(el('h1', { text: 'Overview' }));
+  view.appendChild(el('h1', { text: 'Overview' + (ctx.service ? ' · ' + ctx.service : '') }));
+  const cov = st.coverage;
+  if (cov && cov.partial) {
+    view.appendChild(message(`Service ${ctx.service}: computed from its newest ${num(cov.traces)} traces, back to ${time(cov.scanned_to)}; narrow the window to cover all of it.`));
+  }
   view.appendChild(el('div', { class: 'cards' },
     card('Traces', num(totals.traces), 'traces'),
     card('Error rate', totals.traces ? pct(totals.errors / totals.traces) : '–', 'error-rate'),

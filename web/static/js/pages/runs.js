@@ -5,6 +5,7 @@ import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
 import { ms, num, time } from '../format.js';
 import { scatterChart } from '../charts.js';
+import { hashFor } from '../scope.js';
 
 const qualityKeys = { mrr: 'MRR', hit_rate: 'Hit rate' };
 
@@ -51,7 +52,7 @@ export async function render(view, ctx) {
     view.appendChild(message('No run has a summary with latency and quality yet.'));
   }
   view.appendChild(section('Runs', table([
-    { label: 'Run', value: r => el('a', { href: '#/bottlenecks?run=' + encodeURIComponent(r.id), text: r.name || r.id }) },
+    { label: 'Run', value: r => el('a', { href: hashFor('bottlenecks', '', { run: r.id }), text: r.name || r.id }) },
     { label: 'Started', value: r => time(r.started) },
     { label: 'p50', class: 'num', value: r => ms(r.summary?.p50_ms) },
     { label: 'p95', class: 'num', value: r => ms(r.summary?.p95_ms) },

@@ -1,9 +1,12 @@
 // Traces: the searchable, filterable list. Filters live in the URL hash so a
-// filtered list can be bookmarked and shared.
+// filtered list can be bookmarked and shared; the service comes from the
+// header's picker. A search the store stopped at its scan budget says how
+// far back it looked and continues from there on request.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
 import { ms, num, time, shortID } from '../format.js';
+import { hashFor } from '../scope.js';
 
 const stageNames = ['other', 'pool', 'retry', 'embed', 'retrieve', 'rerank', 'synth', 'llm', 'storage', 'query', 'tool', 'agent', 'chain'];
 const statusNames = ['ok', 'error', 'dropped', 'unset'];
@@ -23,7 +26,6 @@ export async function render(view, ctx) {
 
   const form = el('form', { class: 'filters', id: 'trace-filters' },
     input('name', 'Name', 'contains…'),
-    input('service', 'Service', 'service.name'),
     select('stage', 'Stage', stageNames),
     select('status', 'Status', statusNames),
     input('min_duration', 'Min duration', 'e.g. 250ms'),
@@ -35,7 +37,7 @@ export async function render(view, ctx) {
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const q = {};
-    for (const k of filterKeys) q[k] = form.elements[k].value.trim();
+    for (const k of filterKeys) if (form.elements[k]) q[k] = form.elements[k].value.trim();
     ctx.go('traces', '', q);
   });
 
@@ -43,8 +45,9 @@ export async function render(view, ctx) {
   view.appendChild(form);
   const holder = el('div', { id: 'trace-list' });
   const more = el('button', { type: 'button', class: 'secondary', text: 'Load more', hidden: true, id: 'load-more' });
+  const scanned = el('p', { class: 'muted', id: 'trace-scanned', hidden: true });
   const count = el('p', { class: 'muted', id: 'trace-count' });
-  view.appendChild(section('Results', count, holder, more));
+  view.appendChild(section('Results', count, holder, scanned, more));
 
   const params = { ...ctx.window(), limit: pageSize };
   for (const k of filterKeys) if (f[k]) params[k] = f[k];
@@ -53,8 +56,12 @@ export async function render(view, ctx) {
     const page = await getJSON('/api/traces', cursor ? { ...params, cursor } : params);
     if (!ctx.alive()) return;
     rows.push(...(page.traces || []));
-    holder.replaceChildren(rows.length ? traceTable(rows) : message('No traces match these filters.'));
+    holder.replaceChildren(rows.length ? traceTable(rows)
+      : message(page.partial ? 'No match among the traces searched so far.' : 'No traces match these filters.'));
     count.textContent = num(rows.length) + (page.next_cursor ? '+' : '') + ' traces';
+    scanned.hidden = !page.partial;
+    scanned.textContent = page.partial ? `Searched traces back to ${time(page.scanned_to_ms)}; older ones not yet.` : '';
+    more.textContent = page.partial ? 'Search further back' : 'Load more';
     more.hidden = !page.next_cursor;
     more.onclick = () => load(page.next_cursor).catch(e => holder.appendChild(message(e.message, 'error')));
   };
@@ -65,7 +72,7 @@ export async function render(view, ctx) {
 export function traceTable(rows) {
   return table([
     { label: 'Start', value: t => time(t.start) },
-    { label: 'Name', value: t => el('a', { href: '#/trace/' + t.trace_id, class: 'trace-name', text: t.name || '(no root span)' }) },
+    { label: 'Name', value: t => el('a', { href: hashFor('trace', t.trace_id), class: 'trace-name', text: t.name || '(no root span)' }) },
     { label: 'Duration', class: 'num', value: t => ms(t.duration_ms) },
     { label: 'Spans', class: 'num', value: t => num(t.spans) },
     { label: 'Errors', class: 'num', value: t => num(t.errors) },

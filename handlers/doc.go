@@ -8,18 +8,27 @@
 //	GET  /assets/*              its scripts, styles and the vendored chart library
 //	GET  /api/health            liveness and collector counters (never needs a token)
 //	POST /api/session           exchanges the token for a session cookie (for the dashboard)
+//	GET  /api/services          the services whose traces started in from/to, with counts
 //	GET  /api/traces            search: from, to, service, stage, status, min_duration,
-//	                            name, attr=key=value, run, cursor, limit
+//	                            name, attr=key=value, run, cursor, limit; a filter no
+//	                            index answers examines at most collector.TraceScanBudget
+//	                            traces, then answers partial with scanned_to and a
+//	                            next_cursor that continues the search
 //	GET  /api/traces/:id        one trace: spans with depth, self time, critical-path
-//	                            flags, events, tokens; and its critical path
-//	GET  /api/stages            per-stage breakdown over from/to (or one run)
+//	                            flags, events, tokens; and its critical path (service:
+//	                            404 unless the trace has a span of it)
+//	GET  /api/stages            per-stage breakdown over from/to (or one run), of one
+//	                            service with service (computed from its traces)
 //	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops and
-//	                            per-stage self time per step
-//	GET  /api/report            the bottleneck report over a sample of traces
+//	                            per-stage self time per step; service as for stages
+//	GET  /api/report            the bottleneck report over a sample of traces (the
+//	                            filters of /api/traces)
 //	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)
-//	                            or two runs (base_run, cand_run) side by side
+//	                            or two runs (base_run, cand_run) side by side, of one
+//	                            service with service
 //	GET  /api/runs              benchmark runs with their summaries
 //	GET  /api/live              Server-Sent Events: one "trace" event per new trace
+//	                            (of one service with service)
 //	GET  /metrics               Prometheus text format
 //	POST /v1/traces             OTLP/HTTP ingest (the collector's handler)
 //

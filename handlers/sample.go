@@ -28,7 +28,7 @@ type Sample struct {
 	TracesAnalysed int    `json:"traces_analysed"`
 	TracesMatched  *int64 `json:"traces_matched,omitempty"`
 	// Method says how a sample was drawn.
-	Method string     `json:"method,omitempty"`
+	Method  string     `json:"method,omitempty"`
 	From    *time.Time `json:"from,omitempty"`
 	To      *time.Time `json:"to,omitempty"`
 	Run     string     `json:"run,omitempty"`

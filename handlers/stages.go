@@ -40,8 +40,8 @@ type Latency struct {
 
 // StageBreakdown is the answer of GET /api/stages.
 type StageBreakdown struct {
-	From   *time.Time `json:"from,omitempty"`
-	To     *time.Time `json:"to,omitempty"`
+	From    *time.Time `json:"from,omitempty"`
+	To      *time.Time `json:"to,omitempty"`
 	Run     string     `json:"run,omitempty"`
 	Service string     `json:"service,omitempty"`
 	Stages  []StageRow `json:"stages"`

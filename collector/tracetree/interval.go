@@ -14,7 +14,7 @@ func SelfTime(start, end int64, children []Interval) int64 {
 		return 0
 	}
 	sortByStart(children)
-	return end - start - coveredSorted(start, end, children)
+	return end - start - coveredSorted(start, end, children, nil)
 }
 
 // UnionLength returns the length of the union of ivals; empty and inverted
@@ -25,35 +25,37 @@ func UnionLength(ivals []Interval) int64 {
 		lo = -1 << 63
 		hi = 1<<63 - 1
 	)
-	return coveredSorted(lo, hi, ivals)
+	return coveredSorted(lo, hi, ivals, nil)
 }
 
 // coveredSorted returns the length of the union of ivals, sorted by Start,
-// clipped to [start, end). It is the one self-time computation: SelfTime and
-// Tree.SelfTime both end here.
-func coveredSorted(start, end int64, ivals []Interval) int64 {
-	var total int64
-	open := false
-	var lo, hi int64
+// clipped to [start, end), and appends to gaps (when not nil) the pieces of
+// [start, end) that no interval covers, in time order. It is the one
+// self-time computation: SelfTime, Tree.SelfTime and Tree.SelfIntervals all
+// end here.
+func coveredSorted(start, end int64, ivals []Interval, gaps *[]Interval) int64 {
+	var covered int64
+	pos := start // [start, pos) is accounted for
 	for _, iv := range ivals {
 		s, e := max(iv.Start, start), min(iv.End, end)
 		if e <= s {
 			continue
 		}
-		switch {
-		case !open:
-			lo, hi, open = s, e, true
-		case s > hi:
-			total += hi - lo
-			lo, hi = s, e
-		case e > hi:
-			hi = e
+		if s > pos {
+			if gaps != nil {
+				*gaps = append(*gaps, Interval{pos, s})
+			}
+			pos = s
+		}
+		if e > pos {
+			covered += e - pos
+			pos = e
 		}
 	}
-	if open {
-		total += hi - lo
+	if gaps != nil && pos < end {
+		*gaps = append(*gaps, Interval{pos, end})
 	}
-	return total
+	return covered
 }
 
 // sortByStart sorts ivals by Start: insertion sort for the short lists most

@@ -302,13 +302,30 @@ func (tr *Tree) SelfTime(v int32) int64 {
 	if n.End <= n.Start {
 		return 0
 	}
+	return n.End - n.Start - coveredSorted(n.Start, n.End, tr.childIntervals(v), nil)
+}
+
+// SelfIntervals appends to dst the pieces of node v's interval that none of
+// its children cover — when v ran its own code — in time order, and returns
+// them with their total length, SelfTime(v).
+func (tr *Tree) SelfIntervals(v int32, dst []Interval) ([]Interval, int64) {
+	n := &tr.Nodes[v]
+	if n.End <= n.Start {
+		return dst, 0
+	}
+	covered := coveredSorted(n.Start, n.End, tr.childIntervals(v), &dst)
+	return dst, n.End - n.Start - covered
+}
+
+// childIntervals returns v's children's intervals in start order, in
+// scratch space valid until the next call.
+func (tr *Tree) childIntervals(v int32) []Interval {
 	tr.ivals = tr.ivals[:0]
 	for _, c := range tr.Children(v) {
 		cn := &tr.Nodes[c]
 		tr.ivals = append(tr.ivals, Interval{cn.Start, cn.End})
 	}
-	// Children are in start order already.
-	return n.End - n.Start - coveredSorted(n.Start, n.End, tr.ivals)
+	return tr.ivals
 }
 
 // Tick returns the resolution of timestamp t (nanoseconds from Base): the

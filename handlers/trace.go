@@ -11,6 +11,7 @@ import (
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -154,6 +155,12 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 		slices.SortStableFunc(kids[i], byStart)
 	}
 
+	// Self time from the one trace tree, as the report computes it (an
+	// orphan counts as a child of the root); ptrs has no nil, so node i is
+	// span i.
+	selfTree := tracetree.New()
+	selfTree.Build(tracetree.Trace{Spans: ptrs})
+
 	// Critical path, and per-span time on it.
 	onPath := map[spans.SpanID]time.Duration{}
 	for _, seg := range analysis.CriticalPath(analysis.Trace{Spans: ptrs}) {
@@ -197,16 +204,12 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 		}
 		visited[i] = true
 		sp := ptrs[i]
-		children := make([]*spans.Span, len(kids[i]))
-		for j, k := range kids[i] {
-			children[j] = ptrs[k]
-		}
 		cp := onPath[sp.SpanID]
 		sd := SpanDetail{
 			SpanID: sp.SpanID.String(), Name: sp.Name, Stage: sp.Stage.String(), Scope: sp.Scope,
 			Status: sp.Status.String(), Error: sp.Err, Depth: depth,
 			OffsetMs: offset(sp.Start), DurationMs: millis(sp.Duration()),
-			SelfMs: millis(analysis.SelfTime(sp, children)), Critical: onChain[i], CriticalMs: millis(cp),
+			SelfMs: millis(time.Duration(selfTree.SelfTime(int32(i)))), Critical: onChain[i], CriticalMs: millis(cp),
 			Attrs: nonNil(sp.Attrs), Tags: nonNil(sp.Tags), Links: sp.Links,
 			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp),
 		}

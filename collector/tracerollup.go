@@ -3,8 +3,9 @@ package collector
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/spans"
@@ -40,6 +41,16 @@ func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces 
 		maxTraces = DefaultRollupTraces
 	}
 	r := &TraceRollup{rows: map[rollupKey]*rollupRow{}}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read traces: %w", err)
+	}
+	defer conn.Close()
+	stmt, err := conn.PrepareContext(ctx, sqlSpanTimingsInRange)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read traces: %w", err)
+	}
+	defer stmt.Close()
 	q.Cursor = ""
 	var last TraceSummary
 	for left := maxTraces; ; {
@@ -48,12 +59,22 @@ func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces 
 		if err != nil {
 			return nil, err
 		}
-		for _, ts := range page.Traces {
-			if err := s.rollupTrace(ctx, r, ts.TraceID); err != nil {
+		for chunk := range slices.Chunk(page.Traces, partsChunk) {
+			parts, err := s.spanParts(ctx, chunk)
+			if err != nil {
 				return nil, err
 			}
-			r.Traces++
-			last = ts
+			for _, ts := range chunk {
+				p, ok := parts[ts.TraceID]
+				if !ok {
+					continue // deleted by retention meanwhile
+				}
+				if err := rollupTrace(ctx, stmt, r, ts.TraceID, p); err != nil {
+					return nil, err
+				}
+				r.Traces++
+				last = ts
+			}
 		}
 		left -= len(page.Traces)
 		switch {
@@ -78,19 +99,39 @@ type spanTiming struct {
 	failed     bool
 }
 
-// rollupTrace adds one trace's spans to r.
-func (s *SQLiteStore) rollupTrace(ctx context.Context, r *TraceRollup, id spans.TraceID) error {
-	var parts []byte
-	err := s.db.QueryRowContext(ctx, sqlTraceSpanParts, id[:]).Scan(&parts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // deleted by retention meanwhile
+// partsChunk is how many traces' span ranges one query reads.
+const partsChunk = 250
+
+// spanParts reads the span id ranges of traces, in one query.
+func (s *SQLiteStore) spanParts(ctx context.Context, ts []TraceSummary) (map[spans.TraceID][]byte, error) {
+	args := make([]any, len(ts))
+	for i := range ts {
+		args[i] = ts[i].TraceID[:]
 	}
+	q := "SELECT trace_id, span_parts FROM traces WHERE trace_id IN (?" + strings.Repeat(", ?", len(ts)-1) + ")"
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fmt.Errorf("cannot read trace %s: %w", id, err)
+		return nil, fmt.Errorf("cannot read traces: %w", err)
 	}
+	defer rows.Close()
+	out := make(map[spans.TraceID][]byte, len(ts))
+	for rows.Next() {
+		var id, parts []byte
+		if err := rows.Scan(&id, &parts); err != nil {
+			return nil, fmt.Errorf("cannot read traces: %w", err)
+		}
+		var tid spans.TraceID
+		copy(tid[:], id)
+		out[tid] = parts
+	}
+	return out, rows.Err()
+}
+
+// rollupTrace adds one trace's spans, stored in parts, to r.
+func rollupTrace(ctx context.Context, stmt *sql.Stmt, r *TraceRollup, id spans.TraceID, parts []byte) error {
 	var sps []spanTiming
-	err = forParts(parts, func(first, count int64) error {
-		rows, err := s.db.QueryContext(ctx, sqlSpanTimingsInRange, first, first+count, id[:])
+	err := forParts(parts, func(first, count int64) error {
+		rows, err := stmt.QueryContext(ctx, first, first+count, id[:])
 		if err != nil {
 			return err
 		}
@@ -195,7 +236,4 @@ func (r *TraceRollup) Timeseries(from, to time.Time, step time.Duration) ([]Poin
 	return pts, nil
 }
 
-var (
-	sqlTraceSpanParts     = mustSQL("trace_span_parts.sql")
-	sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")
-)
+var sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")

@@ -1,0 +1,1 @@
+SELECT span_parts FROM traces WHERE trace_id = ?1

@@ -18,7 +18,12 @@ import (
 // A filtered list over a store larger than the scan budget stops at the
 // budget: where nothing matches, the answer is empty, partial, says how far
 // back it looked, and its cursor continues from there.
-func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
+// newBigStore serves a store of collector.TraceScanBudget+1500 one-span
+// traces a millisecond apart, all of service "bulk" and ok but the oldest
+// two, which failed. It returns the traces' starts, oldest first, and the
+// failed ones.
+func newBigStore(t *testing.T, opts ...handlers.Option) (*seeded, []time.Time, map[spans.TraceID]bool) {
+	t.Helper()
 	const extra = 1500
 	n := collector.TraceScanBudget + extra
 	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "big.db"))
@@ -27,7 +32,6 @@ func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
 	}
 	coll := collector.New(store, collector.WithErrorHandler(func(err error) { t.Errorf("collector: %v", err) }))
 	ctx := context.Background()
-	// n one-span traces a millisecond apart, all ok; the oldest two failed.
 	base := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
 	starts := make([]time.Time, n)
 	failed := map[spans.TraceID]bool{}
@@ -53,9 +57,15 @@ func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &seeded{t: t, store: store, coll: coll, client: &http.Client{Timeout: time.Minute}}
-	s.srv = handlers.New(store, coll)
+	s.srv = handlers.New(store, coll, opts...)
 	s.ts = httptest.NewServer(s.srv.Handler())
 	t.Cleanup(s.close)
+	return s, starts, failed
+}
+
+func TestFilteredTraceListStopsAtScanBudget(t *testing.T) {
+	s, starts, failed := newBigStore(t)
+	n := len(starts)
 
 	// The newest TraceScanBudget traces are the ones examined: the scan
 	// stops at the budget-th newest.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/handlers"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -364,4 +365,41 @@ func TestDashboardSignInInBrowser(t *testing.T) {
 	// The browser reports the refused requests before sign-in; nothing else
 	// may appear.
 	b.checkClean("sign-in", func(p string) bool { return strings.Contains(p, "status of 401") })
+}
+
+// A search the store stopped at its scan budget says so, and the button
+// continues it from where it stopped until the matches appear.
+func TestDashboardSearchesFurtherInBrowser(t *testing.T) {
+	bin := chromium(t)
+	s, starts, _ := newBigStore(t)
+	b := startBrowser(t, bin, s)
+	b.open("traces?status=error", "traces")
+	if n := b.count(".traces-table tbody tr"); n != 0 {
+		t.Fatalf("%d rows on the first page, want none (the failed traces are the oldest)", n)
+	}
+	if got := b.text("#trace-list"); !strings.Contains(got, "No match among the traces searched so far") {
+		t.Errorf("empty partial page says %q", got)
+	}
+	stop := starts[len(starts)-collector.TraceScanBudget]
+	wantText := b.evalStrings(fmt.Sprintf(`[(() => { const d = new Date(%d); const p = (n, w = 2) => String(n).padStart(w, '0');
+		return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3); })()]`, stop.UnixMilli()))[0]
+	if got := b.text("#trace-scanned"); !strings.Contains(got, "Searched traces back to "+wantText) {
+		t.Errorf("scan note %q, want it to say back to %s", got, wantText)
+	}
+	if got := b.text("#load-more"); got != "Search further back" {
+		t.Errorf("button %q", got)
+	}
+	b.click("#load-more")
+	b.waitFor("the failed traces", `document.querySelectorAll('.traces-table tbody tr').length === 2`)
+	if n := b.count(`.traces-table tbody tr[data-status="error"]`); n != 2 {
+		t.Errorf("%d error rows after searching further, want 2", n)
+	}
+	if b.evalInt(`document.querySelector('#trace-scanned').hidden ? 1 : 0`) != 1 || b.evalInt(`document.querySelector('#load-more').hidden ? 1 : 0`) != 1 {
+		t.Error("the scan note or the button is still shown after the search ended")
+	}
+	if got := b.text("#trace-count"); got != "2 traces" {
+		t.Errorf("count %q, want 2 traces", got)
+	}
+	b.shot("traces-searched-further")
+	b.checkClean("search further")
 }

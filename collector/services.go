@@ -85,6 +85,28 @@ func (s *SQLiteStore) Services(ctx context.Context, from, to time.Time) (Service
 	return out, nil
 }
 
+// CountServiceTraces counts one service's traces that started in [from,
+// to], up to ServiceCountCap (atLeast is then set). ok is false on a
+// database without the traces_by_service index, where only a scan could
+// count them.
+func (s *SQLiteStore) CountServiceTraces(ctx context.Context, service string, from, to time.Time) (n int64, atLeast, ok bool, err error) {
+	indexed, err := s.hasServiceIndex(ctx)
+	if err != nil || !indexed {
+		return 0, false, false, err
+	}
+	lo, hi := int64(minNanos), int64(maxNanos)
+	if !from.IsZero() {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() {
+		hi = to.UnixNano()
+	}
+	if err := s.db.QueryRowContext(ctx, sqlServiceCount, service, lo, hi, ServiceCountCap).Scan(&n); err != nil {
+		return 0, false, false, fmt.Errorf("cannot count the traces of service %q: %w", service, err)
+	}
+	return n, n >= ServiceCountCap, true, nil
+}
+
 // servicesByScan counts services over the newest TraceScanBudget traces of
 // [lo, hi], along traces_by_start.
 func (s *SQLiteStore) servicesByScan(ctx context.Context, lo, hi int64) (ServiceList, error) {

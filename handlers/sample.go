@@ -113,9 +113,14 @@ func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) 
 	}
 
 	smp.Sampled = true
-	if simple(q) {
+	switch {
+	case simple(q):
 		if l, err := s.e2e(ctx, q.From, q.To); err == nil {
 			smp.TracesMatched = &l.Traces
+		}
+	case onlyService(q):
+		if n, atLeast, ok, err := s.store.CountServiceTraces(ctx, q.Service, q.From, q.To); err == nil && ok && !atLeast {
+			smp.TracesMatched = &n
 		}
 	}
 	slices := min(sampleSlices, n)
@@ -145,8 +150,16 @@ func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) 
 // simple reports whether q filters on time only, so that the store's
 // rollups count its traces.
 func simple(q collector.TraceQuery) bool {
-	q.From, q.To, q.Limit, q.Cursor = time.Time{}, time.Time{}, 0, ""
+	q.From, q.To, q.Limit, q.Cursor, q.ScanBudget = time.Time{}, time.Time{}, 0, "", 0
 	return q == collector.TraceQuery{}
+}
+
+// onlyService reports whether q filters on time and one service only, so
+// that the service index counts its traces.
+func onlyService(q collector.TraceQuery) bool {
+	svc := q.Service
+	q.Service = ""
+	return svc != "" && simple(q)
 }
 
 // toAnalysis appends the traces in analysis form to dst.

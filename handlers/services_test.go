@@ -143,6 +143,13 @@ func TestServiceFilterOnEveryRoute(t *testing.T) {
 		t.Errorf("report of %s: %d traces analysed", svcHostile, r.TracesAnalysed)
 	}
 
+	// A sampled report of one service knows how many traces it has.
+	var sm handlers.ReportResponse
+	s.getJSON("/api/report?sample=5&service="+q(svcMain), http.StatusOK, &sm)
+	if !sm.Sampled || sm.TracesAnalysed == 0 || sm.TracesAnalysed > 5 || sm.TracesMatched == nil || *sm.TracesMatched != seedTotal-1 {
+		t.Errorf("sampled report of %s: sampled %v, analysed %d, matched %v", svcMain, sm.Sampled, sm.TracesAnalysed, sm.TracesMatched)
+	}
+
 	// Compare: both sides restricted.
 	var c handlers.CompareResponse
 	s.getJSON("/api/compare?base_run="+runBase+"&cand_run="+runCand+"&service="+q(svcHostile), http.StatusOK, &c)

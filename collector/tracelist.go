@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,20 +132,32 @@ func whereClause(where []string) string {
 }
 
 // scanLimit returns the budget-th trace after cursor in index order, or nil
-// when fewer remain. It reads the driving index only (start_ns and the
-// trace id are in every index of traces), never the table.
+// when no more than budget remain (the scan then reaches the end). It reads
+// the driving index only (start_ns and the trace id are in every index of
+// traces), never the table.
 func (s *SQLiteStore) scanLimit(ctx context.Context, f *traceFilter, cursor *tracePos, budget int) (*tracePos, error) {
 	w, a := before(f.drive, f.driveArgs, cursor)
-	query := "SELECT start_ns, trace_id FROM traces" + whereClause(w) + " ORDER BY start_ns DESC, trace_id DESC LIMIT 1 OFFSET ?"
-	var p tracePos
-	err := s.db.QueryRowContext(ctx, query, append(slices.Clip(a), budget-1)...).Scan(&p.start, &p.id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	query := "SELECT start_ns, trace_id FROM traces" + whereClause(w) + " ORDER BY start_ns DESC, trace_id DESC LIMIT 2 OFFSET ?"
+	rows, err := s.db.QueryContext(ctx, query, append(slices.Clip(a), budget-1)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot bound the trace scan: %w", err)
 	}
-	return &p, nil
+	defer rows.Close()
+	var found []tracePos
+	for rows.Next() {
+		var p tracePos
+		if err := rows.Scan(&p.start, &p.id); err != nil {
+			return nil, fmt.Errorf("cannot bound the trace scan: %w", err)
+		}
+		found = append(found, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot bound the trace scan: %w", err)
+	}
+	if len(found) < 2 {
+		return nil, nil
+	}
+	return &found[0], nil
 }
 
 // ListTraces returns traces matching q, newest first, a page at a time.

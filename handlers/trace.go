@@ -14,6 +14,7 @@ import (
 	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/semconv"
 )
 
 // TraceDetail is the answer of GET /api/traces/:id.
@@ -242,36 +243,12 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// tokensOf reads the token attributes of a span; nil when it has none.
+// tokensOf reads a span's token use, in whichever convention it was
+// written (semconv); nil when it reports none.
 func tokensOf(sp *spans.Span) *Tokens {
-	var t Tokens
-	found := false
-	num := func(key string) int64 {
-		v, ok := sp.Attr(key)
-		if !ok {
-			return 0
-		}
-		switch v.Kind() {
-		case spans.KindInt64:
-			found = true
-			return v.AsInt64()
-		case spans.KindFloat64:
-			found = true
-			return int64(v.AsFloat64())
-		}
-		return 0
-	}
-	t.Prompt = num(spans.KeyLLMPromptTokens)
-	t.Completion = num(spans.KeyLLMCompletionTokens)
-	t.Embedding = num(spans.KeyEmbeddingTokens)
-	if !found {
+	u := semconv.UsageOf(sp)
+	if u.Zero() {
 		return nil
 	}
-	for _, k := range []string{spans.KeyLLMModel, spans.KeyEmbeddingModel} {
-		if v, ok := sp.Attr(k); ok && v.Kind() == spans.KindString {
-			t.Model = v.AsString()
-			break
-		}
-	}
-	return &t
+	return &Tokens{Prompt: u.Prompt, Completion: u.Completion, Embedding: u.Embedding, Model: semconv.Model(sp)}
 }

@@ -48,3 +48,26 @@ func BenchmarkCriticalPath(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCriticalPathTwoThousandSpans walks one 2,000-span trace.
+func BenchmarkCriticalPathTwoThousandSpans(b *testing.B) {
+	t, _ := wideTrace()
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(CriticalPath(t)) != 2000 {
+			b.Fatal("wrong path")
+		}
+	}
+}
+
+// BenchmarkAnalyzeTwoThousandSpans analyses one 2,000-span trace.
+func BenchmarkAnalyzeTwoThousandSpans(b *testing.B) {
+	t, _ := wideTrace()
+	traces := []Trace{t}
+	b.ReportAllocs()
+	for b.Loop() {
+		if Analyze(traces).Spans != 2000 {
+			b.Fatal("wrong report")
+		}
+	}
+}

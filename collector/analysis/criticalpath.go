@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -60,6 +61,8 @@ type pathWalker struct {
 // tolerance (tracetree.Tree.Tolerance: one tick of the coarser timestamp,
 // ≤ 1 ms) it is a sequential step whose end was rounded, and is taken with
 // its end clipped; by more, it ran concurrently and is not on the path.
+// Children are clipped to v; a child that v did not wait for (flagged
+// fire-and-forget: it outlived v) is never on v's path.
 func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	tr := w.tree
 	mark := len(w.byEnd)
@@ -93,6 +96,9 @@ func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	cur := hi
 	for _, c := range kids {
 		cn := &tr.nodes[c]
+		if cn.flags&tracetree.FireAndForget != 0 {
+			continue // v returned without waiting for it
+		}
 		cs, ce := max(cn.start, lo), min(cn.end, hi)
 		if ce > cur {
 			if ce-cur > tr.tt.Tolerance(cn.end, cur) {

@@ -81,12 +81,25 @@ func TestCriticalPathConcurrentFanOut(t *testing.T) {
 func TestCriticalPathChildrenOutsideParent(t *testing.T) {
 	b := newTrace()
 	q := b.span(nil, "query", spans.StageQuery, 0, 50)
-	late := b.span(q, "late llm", spans.StageLLM, 30, 90) // clipped to 30–50
-	early := b.span(q, "early", spans.StageRetrieve, -20, 10)
+	// Outlives the query by 40 ms in the same process: fire-and-forget,
+	// the query did not wait for it.
+	b.span(q, "late llm", spans.StageLLM, 30, 90)
+	early := b.span(q, "early", spans.StageRetrieve, -20, 10) // clock skew: clipped to 0–10
 	checkPath(t, CriticalPath(b.trace()), []segWant{
 		{early, spans.StageRetrieve, 10},
-		{q, spans.StageQuery, 20},
-		{late, spans.StageLLM, 20},
+		{q, spans.StageQuery, 40},
+	})
+
+	// Another service's child ending 5 ms late is clock skew: clipped,
+	// and on the path.
+	b2 := newTrace()
+	q2 := b2.span(nil, "query", spans.StageQuery, 0, 50)
+	q2.Resource = &spans.Resource{Attrs: []spans.Attribute{spans.String(spans.KeyService, "api")}}
+	l2 := b2.span(q2, "remote llm", spans.StageLLM, 30, 55)
+	l2.Resource = &spans.Resource{Attrs: []spans.Attribute{spans.String(spans.KeyService, "llm")}}
+	checkPath(t, CriticalPath(b2.trace()), []segWant{
+		{q2, spans.StageQuery, 30},
+		{l2, spans.StageLLM, 20},
 	})
 }
 

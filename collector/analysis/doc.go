@@ -23,11 +23,25 @@
 // Findings rank the bottlenecks on one scale, time attributable per slow
 // trace, and each ends in a sentence a person can act on.
 //
-// Self time is a span's duration minus the union of its children's intervals
-// (children are clipped to the parent and may overlap). The critical path
-// walks back from a span's end, repeatedly taking the child that ends last
-// before the current point, so concurrent fan-out is handled: only the chain
-// that bounded the parent's end counts.
+// Traces are arranged by package tracetree, the one trace model: its tree
+// (orphans adopted by the root and flagged, a virtual root for a trace
+// without a single root), its self time (a span's duration minus the union
+// of its children's intervals, clipped to the span) and its reading of clock
+// granularity and skew. The critical path walks back from a span's end,
+// repeatedly taking the child that ends last before the current point, so
+// concurrent fan-out is handled: only the chain that bounded the parent's end
+// counts. A child that overlaps the step already taken by no more than the
+// timestamps' resolution (one tick, at most 1 ms: JS SDKs stamp to the
+// millisecond) is sequential, not concurrent; a child that outlived its
+// parent (fire-and-forget) is not on the parent's path; a child that starts
+// before its parent or ends after it is clipped to it. Report.Anomalies
+// counts the spans so read, with exemplar traces.
+//
+// Shares are fractions of a whole and stay within [−1, 1]: a stage's
+// ShareOfE2E is the part of end-to-end time during which one of its spans
+// ran its own code (parallel spans count once), path shares tile the
+// critical path, ShareOfGap divides among the stages that grew, and a
+// finding's Share is of the latency the request saw.
 //
 // Two re-attributions make the critical path say what to fix rather than
 // where the CPU was: time inside failed retry attempts is charged to the

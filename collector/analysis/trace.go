@@ -21,6 +21,7 @@ type node struct {
 	start, end int64
 	stage      spans.Stage
 	parent     int32
+	flags      tracetree.Flags
 	// failed marks an attempt span of a retry that ended in error.
 	failed bool
 	// waitOutside is a pool job's queue wait that happened before its span
@@ -62,7 +63,7 @@ func (tr *tree) build(t Trace) bool {
 	tr.nodes = tr.nodes[:0]
 	for i := range tt.Nodes {
 		tn := &tt.Nodes[i]
-		n := node{span: tn.Span, start: tn.Start, end: tn.End, stage: spans.StageOther, parent: tn.Parent}
+		n := node{span: tn.Span, start: tn.Start, end: tn.End, stage: spans.StageOther, parent: tn.Parent, flags: tn.Flags}
 		if s := tn.Span; s != nil {
 			n.stage = stageIndex(s.Stage)
 			if s.Status == spans.StatusError || s.Status == spans.StatusDropped {
@@ -92,23 +93,6 @@ func (tr *tree) children(v int32) []int32 { return tr.tt.Children(v) }
 
 // selfTime returns v's self time (tracetree's one computation).
 func (tr *tree) selfTime(v int32) int64 { return tr.tt.SelfTime(v) }
-
-// SelfTime returns span's duration minus the union of its children's
-// intervals. Children may overlap one another and may extend outside span;
-// they are clipped to it. It is tracetree.SelfTime on spans.
-func SelfTime(span *spans.Span, children []*spans.Span) time.Duration {
-	if span == nil || span.End.IsZero() || !span.End.After(span.Start) {
-		return 0
-	}
-	ivals := make([]tracetree.Interval, 0, len(children))
-	for _, c := range children {
-		if c == nil || c.End.IsZero() {
-			continue
-		}
-		ivals = append(ivals, tracetree.Interval{Start: int64(c.Start.Sub(span.Start)), End: int64(c.End.Sub(span.Start))})
-	}
-	return time.Duration(tracetree.SelfTime(0, int64(span.End.Sub(span.Start)), ivals))
-}
 
 // intAttr reads an integer (or float) attribute, 0 when absent.
 func intAttr(s *spans.Span, key string) int64 {

@@ -55,4 +55,7 @@ const (
 	// Fault injection marks spans whose latency or error was planted.
 	KeyFaultLatencyNanos = "fault.latency_ns"
 	KeyFaultError        = "fault.error"
+	// KeyFaultInjected marks the span a planted fault ran in (a child of
+	// the planted stage's span): its time and failure were injected.
+	KeyFaultInjected = "fault.injected"
 )

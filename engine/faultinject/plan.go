@@ -20,9 +20,7 @@ const DispatcherName = "engine.faultinject"
 // request). The stage span that received the fault carries
 // spans.KeyFaultLatencyNanos and spans.KeyFaultError instead, so that it is
 // not mistaken for a planted span itself.
-//
-// TODO: spans.KeyFaultInjected, once the key is in spans/keys.go.
-const KeyInjected = "fault.injected"
+const KeyInjected = spans.KeyFaultInjected
 
 // Stages are the stages whose engine code calls Inject, where a Plan can
 // plant faults:

@@ -8,7 +8,7 @@ import (
 	"github.com/stagescope/stagescope/spans/semconv"
 )
 
-func str(k, v string) spans.Attribute { return spans.String(k, v) }
+func str(k, v string) spans.Attribute       { return spans.String(k, v) }
 func num(k string, v int64) spans.Attribute { return spans.Int64(k, v) }
 
 // TestStage lists every convention the stage inference maps.

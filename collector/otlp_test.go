@@ -182,8 +182,8 @@ func TestOTLPJSONHexIDsAndConventions(t *testing.T) {
 	if len(llm.Attrs) != 7 {
 		t.Errorf("%d attributes stored, want the 7 sent: %v", len(llm.Attrs), llm.Attrs)
 	}
-	if u := semconv.UsageOf(&llm); u != (semconv.Usage{Prompt: 120, Completion: 7}) || semconv.Model(&llm) != "gpt-x" {
-		t.Errorf("usage %+v model %q", u, semconv.Model(&llm))
+	if u := semconv.UsageOf(llm); u != (semconv.Usage{Prompt: 120, Completion: 7}) || semconv.Model(llm) != "gpt-x" {
+		t.Errorf("usage %+v model %q", u, semconv.Model(llm))
 	}
 	if r.Kind != spans.SpanKindInternal || llm.Kind != spans.SpanKindUnspecified || llm.Service() != "py-rag" || llm.Scope != "openinference" {
 		t.Errorf("kinds %s %s, service %q, scope %q", r.Kind, llm.Kind, llm.Service(), llm.Scope)

@@ -142,7 +142,7 @@ func TestOTelSDKExporterInSeparateProcess(t *testing.T) {
 			t.Errorf("attribute %s = %q, want %q", k, v.Emit(), w)
 		}
 	}
-	if u := semconv.UsageOf(&child); u.Prompt != 321 || child.Service() != "sdk-child" {
+	if u := semconv.UsageOf(child); u.Prompt != 321 || child.Service() != "sdk-child" {
 		t.Errorf("usage %+v service %q, want 321 prompt tokens from sdk-child", u, child.Service())
 	}
 	if v, _ := child.Attr("ranks"); v.Kind() != spans.KindInt64Slice {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"math"
 	"math/bits"
 	"slices"
@@ -76,9 +77,8 @@ type TracePage struct {
 
 // Trace is a whole trace: its spans ordered by start and its events by time.
 type Trace struct {
-	Summary TraceSummary   `json:"summary"`
-	Spans   []spans.Span   `json:"spans"`
-	Events  []event.Record `json:"events"`
+	Summary TraceSummary `json:"summary"`
+	tracetree.Trace
 }
 
 const traceColumns = "trace_id, start_ns, end_ns, root_name, root_status, service, span_count, error_count, stages, run_id"
@@ -138,7 +138,8 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
-	t := &Trace{Summary: r.sum, Spans: make([]spans.Span, 0, r.sum.SpanCount)}
+	t := &Trace{Summary: r.sum}
+	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
@@ -165,7 +166,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 			if err := s.decodeStoredSpan(ctx, conn, body, &sp); err != nil {
 				return fmt.Errorf("span %s: %w", sp.SpanID, err)
 			}
-			t.Spans = append(t.Spans, sp)
+			vals = append(vals, sp)
 		}
 		return rows.Err()
 	})
@@ -198,7 +199,11 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 	if err != nil {
 		return nil, fmt.Errorf("cannot read events of trace %s: %w", id, err)
 	}
-	slices.SortStableFunc(t.Spans, func(a, b spans.Span) int { return a.Start.Compare(b.Start) })
+	slices.SortStableFunc(vals, func(a, b spans.Span) int { return a.Start.Compare(b.Start) })
+	t.Spans = make([]*spans.Span, len(vals))
+	for i := range vals {
+		t.Spans[i] = &vals[i]
+	}
 	slices.SortStableFunc(t.Events, func(a, b event.Record) int { return a.Time.Compare(b.Time) })
 	return t, nil
 }

@@ -140,7 +140,7 @@ func TestRoundTripEveryField(t *testing.T) {
 	}
 	byID := map[spans.SpanID]*spans.Span{}
 	for i := range got.Spans {
-		byID[got.Spans[i].SpanID] = &got.Spans[i]
+		byID[got.Spans[i].SpanID] = got.Spans[i]
 	}
 	for i := range in {
 		g := byID[in[i].SpanID]

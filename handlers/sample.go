@@ -8,7 +8,6 @@ import (
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
-	"github.com/stagescope/stagescope/spans"
 )
 
 // sampleSlices is how many consecutive sub-windows a sample is spread over.
@@ -165,11 +164,7 @@ func onlyService(q collector.TraceQuery) bool {
 // toAnalysis appends the traces in analysis form to dst.
 func toAnalysis(ts []*collector.Trace, dst []analysis.Trace) []analysis.Trace {
 	for _, t := range ts {
-		ptrs := make([]*spans.Span, len(t.Spans))
-		for i := range t.Spans {
-			ptrs[i] = &t.Spans[i]
-		}
-		dst = append(dst, analysis.Trace{Spans: ptrs})
+		dst = append(dst, t.Trace)
 	}
 	return dst
 }

@@ -124,10 +124,7 @@ func inService(t *collector.Trace, service string) bool {
 // buildTraceDetail arranges a stored trace for the waterfall.
 func buildTraceDetail(t *collector.Trace) TraceDetail {
 	d := TraceDetail{TraceRow: toRow(t.Summary), CriticalPath: []PathSegment{}, Spans: make([]SpanDetail, 0, len(t.Spans))}
-	ptrs := make([]*spans.Span, len(t.Spans))
-	for i := range t.Spans {
-		ptrs[i] = &t.Spans[i]
-	}
+	ptrs := t.Spans
 	base := t.Summary.Start
 	for _, sp := range ptrs {
 		if base.IsZero() || (!sp.Start.IsZero() && sp.Start.Before(base)) {

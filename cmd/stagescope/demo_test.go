@@ -114,7 +114,7 @@ func replayPlants(t *testing.T, stage spans.Stage, calls int, plants ...string) 
 func faultChildren(tr *collector.Trace) map[spans.SpanID][]*spans.Span {
 	out := map[spans.SpanID][]*spans.Span{}
 	for i := range tr.Spans {
-		if s := &tr.Spans[i]; s.Name == faultinject.SpanName {
+		if s := tr.Spans[i]; s.Name == faultinject.SpanName {
 			out[s.ParentID] = append(out[s.ParentID], s)
 		}
 	}
@@ -147,7 +147,7 @@ func TestDemoPlantedTailAndEveryCall(t *testing.T) {
 	for _, tr := range ts {
 		faults := faultChildren(tr)
 		for i := range tr.Spans {
-			s := &tr.Spans[i]
+			s := tr.Spans[i]
 			if s.Name == faultinject.SpanName {
 				if !isInjected(s) || s.Status != spans.StatusOK {
 					t.Fatalf("fault span %s: injected %v, status %v", s.Stage, isInjected(s), s.Status)
@@ -205,7 +205,7 @@ func TestDemoPlantedErrors(t *testing.T) {
 		faults := faultChildren(tr)
 		var rerankFailed bool
 		for i := range tr.Spans {
-			s := &tr.Spans[i]
+			s := tr.Spans[i]
 			if s.Stage != spans.StageRerank || s.Name == faultinject.SpanName {
 				continue
 			}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,53 +76,90 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usagef("export jaeger", "OTEL_EXPORTER_OTLP_HEADERS: %v", err)
 	}
-	opts := []jaeger.Option{jaeger.WithServiceName(*defSvc), jaeger.WithBatchSize(*batch), jaeger.WithTimeout(*timeout), jaeger.WithGzip(*gzip)}
+	opts := []jaeger.Option{jaeger.WithBatchSize(*batch), jaeger.WithTimeout(*timeout), jaeger.WithGzip(*gzip)}
 	if headers != nil {
 		opts = append(opts, jaeger.WithHeaders(headers))
 	}
-	var exp jaeger.Exporter
-	switch strings.ToLower(*protocol) {
+	proto := strings.ToLower(*protocol)
+	switch proto {
 	case "otlp":
-		ep := *endpoint
-		if ep == "" {
-			ep = env(jaeger.DefaultOTLPEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+		if *endpoint == "" {
+			*endpoint = env(jaeger.DefaultOTLPEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 		}
-		exp, err = jaeger.NewOTLPExporter(ctx, ep, opts...)
-		*endpoint = ep
 	case "thrift":
 		if *endpoint == "" {
 			*endpoint = jaeger.DefaultThriftEndpoint
 		}
-		exp, err = jaeger.NewThriftExporter(*endpoint, opts...)
 	default:
 		return usagef("export jaeger", "--protocol %q: want otlp or thrift", *protocol)
 	}
+	newExporter := func(service string) (jaeger.Exporter, error) {
+		o := append(slices.Clone(opts), jaeger.WithServiceName(service))
+		if proto == "otlp" {
+			return jaeger.NewOTLPExporter(ctx, *endpoint, o...)
+		}
+		return jaeger.NewThriftExporter(*endpoint, o...)
+	}
+	// Fail on a bad endpoint before reading the store.
+	probe, err := newExporter(*defSvc)
 	if err != nil {
 		return usagef("export jaeger", "--endpoint: %v", err)
 	}
+	_ = probe.Shutdown(context.WithoutCancel(ctx))
 
-	traces, err := storedTraces(ctx, data, traceIDs, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service, Limit: *limit}, stderr)
+	stored, err := storedTraces(ctx, data, traceIDs, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service, Limit: *limit}, stderr)
 	if err != nil {
-		_ = exp.Shutdown(context.WithoutCancel(ctx))
 		return err
 	}
-	if len(traces) == 0 {
-		_ = exp.Shutdown(context.WithoutCancel(ctx))
+	if len(stored) == 0 {
 		return errNoTraces
 	}
-	stats, err := exp.Export(ctx, traces)
-	serr := exp.Shutdown(context.WithoutCancel(ctx))
-	fmt.Fprintf(stdout, "stagescope: exported %d traces, %d spans, %d events in %d requests to %s (%s)\n",
-		stats.Traces, stats.Spans, stats.Events, stats.Batches, *endpoint, *protocol)
-	if err != nil {
-		return fmt.Errorf("export to %s stopped: %w", *endpoint, err)
+	// stagescope's own spans leave under the service they were stored with
+	// (the trace's), so the dashboard and Jaeger name them alike;
+	// --default-service, when given, names them instead.
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "default-service" })
+	var order []string
+	groups := map[string][]jaeger.Trace{}
+	for _, t := range stored {
+		svc := *defSvc
+		if !explicit && t.Summary.Service != "" {
+			svc = t.Summary.Service
+		}
+		if _, ok := groups[svc]; !ok {
+			order = append(order, svc)
+		}
+		groups[svc] = append(groups[svc], t.Trace)
 	}
-	return serr
+	var total jaeger.Stats
+	for _, svc := range order {
+		exp, err := newExporter(svc)
+		if err != nil {
+			return usagef("export jaeger", "--endpoint: %v", err)
+		}
+		stats, err := exp.Export(ctx, groups[svc])
+		serr := exp.Shutdown(context.WithoutCancel(ctx))
+		total.Traces += stats.Traces
+		total.Spans += stats.Spans
+		total.Events += stats.Events
+		total.Batches += stats.Batches
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "stagescope: exported %d traces, %d spans, %d events in %d requests to %s (%s)\n",
+				total.Traces, total.Spans, total.Events, total.Batches, *endpoint, *protocol)
+			return fmt.Errorf("export to %s stopped: %w", *endpoint, err)
+		}
+	}
+	fmt.Fprintf(stdout, "stagescope: exported %d traces, %d spans, %d events in %d requests to %s (%s)\n",
+		total.Traces, total.Spans, total.Events, total.Batches, *endpoint, *protocol)
+	return nil
 }
 
 // storedTraces reads the traces to export: the given ids (those of
 // q.Service only, when set), or those q selects.
-func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery, stderr io.Writer) ([]jaeger.Trace, error) {
+func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collector.TraceQuery, stderr io.Writer) ([]*collector.Trace, error) {
 	st, err := openStoreReadOnly(dir)
 	if err != nil {
 		return nil, err
@@ -141,15 +180,7 @@ func storedTraces(ctx context.Context, dir string, ids []spans.TraceID, q collec
 	} else if ts, err = loadStored(ctx, st, q, stderr); err != nil {
 		return nil, err
 	}
-	out := make([]jaeger.Trace, 0, len(ts))
-	for _, t := range ts {
-		ptrs := make([]*spans.Span, len(t.Spans))
-		for i := range t.Spans {
-			ptrs[i] = &t.Spans[i]
-		}
-		out = append(out, jaeger.Trace{Spans: ptrs, Events: t.Events})
-	}
-	return out, nil
+	return ts, nil
 }
 
 // traceInService reports whether a stored trace belongs to service: its

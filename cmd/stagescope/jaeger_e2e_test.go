@@ -70,10 +70,7 @@ func checkInJaeger(t *testing.T, qc *jaeger.QueryClient, stored []*collector.Tra
 	t.Helper()
 	ctx := context.Background()
 	for _, st := range stored {
-		want := make([]*spans.Span, len(st.Spans))
-		for i := range st.Spans {
-			want[i] = &st.Spans[i]
-		}
+		want := st.Spans
 		var got jaeger.Trace
 		var err error
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

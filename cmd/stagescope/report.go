@@ -12,7 +12,6 @@ import (
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
 	"github.com/stagescope/stagescope/collector/jaeger"
-	"github.com/stagescope/stagescope/spans"
 )
 
 // defaultReportLimit is how many traces report analyses at most.
@@ -109,11 +108,7 @@ func localTraces(ctx context.Context, dir string, q collector.TraceQuery, stderr
 	}
 	out := make([]analysis.Trace, 0, len(ts))
 	for _, t := range ts {
-		ptrs := make([]*spans.Span, len(t.Spans))
-		for i := range t.Spans {
-			ptrs[i] = &t.Spans[i]
-		}
-		out = append(out, analysis.Trace{Spans: ptrs})
+		out = append(out, t.Trace)
 	}
 	return out, nil
 }
@@ -129,11 +124,7 @@ func jaegerTraces(ctx context.Context, baseURL string, q jaeger.Query) ([]analys
 	if err != nil {
 		return nil, fmt.Errorf("cannot read traces from Jaeger: %w", err)
 	}
-	out := make([]analysis.Trace, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, analysis.Trace{Spans: t.Spans})
-	}
-	return out, nil
+	return ts, nil
 }
 
 var errNoTraces = errors.New("no stored traces match the selection")

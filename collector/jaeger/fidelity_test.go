@@ -164,7 +164,7 @@ func TestOTLPIngestReplayReadBackIsExact(t *testing.T) {
 			}
 			stored := jaeger.Trace{Events: st.Events}
 			for i := range st.Spans {
-				stored.Spans = append(stored.Spans, &st.Spans[i])
+				stored.Spans = append(stored.Spans, st.Spans[i])
 			}
 			sameSpans(t, want[id], stored) // the store keeps what came in
 			traces = append(traces, stored)

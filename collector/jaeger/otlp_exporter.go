@@ -92,7 +92,7 @@ func (e *OTLPExporter) Export(ctx context.Context, traces []Trace) (Stats, error
 		if err := ctx.Err(); err != nil {
 			return st, fmt.Errorf("export to %s cancelled: %w", e.url, err)
 		}
-		evs := t.eventsBySpan()
+		evs := eventsBySpan(t)
 		for _, s := range t.Spans {
 			if s == nil {
 				continue

@@ -243,7 +243,7 @@ func (e *ThriftExporter) Export(ctx context.Context, traces []Trace) (Stats, err
 			e.drop()
 			return st, fmt.Errorf("export to %s cancelled: %w", e.url, err)
 		}
-		evs := t.eventsBySpan()
+		evs := eventsBySpan(t)
 		for _, s := range t.Spans {
 			if s == nil {
 				continue

@@ -3,6 +3,7 @@ package jaeger
 import (
 	"slices"
 
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -11,27 +12,14 @@ import (
 // service.name attribute, unless WithServiceName says otherwise.
 const DefaultServiceName = "stagescope"
 
-// Trace is one trace with its events: what the exporters send and what
-// QueryClient returns. Spans may be in any order; Events belong to the
-// spans by their header's SpanID.
-type Trace struct {
-	Spans  []*spans.Span
-	Events []event.Record
-}
-
-// ID returns the trace ID of the first span, zero for an empty trace.
-func (t Trace) ID() spans.TraceID {
-	for _, s := range t.Spans {
-		if s != nil {
-			return s.TraceID
-		}
-	}
-	return spans.TraceID{}
-}
+// Trace is the one trace model (tracetree.Trace): what the exporters send
+// and what QueryClient returns. Spans may be in any order; Events belong to
+// the spans by span ID.
+type Trace = tracetree.Trace
 
 // eventsBySpan groups the trace's events by the span they belong to, keeping
 // their order.
-func (t Trace) eventsBySpan() map[spans.SpanID][]event.Record {
+func eventsBySpan(t Trace) map[spans.SpanID][]event.Record {
 	if len(t.Events) == 0 {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"io"
 	"maps"
 	"net/http"
@@ -72,18 +73,12 @@ type QueryClient struct {
 	cfg  queryConfig
 }
 
-// Query selects traces for FindTraces.
-type Query struct {
-	Service   string // required
-	Operation string // span name; optional
-	// From and To bound the traces' start. A zero To is now; a zero From is
-	// DefaultLookback before To.
-	From, To time.Time
-	// Limit is the number of traces to return (default DefaultQueryLimit).
-	Limit int
-	// MinDuration and MaxDuration filter by span duration when not zero.
-	MinDuration, MaxDuration time.Duration
-}
+// Query selects traces for FindTraces: the one query of every trace
+// reader (tracetree.Query). Service is required by Jaeger; Operation is any
+// span's name.
+type Query = tracetree.Query
+
+var _ tracetree.Reader = (*QueryClient)(nil)
 
 // NewQueryClient returns a client of the query API at baseURL (default
 // DefaultQueryURL), for example "http://127.0.0.1:16686". A path in baseURL

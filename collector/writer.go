@@ -656,7 +656,8 @@ func (w *batchWriter) dropStored(st *writeStmts, tid spans.TraceID, gs []*spans.
 	rows.Close()
 	switch err {
 	case nil:
-		// The upsert's || makes a merged span_parts TEXT.
+		// Trace rows merged before upsert_trace.sql cast its || back to
+		// BLOB hold TEXT.
 		switch v := vals[0].(type) {
 		case []byte:
 			parts = v

@@ -12,5 +12,7 @@ ON CONFLICT (trace_id) DO UPDATE SET
     error_count = error_count + excluded.error_count,
     stages      = stages | excluded.stages,
     run_id      = coalesce(run_id, excluded.run_id),
-    span_parts  = CASE WHEN excluded.span_parts IS NULL THEN span_parts ELSE coalesce(span_parts, x'') || excluded.span_parts END,
-    event_parts = CASE WHEN excluded.event_parts IS NULL THEN event_parts ELSE coalesce(event_parts, x'') || excluded.event_parts END
+    -- || yields TEXT: cast back so the id ranges stay BLOBs (rows merged
+    -- before this cast are TEXT; readers take either).
+    span_parts  = CASE WHEN excluded.span_parts IS NULL THEN span_parts ELSE CAST(coalesce(span_parts, x'') || excluded.span_parts AS BLOB) END,
+    event_parts = CASE WHEN excluded.event_parts IS NULL THEN event_parts ELSE CAST(coalesce(event_parts, x'') || excluded.event_parts AS BLOB) END

@@ -180,8 +180,8 @@ func (w *batchWriter) write(b *batch) error {
 	}
 	clear(w.keptSpans)
 	clear(w.keptEvents)
-	clear(w.groupSpans)
-	clear(w.groupEvs)
+	clear(w.groupSpans[:cap(w.groupSpans)])
+	clear(w.groupEvs[:cap(w.groupEvs)])
 	return err
 }
 

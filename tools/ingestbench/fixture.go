@@ -24,6 +24,10 @@ type fixtureOptions struct {
 	spansPerRequest int
 	errorRate       float64 // fraction of traces whose final LLM call fails
 	seed            uint64
+	// lean keeps only service.name on the resource and, on spans, the
+	// attributes stage inference and the analysis read: a lower bound of
+	// what instrumented pipelines send.
+	lean bool
 }
 
 // Template ids and timestamps are placeholders: trace id = trace index + 1,
@@ -67,9 +71,29 @@ func buildRequest(n int, o fixtureOptions) *coltracepb.ExportTraceServiceRequest
 		}
 		ss.Spans = append(ss.Spans, tr...)
 	}
+	if o.lean {
+		res.Attributes = res.Attributes[:1]
+		for _, sp := range ss.Spans {
+			kept := sp.Attributes[:0]
+			for _, kv := range sp.Attributes {
+				if leanAttributes[kv.Key] {
+					kept = append(kept, kv)
+				}
+			}
+			sp.Attributes = kept
+		}
+	}
 	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
 		Resource: res, ScopeSpans: []*tracepb.ScopeSpans{ss}, SchemaUrl: "https://opentelemetry.io/schemas/1.37.0",
 	}}}
+}
+
+// leanAttributes are the span attributes --lean keeps.
+var leanAttributes = map[string]bool{
+	"openinference.span.kind": true, "gen_ai.operation.name": true,
+	"llm.model_name": true, "gen_ai.request.model": true, "embedding.model_name": true,
+	"llm.token_count.prompt": true, "llm.token_count.completion": true,
+	"gen_ai.usage.input_tokens": true, "gen_ai.usage.output_tokens": true,
 }
 
 var ragServices = []string{"rag-api", "docs-qa", "support-bot"}

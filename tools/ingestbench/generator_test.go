@@ -162,3 +162,37 @@ func attr(kvs []*commonpb.KeyValue, key string) string {
 	}
 	return ""
 }
+
+// TestLeanFixture checks that --lean keeps the stage and token attributes
+// and drops the rest.
+func TestLeanFixture(t *testing.T) {
+	full, err := newGenerator(2, fixtureOptions{spansPerRequest: 100, seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := newGenerator(2, fixtureOptions{spansPerRequest: 100, seed: 6, lean: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lean.bytesPerRequest*10 > full.bytesPerRequest*7 {
+		t.Fatalf("lean requests %d bytes, full %d: want at most 70%", lean.bytesPerRequest, full.bytesPerRequest)
+	}
+	var m coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(lean.nextRequest(nil).body, &m); err != nil {
+		t.Fatal(err)
+	}
+	rs := m.ResourceSpans[0]
+	if len(rs.Resource.Attributes) != 1 || rs.Resource.Attributes[0].Key != "service.name" {
+		t.Fatalf("lean resource %v", rs.Resource.Attributes)
+	}
+	for _, s := range rs.ScopeSpans[0].Spans {
+		for _, kv := range s.Attributes {
+			if !leanAttributes[kv.Key] {
+				t.Fatalf("lean span %q keeps %q", s.Name, kv.Key)
+			}
+		}
+		if s.Name == "llm" && attr(s.Attributes, "llm.token_count.prompt") == "" {
+			t.Fatalf("lean LLM span lost its tokens: %v", s.Attributes)
+		}
+	}
+}

@@ -106,6 +106,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Started: time.Now().UTC(), Spans: o.load.spans, Interval: o.load.interval, Clients: o.load.clients,
 		SpansPerRequest: o.fixture.spansPerRequest, ErrorRate: o.fixture.errorRate, CPUs: numCPU(),
 		Command: "go run ./tools/ingestbench " + strings.Join(args, " "), JaegerMaxTraces: o.target.jaegerMaxTraces,
+		Lean: o.fixture.lean,
+	}
+	if g, err := newGenerator(o.templates, o.fixture); err == nil {
+		rep.RequestBytes = int64(g.bytesPerRequest)
 	}
 	var failed []string
 	for _, name := range o.targets {
@@ -146,6 +150,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.fixture.spansPerRequest, "batch", DefaultSpansPerRequest, "spans per OTLP request")
 	fs.IntVar(&o.templates, "templates", DefaultTemplates, "distinct request templates (resources, attribute values); ids and timestamps are fresh in every request anyway")
 	fs.Float64Var(&o.fixture.errorRate, "error-rate", 0.01, "fraction of traces whose final LLM call fails (error status and an exception event); 0 makes status=error match nothing")
+	fs.BoolVar(&o.fixture.lean, "lean", false, "lean spans: service.name only on the resource, only stage, model and token attributes on spans (default: typical SDK resources and RAG attributes)")
 	fs.Uint64Var(&o.fixture.seed, "seed", 1, "seed of the fixture's attribute values and durations (ids are random per run regardless)")
 	fs.StringVar(&o.target.stagescopeBin, "stagescope-bin", "", "stagescope `binary` to run; empty: go build ./cmd/stagescope from this checkout into a temporary directory")
 	fs.StringVar(&o.target.jaegerBin, "jaeger-bin", "", "Jaeger v2 `binary`; empty: tools/jaeger/bin/jaeger of this checkout")

@@ -45,6 +45,8 @@ type report struct {
 	SpansPerRequest int            `json:"spans_per_request"`
 	ErrorRate       float64        `json:"error_rate"`
 	JaegerMaxTraces int            `json:"jaeger_max_traces"`
+	Lean            bool           `json:"lean"`
+	RequestBytes    int64          `json:"mean_request_bytes"`
 	Results         []targetResult `json:"results"`
 }
 
@@ -65,8 +67,13 @@ func (rep *report) write(w io.Writer) {
 			others = append(others, c)
 		}
 	}
-	fmt.Fprintf(w, "\n%s spans per target, %d-span requests, %d clients, %d CPUs, %s → %s UTC\n\n",
-		count(rep.Spans), rep.SpansPerRequest, rep.Clients, rep.CPUs, rep.Started.Format("2006-01-02 15:04"), rep.Finished.Format("15:04"))
+	fixture := "typical attributes"
+	if rep.Lean {
+		fixture = "lean attributes"
+	}
+	fmt.Fprintf(w, "\n%s spans per target, %d-span requests (%s, ≈%s each, %s), %d clients, %d CPUs, %s → %s UTC\n\n",
+		count(rep.Spans), rep.SpansPerRequest, fixture, mib(rep.RequestBytes), wireBytes(rep), rep.Clients, rep.CPUs,
+		rep.Started.Format("2006-01-02 15:04"), rep.Finished.Format("15:04"))
 
 	header := "| |"
 	sep := "|---|"
@@ -258,6 +265,13 @@ func (rep *report) write(w io.Writer) {
 			fmt.Fprintf(w, "\n%s failed: %s\n", c.Target, c.Error)
 		}
 	}
+}
+
+func wireBytes(rep *report) string {
+	if rep.SpansPerRequest == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d B/span on the wire", rep.RequestBytes/int64(rep.SpansPerRequest))
 }
 
 // count prints 1234567 as 1.23M, 68123 as 68.1k.

@@ -175,7 +175,7 @@ func TestLeanFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	if lean.bytesPerRequest*10 > full.bytesPerRequest*7 {
-		t.Fatalf("lean requests %d bytes, full %d: want at most 70%", lean.bytesPerRequest, full.bytesPerRequest)
+		t.Fatalf("lean requests %d bytes, full %d: want at most 70%%", lean.bytesPerRequest, full.bytesPerRequest)
 	}
 	var m coltracepb.ExportTraceServiceRequest
 	if err := proto.Unmarshal(lean.nextRequest(nil).body, &m); err != nil {

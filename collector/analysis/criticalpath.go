@@ -32,7 +32,7 @@ func CriticalPath(t Trace) []PathSegment {
 	if !tr.build(t) {
 		return nil
 	}
-	var segs []PathSegment
+	segs := make([]PathSegment, 0, len(tr.nodes)+1) // a path usually visits each span once or twice
 	w := pathWalker{tree: tr, segs: &segs}
 	r := &tr.nodes[tr.root]
 	w.walk(tr.root, r.start, r.end, interval{}, false)

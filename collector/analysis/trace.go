@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stagescope/stagescope/collector/tracetree"
@@ -60,7 +61,7 @@ func (tr *tree) build(t Trace) bool {
 		return false
 	}
 	tr.base, tr.order, tr.root = tt.Base, tt.Order, tt.Root
-	tr.nodes = tr.nodes[:0]
+	tr.nodes = slices.Grow(tr.nodes[:0], len(tt.Nodes))
 	for i := range tt.Nodes {
 		tn := &tt.Nodes[i]
 		n := node{span: tn.Span, start: tn.Start, end: tn.End, stage: spans.StageOther, parent: tn.Parent, flags: tn.Flags}

@@ -98,33 +98,51 @@ func (tr *Tree) Build(t Trace) bool {
 	tr.Nodes, tr.kids, tr.Order = tr.Nodes[:0], tr.kids[:0], tr.Order[:0]
 	tr.Anomalies = Anomalies{}
 	tr.Root = -1
-	clear(tr.index)
-	first := true
+	// Offsets are taken from the first span's start, then shifted to the
+	// earliest: one pass over the spans, and Time.Sub keeps using the
+	// monotonic clock of in-process spans.
+	tr.Nodes = slices.Grow(tr.Nodes, len(t.Spans)+1)
+	tr.Order = slices.Grow(tr.Order, len(t.Spans)+1)
+	var ref time.Time
+	var earliest int64
+	first := -1
 	for _, s := range t.Spans {
 		if s == nil {
 			continue
 		}
-		if first || s.Start.Before(tr.Base) {
-			tr.Base, first = s.Start, false
+		if first < 0 {
+			ref, first = s.Start, len(tr.Nodes)
 		}
-	}
-	if first {
-		return false
-	}
-	tr.baseNs = tr.Base.UnixNano()
-	for _, s := range t.Spans {
-		if s == nil {
-			continue
-		}
-		start := int64(s.Start.Sub(tr.Base))
+		start := int64(s.Start.Sub(ref))
 		end := start
 		if !s.End.IsZero() {
-			end = max(int64(s.End.Sub(tr.Base)), start)
+			end = max(int64(s.End.Sub(ref)), start)
 		}
-		tr.index[s.SpanID] = int32(len(tr.Nodes))
+		if start < earliest {
+			earliest, first = start, len(tr.Nodes)
+		}
 		tr.Nodes = append(tr.Nodes, Node{Span: s, Start: start, End: end, Parent: -1})
 	}
+	if first < 0 {
+		return false
+	}
+	tr.Base = tr.Nodes[first].Span.Start
+	tr.baseNs = tr.Base.UnixNano()
+	if earliest != 0 {
+		for i := range tr.Nodes {
+			tr.Nodes[i].Start -= earliest
+			tr.Nodes[i].End -= earliest
+		}
+	}
 	n := int32(len(tr.Nodes))
+	// Parents are found by a scan in small traces, by a map in large ones.
+	useIndex := n > smallTrace
+	if useIndex {
+		clear(tr.index)
+		for i := range tr.Nodes {
+			tr.index[tr.Nodes[i].Span.SpanID] = int32(i)
+		}
+	}
 
 	// Link parents; the longest (then earliest) parentless span is the
 	// root candidate.
@@ -138,7 +156,7 @@ func (tr *Tree) Build(t Trace) bool {
 			}
 			continue
 		}
-		if p, ok := tr.index[s.ParentID]; ok && p != int32(i) {
+		if p, ok := tr.find(s.ParentID, useIndex); ok && p != int32(i) {
 			tr.Nodes[i].Parent = p
 		} else {
 			tr.Nodes[i].Flags |= Orphan
@@ -229,6 +247,24 @@ func (tr *Tree) Build(t Trace) bool {
 		}
 	}
 	return true
+}
+
+// smallTrace is the span count up to which parents are found by scanning
+// the nodes rather than through a map.
+const smallTrace = 32
+
+// find returns the node of span id: the last one, if the ID is repeated.
+func (tr *Tree) find(id spans.SpanID, useIndex bool) (int32, bool) {
+	if useIndex {
+		p, ok := tr.index[id]
+		return p, ok
+	}
+	for i := len(tr.Nodes) - 1; i >= 0; i-- {
+		if tr.Nodes[i].Span.SpanID == id {
+			return int32(i), true
+		}
+	}
+	return -1, false
 }
 
 // checkClock flags child c when it lies outside its parent p by more than

@@ -54,7 +54,8 @@ type options struct {
 	queryTimeout    time.Duration
 	visibleTimeout  time.Duration
 	jsonPath        string
-	stagescopeBuilt bool // the binary was built by this run
+	stagescopeBuilt bool   // the binary was built by this run
+	stagescopeRev   string // commit it was built from, "+dirty" with local changes
 }
 
 func main() {
@@ -106,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Started: time.Now().UTC(), Spans: o.load.spans, Interval: o.load.interval, Clients: o.load.clients,
 		SpansPerRequest: o.fixture.spansPerRequest, ErrorRate: o.fixture.errorRate, CPUs: numCPU(),
 		Command: "go run ./tools/ingestbench " + strings.Join(args, " "), JaegerMaxTraces: o.target.jaegerMaxTraces,
-		Lean: o.fixture.lean,
+		Lean: o.fixture.lean, StagescopeRevision: o.stagescopeRev,
 	}
 	if g, err := newGenerator(o.templates, o.fixture); err == nil {
 		rep.RequestBytes = int64(g.bytesPerRequest)
@@ -272,7 +273,24 @@ func prepareBinaries(ctx context.Context, o *options, logf func(string, ...any))
 		return fmt.Errorf("cannot build stagescope from %s (if the checkout is mid-edit, retry later or pass --stagescope-bin): %w\n%s", root, err, out)
 	}
 	o.target.stagescopeBin, o.stagescopeBuilt = bin, true
+	o.stagescopeRev = checkoutRevision(ctx, root)
 	return nil
+}
+
+// checkoutRevision names the commit stagescope was built from, with
+// "+dirty" when the checkout has uncommitted changes (another engineer's
+// edit in progress ends up in the binary too).
+func checkoutRevision(ctx context.Context, root string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := strings.TrimSpace(string(out))
+	st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		rev += "+dirty"
+	}
+	return rev
 }
 
 func checkExecutable(path string) error {

@@ -35,19 +35,22 @@ type targetResult struct {
 
 // report is one run over every target.
 type report struct {
-	Command         string         `json:"command"`
-	Started         time.Time      `json:"started"`
-	Finished        time.Time      `json:"finished"`
-	CPUs            int            `json:"cpus"`
-	Spans           int64          `json:"spans"`
-	Interval        int64          `json:"interval"`
-	Clients         int            `json:"clients"`
-	SpansPerRequest int            `json:"spans_per_request"`
-	ErrorRate       float64        `json:"error_rate"`
-	JaegerMaxTraces int            `json:"jaeger_max_traces"`
-	Lean            bool           `json:"lean"`
-	RequestBytes    int64          `json:"mean_request_bytes"`
-	Results         []targetResult `json:"results"`
+	Command         string    `json:"command"`
+	Started         time.Time `json:"started"`
+	Finished        time.Time `json:"finished"`
+	CPUs            int       `json:"cpus"`
+	Spans           int64     `json:"spans"`
+	Interval        int64     `json:"interval"`
+	Clients         int       `json:"clients"`
+	SpansPerRequest int       `json:"spans_per_request"`
+	ErrorRate       float64   `json:"error_rate"`
+	JaegerMaxTraces int       `json:"jaeger_max_traces"`
+	Lean            bool      `json:"lean"`
+	// StagescopeRevision is the commit serve was built from ("+dirty":
+	// with uncommitted changes); empty for --stagescope-bin.
+	StagescopeRevision string         `json:"stagescope_revision,omitempty"`
+	RequestBytes       int64          `json:"mean_request_bytes"`
+	Results            []targetResult `json:"results"`
 }
 
 func numCPU() int { return runtime.NumCPU() }
@@ -74,6 +77,9 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "\n%s spans per target, %d-span requests (%s, ≈%s each, %s), %d clients, %d CPUs, %s → %s UTC\n\n",
 		count(rep.Spans), rep.SpansPerRequest, fixture, mib(rep.RequestBytes), wireBytes(rep), rep.Clients, rep.CPUs,
 		rep.Started.Format("2006-01-02 15:04"), rep.Finished.Format("15:04"))
+	if rep.StagescopeRevision != "" {
+		fmt.Fprintf(w, "stagescope serve built from %s.\n\n", rep.StagescopeRevision)
+	}
 
 	header := "| |"
 	sep := "|---|"

@@ -1,0 +1,543 @@
+package collector
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// The sampling policy of every analysis (the dashboard's report and compare,
+// and `stagescope report` on the local database) lives here, so the CLI and
+// the dashboard read the same traces for the same window.
+const (
+	// DefaultSampleBudget is how many traces a sample draws by hash when the
+	// caller gives no budget.
+	DefaultSampleBudget = 2000
+	// SampleFrameBudget bounds how many traces one sample examines (index
+	// entries read, with one row lookup each for the duration). A window
+	// holding more is examined in SampleSlices evenly spaced chunks of
+	// SampleFrameBudget/SampleSlices traces each, so a sample costs the same
+	// on a window of a million traces as on one of fifty thousand.
+	SampleFrameBudget = 20_000
+	// SampleSlices is how many equal sub-windows a large window is cut into.
+	SampleSlices = 40
+	// MaxSlowTraces bounds the slow traces a sample adds; beyond it the
+	// slowest are kept and SampleInfo.SlowCapped is set.
+	MaxSlowTraces = MaxTraceLimit
+	// SlowQuantile is the end-to-end quantile at or above which every
+	// examined trace joins the sample.
+	SlowQuantile = 0.95
+)
+
+// sampleFrameLimit is SampleFrameBudget, lowered by tests to reach the
+// sliced frame on a small store.
+var sampleFrameLimit = SampleFrameBudget
+
+// SampleInfo says exactly which traces SampleTraces chose and how. Its JSON
+// form is the `sample` object of the API.
+type SampleInfo struct {
+	// Sampled is false when every trace of the selection was analysed.
+	Sampled bool `json:"sampled"`
+	// Method says in words what was done.
+	Method string `json:"method"`
+	// Budget is the number of traces drawn by hash.
+	Budget int `json:"budget"`
+	// From and To are the aligned window: whole minutes, To exclusive.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// TracesMatched is how many traces the selection holds, when known
+	// (absent otherwise); Examined how many were looked at.
+	TracesMatched *int64 `json:"traces_matched,omitempty"`
+	Examined      int64  `json:"traces_examined"`
+	// TracesAnalysed is how many traces were returned: HashSampled drawn
+	// by hash plus SlowAdded slow traces the hash did not draw.
+	TracesAnalysed int `json:"traces_analysed"`
+	HashSampled    int `json:"hash_sampled"`
+	SlowAdded      int `json:"slow_added"`
+	// SlowTraces is how many examined traces lasted at least
+	// SlowThreshold (all of them are in the sample unless SlowCapped).
+	SlowTraces    int           `json:"slow_traces"`
+	SlowThreshold time.Duration `json:"slow_threshold_ns"`
+	SlowCapped    bool          `json:"slow_capped,omitempty"`
+	// HashRate is the fraction of the examined traces the hash drew: a
+	// trace below SlowThreshold stands for 1/HashRate examined traces, a
+	// slow one for itself.
+	HashRate float64 `json:"hash_rate"`
+	// Window summarises the end-to-end latency of the whole selection.
+	Window *WindowLatency `json:"window,omitempty"`
+	// Partial is set when the sample did not examine every trace of the
+	// selection: a sub-window held more than its share of the frame, or an
+	// attribute filter stopped at its budget.
+	Partial bool `json:"partial,omitempty"`
+	// AttrPartial is set when the attribute filter stopped opening traces.
+	AttrPartial bool   `json:"attr_partial,omitempty"`
+	Run         string `json:"run,omitempty"`
+	Service     string `json:"service,omitempty"`
+}
+
+// WindowLatency is the end-to-end latency of a selection, nearest-rank
+// quantiles (the value at rank ⌈q·n⌉), from the rollups' histograms (±2.2%)
+// or from the examined traces' exact durations.
+type WindowLatency struct {
+	Source string        `json:"source"` // "rollups" or "examined traces"
+	Traces int64         `json:"traces"`
+	P50    time.Duration `json:"p50_ns"`
+	P95    time.Duration `json:"p95_ns"`
+	P99    time.Duration `json:"p99_ns"`
+	P50Ms  float64       `json:"p50_ms"`
+	P95Ms  float64       `json:"p95_ms"`
+	P99Ms  float64       `json:"p99_ms"`
+}
+
+func newWindowLatency(source string, n int64, p50, p95, p99 time.Duration) *WindowLatency {
+	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+	return &WindowLatency{Source: source, Traces: n, P50: p50, P95: p95, P99: p99, P50Ms: ms(p50), P95Ms: ms(p95), P99Ms: ms(p99)}
+}
+
+// NearestRank returns the q-quantile of sorted values by nearest rank: the
+// value at rank ⌈q·n⌉ (1-based). The rollups' histograms use the same rank,
+// so a sample's figure and the Overview's differ only by the histogram's
+// bucket error.
+func NearestRank(sorted []time.Duration, q float64) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(n)-1e-9)) - 1 // 1e-9: 0.95·20 must be 19, not 19.000000000000004
+	return sorted[min(max(i, 0), n-1)]
+}
+
+// AlignWindow returns the window a sample reads for q: whole minutes (the
+// rollups' grain), To exclusive. From is rounded down and To up, but never
+// past the start of the minute under way, so "the last hour" asked twice
+// within a minute is the same window, and a window ending at 10:09:59.999
+// keeps its last minute. An open To is now, an open From the first stored
+// trace. A run without a window spans the run, rounded out.
+func (s *SQLiteStore) AlignWindow(ctx context.Context, q TraceQuery, now time.Time) (from, to time.Time, err error) {
+	from, to = q.From, q.To
+	runBounds := false
+	if q.RunID != "" && from.IsZero() && to.IsZero() {
+		run, err := s.Run(ctx, q.RunID)
+		if err != nil {
+			return from, to, err
+		}
+		from, to, runBounds = run.Started.Add(-time.Minute), run.Finished, true
+		if to.IsZero() || to.Before(run.Started) {
+			to = now
+		}
+	}
+	if to.IsZero() {
+		to = now
+	}
+	if from.IsZero() {
+		var first *int64
+		if err := s.db.QueryRowContext(ctx, "SELECT min(start_ns) FROM traces").Scan(&first); err != nil {
+			return from, to, fmt.Errorf("cannot find the first trace: %w", err)
+		}
+		from = to
+		if first != nil {
+			from = fromNanos(*first)
+		}
+	}
+	from = from.UTC().Truncate(time.Minute)
+	to = to.UTC().Add(time.Minute - 1).Truncate(time.Minute)
+	if live := now.UTC().Truncate(time.Minute); !runBounds && to.After(live) {
+		// The minute under way is left out: it still grows, and reloads
+		// within a minute must read the same traces. A finished run does
+		// not grow.
+		to = live
+	}
+	if !to.After(from) {
+		to = from.Add(time.Minute)
+	}
+	return from, to, nil
+}
+
+// sampleCandidate is one examined trace.
+type sampleCandidate struct {
+	id    spans.TraceID
+	start int64
+	dur   time.Duration
+	hash  uint64
+}
+
+// traceHash mixes all sixteen bytes of a trace id (a splitmix64 finaliser
+// over both halves), so ids that are sequential or share a prefix still
+// spread evenly.
+func traceHash(id spans.TraceID) uint64 {
+	mix := func(z uint64) uint64 {
+		z ^= z >> 30
+		z *= 0xbf58476d1ce4e5b9
+		z ^= z >> 27
+		z *= 0x94d049bb133111eb
+		return z ^ z>>31
+	}
+	return mix(binary.BigEndian.Uint64(id[:8]) ^ mix(binary.BigEndian.Uint64(id[8:])+0x9e3779b97f4a7c15))
+}
+
+// SampleTraces reads the traces an analysis of q should see, at most budget
+// of them drawn by hash (DefaultSampleBudget when budget ≤ 0) plus the slow
+// ones. The policy:
+//
+//   - The window is aligned to whole minutes (AlignWindow).
+//   - The frame is every trace of the window when it holds at most
+//     SampleFrameBudget; otherwise the oldest SampleFrameBudget/SampleSlices
+//     traces of each of SampleSlices equal sub-windows (read along the start
+//     index, so the cost is bounded whatever the window holds).
+//   - When the frame is the whole selection and holds at most budget traces,
+//     every trace is returned.
+//   - Otherwise the budget traces of the frame with the smallest hash of
+//     their id (deterministic: the same traces on every reload of the same
+//     window, and a trace arriving later only displaces one trace), plus
+//     every frame trace lasting at least the window's p95 (from the rollups
+//     when only time filters the selection, else from the frame's
+//     durations), so the tail is never sampled away.
+//
+// Filters other than time, run and service are tested on the frame's rows;
+// an attribute filter opens candidates in hash order, at most attrScanLimit.
+// Traces are returned oldest first.
+func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int) ([]*Trace, SampleInfo, error) {
+	if budget <= 0 {
+		budget = DefaultSampleBudget
+	}
+	budget = min(budget, MaxTraceLimit)
+	info := SampleInfo{Budget: budget, Run: q.RunID, Service: q.Service}
+	from, to, err := s.AlignWindow(ctx, q, time.Now())
+	if err != nil {
+		return nil, info, err
+	}
+	info.From, info.To = from, to
+	q.From, q.To = from, to.Add(-1)
+	q.Cursor, q.Limit, q.ScanBudget = "", 0, 0
+
+	// The frame adds its own start_ns bounds: with two pairs SQLite would
+	// bound the index range by one and filter by the other.
+	untimed := q
+	untimed.From, untimed.To = time.Time{}, time.Time{}
+	f, err := s.traceFilter(ctx, untimed)
+	if err != nil {
+		return nil, info, err
+	}
+	frame, complete, err := s.sampleFrame(ctx, f, from.UnixNano(), to.UnixNano()-1)
+	if err != nil {
+		return nil, info, err
+	}
+	info.Examined = int64(len(frame))
+	info.Partial = !complete
+	if complete {
+		n := int64(len(frame))
+		if f.attrKey == "" {
+			info.TracesMatched = &n
+		}
+	} else if simpleQuery(q) {
+		if n, err := s.windowCount(ctx, from, to); err == nil {
+			info.TracesMatched = &n
+		}
+	} else if q.Service != "" && onlyServiceQuery(q) {
+		if n, atLeast, ok, err := s.CountServiceTraces(ctx, q.Service, from, to.Add(-1)); err == nil && ok && !atLeast {
+			info.TracesMatched = &n
+		}
+	}
+
+	// Every trace: the whole selection was examined and fits the budget.
+	if complete && len(frame) <= budget {
+		info.Method = fmt.Sprintf("every trace of the window (%d, no more than the budget of %d)", len(frame), budget)
+		chosen := frame
+		if f.attrKey != "" {
+			if chosen, info.AttrPartial, err = s.withAttr(ctx, f, frame, len(frame)); err != nil {
+				return nil, info, err
+			}
+			info.Partial = info.Partial || info.AttrPartial
+		}
+		info.HashSampled, info.HashRate = len(chosen), 1
+		info.Window = frameLatency(chosen)
+		if simpleQuery(q) {
+			if w, err := s.rollupLatency(ctx, from, to); err == nil && w.Traces > 0 {
+				info.Window = w
+			}
+		}
+		if len(chosen) > 0 {
+			info.SlowThreshold = info.Window.P95
+			for _, c := range chosen {
+				if c.dur >= info.SlowThreshold {
+					info.SlowTraces++
+				}
+			}
+		}
+		out, err := s.loadCandidates(ctx, chosen)
+		info.TracesAnalysed = len(out)
+		return out, info, err
+	}
+
+	info.Sampled = true
+	// The slow threshold: the window's p95 from the rollups when they
+	// describe exactly this selection, else the frame's own.
+	info.Window = frameLatency(frame)
+	if simpleQuery(q) {
+		if w, err := s.rollupLatency(ctx, from, to); err == nil && w.Traces > 0 {
+			info.Window = w
+		}
+	}
+	info.SlowThreshold = info.Window.P95
+
+	byHash := slices.Clone(frame)
+	slices.SortFunc(byHash, func(a, b sampleCandidate) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), slices.Compare(a.id[:], b.id[:]))
+	})
+	var slow []sampleCandidate
+	for _, c := range frame {
+		if c.dur >= info.SlowThreshold {
+			slow = append(slow, c)
+		}
+	}
+	if f.attrKey != "" {
+		// Candidates in hash order, then the slow ones, share the opens.
+		if byHash, info.AttrPartial, err = s.withAttr(ctx, f, byHash, budget); err != nil {
+			return nil, info, err
+		}
+		if slow, _, err = s.withAttr(ctx, f, slow, len(slow)); err != nil {
+			return nil, info, err
+		}
+		info.Partial = info.Partial || info.AttrPartial
+	}
+	hashed := byHash[:min(budget, len(byHash))]
+	info.SlowTraces = len(slow)
+	if len(slow) > MaxSlowTraces {
+		slices.SortFunc(slow, func(a, b sampleCandidate) int { return cmp.Compare(b.dur, a.dur) })
+		slow, info.SlowCapped = slow[:MaxSlowTraces], true
+	}
+	chosen := make(map[spans.TraceID]sampleCandidate, len(hashed)+len(slow))
+	for _, c := range hashed {
+		chosen[c.id] = c
+	}
+	info.HashSampled = len(hashed)
+	for _, c := range slow {
+		if _, ok := chosen[c.id]; !ok {
+			chosen[c.id] = c
+			info.SlowAdded++
+		}
+	}
+	if len(frame) > 0 {
+		info.HashRate = float64(len(hashed)) / float64(len(frame))
+	}
+	info.Method = sampleMethod(info, complete, f.attrKey != "")
+	list := make([]sampleCandidate, 0, len(chosen))
+	for _, c := range chosen {
+		list = append(list, c)
+	}
+	slices.SortFunc(list, compareStart)
+	out, err := s.loadCandidates(ctx, list)
+	info.TracesAnalysed = len(out)
+	return out, info, err
+}
+
+func compareStart(a, b sampleCandidate) int {
+	return cmp.Or(cmp.Compare(a.start, b.start), slices.Compare(a.id[:], b.id[:]))
+}
+
+// sampleMethod says in words what SampleTraces did.
+func sampleMethod(info SampleInfo, complete, attr bool) string {
+	var b strings.Builder
+	if complete {
+		fmt.Fprintf(&b, "the %d traces of the window with the smallest trace-id hash", info.HashSampled)
+	} else {
+		fmt.Fprintf(&b, "the %d traces with the smallest trace-id hash among the %d examined (the oldest %d of each of %d equal sub-windows)",
+			info.HashSampled, info.Examined, sampleFrameLimit/SampleSlices, SampleSlices)
+	}
+	if attr {
+		b.WriteString(" that have the attribute")
+	}
+	src := "the rollups"
+	if info.Window != nil && info.Window.Source != "rollups" {
+		src = "the examined traces"
+	}
+	fmt.Fprintf(&b, ", plus every %s trace lasting at least the p95 of %s (%s): %d slow, %d not drawn by the hash",
+		map[bool]string{true: "", false: "examined"}[complete], src, info.SlowThreshold.Round(time.Microsecond), info.SlowTraces, info.SlowAdded)
+	if info.SlowCapped {
+		fmt.Fprintf(&b, " (only the slowest %d kept)", MaxSlowTraces)
+	}
+	return strings.ReplaceAll(b.String(), "every  trace", "every trace")
+}
+
+// sampleFrame reads the traces a sample chooses from: every trace of
+// [lo, hi] when there are at most SampleFrameBudget, else the oldest
+// SampleFrameBudget/SampleSlices of each of SampleSlices equal sub-windows.
+// complete reports whether the frame is the whole selection.
+func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi int64) (frame []sampleCandidate, complete bool, err error) {
+	var entries int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+" LIMIT ?)",
+		append(slices.Clip(f.driveArgs), lo, hi, sampleFrameLimit+1)...).Scan(&entries); err != nil {
+		return nil, false, fmt.Errorf("cannot count the sample frame: %w", err)
+	}
+	if entries <= sampleFrameLimit {
+		return s.readFrame(ctx, f, lo, hi, sampleFrameLimit)
+	}
+	// Slice the part of the window that holds traces, so a window reaching
+	// far before the first trace does not spend its slices on nothing.
+	var first, last int64
+	if err := s.db.QueryRowContext(ctx, "SELECT (SELECT min(start_ns) FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+
+		"), (SELECT max(start_ns) FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+")",
+		append(append(slices.Clip(f.driveArgs), lo, hi), append(slices.Clip(f.driveArgs), lo, hi)...)...).Scan(&first, &last); err != nil {
+		return nil, false, fmt.Errorf("cannot bound the sample frame: %w", err)
+	}
+	lo, hi = first, last
+	per := sampleFrameLimit / SampleSlices
+	width := (hi - lo + 1) / SampleSlices
+	complete = true
+	for i := range int64(SampleSlices) {
+		a := lo + i*width
+		b := a + width - 1
+		if i == SampleSlices-1 {
+			b = hi
+		}
+		part, full, err := s.readFrame(ctx, f, a, b, per)
+		if err != nil {
+			return nil, false, err
+		}
+		frame = append(frame, part...)
+		complete = complete && full
+	}
+	return frame, complete, nil
+}
+
+// readFrame reads the oldest limit traces of [lo, hi] that the index terms
+// select (at most limit index entries, counted first on the index alone),
+// keeps those the row filters pass, and reports whether the range held no
+// more than limit.
+func (s *SQLiteStore) readFrame(ctx context.Context, f *traceFilter, lo, hi int64, limit int) ([]sampleCandidate, bool, error) {
+	inner := append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?")
+	innerArgs := append(slices.Clip(f.driveArgs), lo, hi)
+	var entries int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM traces"+whereClause(inner)+" LIMIT ?)", append(slices.Clip(innerArgs), limit+1)...).Scan(&entries); err != nil {
+		return nil, false, fmt.Errorf("cannot count the sample frame: %w", err)
+	}
+	if entries == 0 {
+		return nil, true, nil
+	}
+	// The row filters name columns without a table prefix: in the outer
+	// query only t has them.
+	query := "SELECT t.trace_id, t.start_ns, t.end_ns FROM (SELECT trace_id FROM traces" + whereClause(inner) +
+		" ORDER BY start_ns, trace_id LIMIT ?) AS c JOIN traces AS t ON t.trace_id = c.trace_id"
+	args := append(slices.Clip(innerArgs), limit)
+	if len(f.rest) > 0 {
+		query += " WHERE " + strings.Join(f.rest, " AND ")
+		args = append(args, f.restArgs...)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read the sample frame: %w", err)
+	}
+	defer rows.Close()
+	out := make([]sampleCandidate, 0, min(entries, limit))
+	for rows.Next() {
+		var id []byte
+		var c sampleCandidate
+		var end int64
+		if err := rows.Scan(&id, &c.start, &end); err != nil {
+			return nil, false, fmt.Errorf("cannot read the sample frame: %w", err)
+		}
+		copy(c.id[:], id)
+		c.dur = time.Duration(end - c.start)
+		c.hash = traceHash(c.id)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("cannot read the sample frame: %w", err)
+	}
+	return out, entries <= limit, nil
+}
+
+// withAttr keeps, in order, the candidates that have the attribute filter's
+// key=value, stopping at want kept or attrScanLimit opened (then partial).
+func (s *SQLiteStore) withAttr(ctx context.Context, f *traceFilter, cands []sampleCandidate, want int) ([]sampleCandidate, bool, error) {
+	var out []sampleCandidate
+	for i, c := range cands {
+		if len(out) == want {
+			break
+		}
+		if i == attrScanLimit {
+			return out, true, nil
+		}
+		ok, err := s.traceHasAttr(ctx, c.id, f.attrKey, f.attrVal)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out, false, nil
+}
+
+// loadCandidates reads the chosen traces whole, skipping those retention
+// deleted meanwhile.
+func (s *SQLiteStore) loadCandidates(ctx context.Context, cands []sampleCandidate) ([]*Trace, error) {
+	out := make([]*Trace, 0, len(cands))
+	for _, c := range cands {
+		t, err := s.GetTrace(ctx, c.id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// frameLatency is the nearest-rank latency of the candidates.
+func frameLatency(cands []sampleCandidate) *WindowLatency {
+	d := make([]time.Duration, len(cands))
+	for i, c := range cands {
+		d[i] = c.dur
+	}
+	slices.Sort(d)
+	return newWindowLatency("examined traces", int64(len(d)), NearestRank(d, 0.50), NearestRank(d, SlowQuantile), NearestRank(d, 0.99))
+}
+
+// rollupLatency is the end-to-end latency of the whole minutes [from, to)
+// from the rollups, as the Overview computes it.
+func (s *SQLiteStore) rollupLatency(ctx context.Context, from, to time.Time) (*WindowLatency, error) {
+	last := to.Add(-time.Minute)
+	pts, err := s.Timeseries(ctx, from, last, last.Sub(from)+time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if len(pts) != 1 {
+		return nil, fmt.Errorf("rollup latency: %d steps", len(pts))
+	}
+	p := pts[0]
+	return newWindowLatency("rollups", p.Traces, p.P50, p.P95, p.P99), nil
+}
+
+// windowCount is how many traces the rollups count in the whole minutes
+// [from, to).
+func (s *SQLiteStore) windowCount(ctx context.Context, from, to time.Time) (int64, error) {
+	w, err := s.rollupLatency(ctx, from, to)
+	if err != nil {
+		return 0, err
+	}
+	return w.Traces, nil
+}
+
+// simpleQuery reports whether only time filters q, so that the rollups
+// describe its traces.
+func simpleQuery(q TraceQuery) bool {
+	q.From, q.To, q.Limit, q.Cursor, q.ScanBudget = time.Time{}, time.Time{}, 0, "", 0
+	return q == TraceQuery{}
+}
+
+// onlyServiceQuery reports whether q filters on time and service only.
+func onlyServiceQuery(q TraceQuery) bool {
+	q.Service = ""
+	return simpleQuery(q)
+}

@@ -1,0 +1,226 @@
+package collector
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// sampleStore is a store of n synthetic traces spread over the day before
+// now (one every 86400/n seconds, so none in the minute under way for the
+// sizes used here).
+func sampleStore(t *testing.T, n int) *SQLiteStore {
+	t.Helper()
+	s := openStore(t)
+	if _, err := GenerateSynthetic(context.Background(), s, n, 7); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func dayQuery() TraceQuery { return TraceQuery{From: time.Now().Add(-25 * time.Hour)} }
+
+func sampleIDs(ts []*Trace) []spans.TraceID {
+	out := make([]spans.TraceID, len(ts))
+	for i, t := range ts {
+		out[i] = t.Summary.TraceID
+	}
+	return out
+}
+
+func TestSampleTracesEveryTraceBelowBudget(t *testing.T) {
+	s := sampleStore(t, 300)
+	ts, info, err := s.SampleTraces(context.Background(), dayQuery(), 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Sampled || len(ts) != 300 || info.TracesAnalysed != 300 || info.TracesMatched == nil || *info.TracesMatched != 300 || info.Partial {
+		t.Fatalf("sampled %v, %d traces, analysed %d, matched %v, partial %v", info.Sampled, len(ts), info.TracesAnalysed, info.TracesMatched, info.Partial)
+	}
+	if info.Method != "every trace of the window (300, no more than the budget of 300)" {
+		t.Errorf("method %q", info.Method)
+	}
+	// Oldest first, each once.
+	if !slices.IsSortedFunc(ts, func(a, b *Trace) int { return a.Summary.Start.Compare(b.Summary.Start) }) {
+		t.Error("traces not in start order")
+	}
+	// One more than the budget samples.
+	if _, info, err = s.SampleTraces(context.Background(), dayQuery(), 299); err != nil || !info.Sampled || info.HashSampled != 299 {
+		t.Errorf("budget 299: sampled %v, %d by hash, %v", info.Sampled, info.HashSampled, err)
+	}
+}
+
+func TestSampleTracesDeterministicWithEverySlowTrace(t *testing.T) {
+	s := sampleStore(t, 3000)
+	ctx := context.Background()
+	a, ia, err := s.SampleTraces(ctx, dayQuery(), 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later call with a window given differently (a second later, same
+	// minutes) reads the same traces.
+	q := dayQuery()
+	q.From = q.From.Add(time.Second)
+	b, ib, err := s.SampleTraces(ctx, q, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sampleIDs(a), sampleIDs(b)) || ia.Method != ib.Method {
+		t.Fatalf("two calls differ: %d and %d traces (%q, %q)", len(a), len(b), ia.Method, ib.Method)
+	}
+	if !ia.Sampled || ia.Partial || ia.HashSampled != 200 || ia.Examined != 3000 || *ia.TracesMatched != 3000 {
+		t.Fatalf("info %+v", ia)
+	}
+	// The threshold is the window's p95 from the rollups, as the Overview
+	// shows it.
+	pts, err := s.Timeseries(ctx, ia.From, ia.To.Add(-time.Minute), ia.To.Sub(ia.From))
+	if err != nil || len(pts) != 1 {
+		t.Fatal(len(pts), err)
+	}
+	if ia.SlowThreshold != pts[0].P95 || ia.Window.Source != "rollups" || ia.Window.Traces != 3000 {
+		t.Errorf("slow threshold %v, window %+v; rollups p95 %v", ia.SlowThreshold, ia.Window, pts[0].P95)
+	}
+	// Every trace of the window at or above the threshold is in.
+	slow, err := s.ListTraces(ctx, TraceQuery{From: ia.From, To: ia.To.Add(-1), MinDuration: ia.SlowThreshold, Limit: MaxTraceLimit})
+	if err != nil || slow.Partial {
+		t.Fatal(err)
+	}
+	in := map[spans.TraceID]bool{}
+	for _, id := range sampleIDs(a) {
+		in[id] = true
+	}
+	for _, st := range slow.Traces {
+		if !in[st.TraceID] {
+			t.Fatalf("slow trace %s (%v ≥ %v) not in the sample", st.TraceID, st.Duration, ia.SlowThreshold)
+		}
+	}
+	// About 5% are slow (3000 traces, ±2.2% on the threshold).
+	if len(slow.Traces) != ia.SlowTraces || ia.SlowTraces < 100 || ia.SlowTraces > 200 {
+		t.Errorf("%d slow traces in the window, info says %d", len(slow.Traces), ia.SlowTraces)
+	}
+	if len(a) != 200+ia.SlowAdded || ia.TracesAnalysed != len(a) {
+		t.Errorf("%d traces: 200 by hash + %d slow added, analysed %d", len(a), ia.SlowAdded, ia.TracesAnalysed)
+	}
+	// The hash draw is uniform: its traces span the day.
+	var early int
+	for _, tr := range a {
+		if tr.Summary.Duration < ia.SlowThreshold && tr.Summary.Start.Before(ia.From.Add(12*time.Hour)) {
+			early++
+		}
+	}
+	if early < 60 || early > 140 {
+		t.Errorf("%d of the ~190 fast traces drawn start in the first half of the day", early)
+	}
+}
+
+// A window holding more than the frame is read in sub-windows: bounded,
+// still deterministic, still every slow trace among those examined.
+func TestSampleTracesSlicedFrame(t *testing.T) {
+	s := sampleStore(t, 3000)
+	defer func(v int) { sampleFrameLimit = v }(sampleFrameLimit)
+	sampleFrameLimit = 800 // 20 per sub-window
+	ctx := context.Background()
+	a, ia, err := s.SampleTraces(ctx, dayQuery(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.SampleTraces(ctx, dayQuery(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sampleIDs(a), sampleIDs(b)) {
+		t.Fatal("two calls differ")
+	}
+	if !ia.Sampled || !ia.Partial || ia.Examined != 800 || ia.HashSampled != 100 || ia.TracesMatched == nil || *ia.TracesMatched != 3000 {
+		t.Fatalf("info %+v", ia)
+	}
+	// The examined traces are the oldest 20 of each sub-window, so the
+	// sample spans the whole day.
+	first, last := a[0].Summary.Start, a[len(a)-1].Summary.Start
+	if last.Sub(first) < 22*time.Hour {
+		t.Errorf("sample spans only %v to %v of a day of traces", first, last)
+	}
+	var slowIn int
+	for _, tr := range a {
+		if tr.Summary.Duration >= ia.SlowThreshold {
+			slowIn++
+		}
+	}
+	if slowIn != ia.SlowTraces || ia.SlowTraces == 0 {
+		t.Errorf("%d slow traces in the sample, %d examined", slowIn, ia.SlowTraces)
+	}
+}
+
+// A filter the index does not answer is tested on the frame's rows.
+func TestSampleTracesFiltered(t *testing.T) {
+	s := sampleStore(t, 600)
+	ctx := context.Background()
+	q := dayQuery()
+	q.Status = "error"
+	ts, info, err := s.SampleTraces(ctx, q, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.ListTraces(ctx, TraceQuery{From: info.From, To: info.To.Add(-1), Status: "error", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Sampled || len(ts) != len(want.Traces) || len(ts) == 0 {
+		t.Fatalf("%d traces sampled (sampled %v), %d listed", len(ts), info.Sampled, len(want.Traces))
+	}
+	for _, tr := range ts {
+		if tr.Summary.ErrorCount == 0 {
+			t.Fatalf("trace %s has no error", tr.Summary.TraceID)
+		}
+	}
+}
+
+func TestAlignWindow(t *testing.T) {
+	s := openStore(t)
+	now := time.Date(2026, 1, 2, 10, 30, 40, 0, time.UTC)
+	for _, c := range []struct {
+		from, to, wantFrom, wantTo time.Time
+	}{
+		// "The last hour" at 10:30:40: the minute under way is left out.
+		{now.Add(-time.Hour), now, time.Date(2026, 1, 2, 9, 30, 0, 0, time.UTC), time.Date(2026, 1, 2, 10, 30, 0, 0, time.UTC)},
+		// A window ending a millisecond before a minute keeps that minute.
+		{time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 9, 9, 59, 999e6, time.UTC), time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 9, 10, 0, 0, time.UTC)},
+		// Less than a minute is one whole minute.
+		{time.Date(2026, 1, 2, 9, 0, 10, 0, time.UTC), time.Date(2026, 1, 2, 9, 0, 10, 0, time.UTC), time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 9, 1, 0, 0, time.UTC)},
+	} {
+		from, to, err := s.AlignWindow(context.Background(), TraceQuery{From: c.from, To: c.to}, now)
+		if err != nil || !from.Equal(c.wantFrom) || !to.Equal(c.wantTo) {
+			t.Errorf("[%v, %v] → [%v, %v), want [%v, %v) (%v)", c.from, c.to, from, to, c.wantFrom, c.wantTo, err)
+		}
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	d := make([]time.Duration, 20)
+	for i := range d {
+		d[i] = time.Duration(i + 1)
+	}
+	// ⌈0.95·20⌉ = 19, ⌈0.5·20⌉ = 10, ⌈0.99·20⌉ = 20.
+	if NearestRank(d, 0.95) != 19 || NearestRank(d, 0.5) != 10 || NearestRank(d, 0.99) != 20 || NearestRank(nil, 0.5) != 0 {
+		t.Errorf("p95 %v p50 %v p99 %v", NearestRank(d, 0.95), NearestRank(d, 0.5), NearestRank(d, 0.99))
+	}
+}
+
+func TestTraceHashSpreadsSequentialIDs(t *testing.T) {
+	// Sequential ids must not all land in one part of the hash range.
+	var low int
+	for i := range 10000 {
+		var id spans.TraceID
+		id[15], id[14] = byte(i), byte(i>>8)
+		if traceHash(id) < math.MaxUint64/2 {
+			low++
+		}
+	}
+	if low < 4700 || low > 5300 {
+		t.Errorf("%d of 10000 sequential ids hash into the lower half", low)
+	}
+}

@@ -51,10 +51,11 @@ type SampleInfo struct {
 	// Budget is the number of traces drawn by hash.
 	Budget int `json:"budget"`
 	// From and To are the aligned window: whole minutes, To exclusive.
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 	// TracesMatched is how many traces the selection holds, when known
-	// (absent otherwise); Examined how many were looked at.
+	// (absent otherwise); Examined how many of them the frame held (the
+	// traces the sample was drawn from).
 	TracesMatched *int64 `json:"traces_matched,omitempty"`
 	Examined      int64  `json:"traces_examined"`
 	// TracesAnalysed is how many traces were returned: HashSampled drawn

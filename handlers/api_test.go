@@ -445,8 +445,10 @@ func TestReportAndCompare(t *testing.T) {
 	}
 	var small handlers.ReportResponse
 	s.getJSON("/api/report?sample=5", http.StatusOK, &small)
-	if !small.Sampled || small.TracesAnalysed == 0 || small.TracesAnalysed > 5 || small.TracesMatched == nil || *small.TracesMatched != seedTotal {
-		t.Errorf("sampled report: sampled %v, analysed %d, matched %v", small.Sampled, small.TracesAnalysed, small.TracesMatched)
+	// Five drawn by hash, plus the slow traces (≥ the window's p95) the
+	// hash did not draw.
+	if !small.Sampled || small.HashSampled != 5 || small.TracesAnalysed != 5+small.SlowAdded || small.SlowTraces < seedSlow || small.TracesMatched == nil || *small.TracesMatched != seedTotal {
+		t.Errorf("sampled report: sampled %v, analysed %d (%d by hash, %d slow added), matched %v", small.Sampled, small.TracesAnalysed, small.HashSampled, small.SlowAdded, small.TracesMatched)
 	}
 	var slow handlers.ReportResponse
 	s.getJSON("/api/report?name=slow", http.StatusOK, &slow)

@@ -12,17 +12,31 @@ import (
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
 	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/tracetree"
 )
 
-// defaultReportLimit is how many traces report analyses at most.
-const defaultReportLimit = 2000
+// defaultReportLimit is how many traces report draws by hash at most: the
+// dashboard's default too, so both read the same sample.
+const defaultReportLimit = collector.DefaultSampleBudget
 
 const reportSynopsis = `Prints the bottleneck report — per-stage time and self time, the critical path, worker
 pools, retries, tokens and cost, tail attribution, what-if — and its ranked findings, each
 with a recommendation. Traces come from the local database (a window, a run, one service)
 or, with --jaeger, from a Jaeger query API (--service required), so traces kept in a
 distributed Jaeger can be analysed too.
+
+From the local database the sample is the dashboard's: the window in whole minutes (the
+minute under way left out); every trace when it holds no more than --limit, otherwise the
+--limit traces with the smallest trace-id hash (the same traces on every run) plus every
+trace at or above the window's p95. The header says what was read.
 `
+
+// reportOutput is the JSON form of report: the report object of /api/report
+// with the sample it was computed from.
+type reportOutput struct {
+	*analysis.Report
+	Sample collector.SampleInfo `json:"sample"`
+}
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportSynopsis, stdout)
@@ -34,8 +48,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	win.register(fs)
 	var (
 		run       = fs.String("run", "", "analyse the traces of this run `id` (see the Runs page or bench's output)")
-		limit     = fs.Int("limit", defaultReportLimit, "analyse at most this many traces (the newest)")
-		asJSON    = fs.Bool("json", false, "print the report as JSON (the dashboard's /api/report format)")
+		limit     = fs.Int("limit", defaultReportLimit, "draw at most this many traces by trace-id hash, plus the slow ones (from Jaeger: the newest this many)")
+		asJSON    = fs.Bool("json", false, "print the report as JSON (the report object of the dashboard's /api/report, with a \"sample\" object)")
 		slowQ     = fs.Float64("slow-quantile", analysis.DefaultSlowQuantile, "traces at or above this latency quantile form the slow cohort")
 		jaegerURL = fs.String("jaeger", env("", "STAGESCOPE_JAEGER_QUERY"), "read traces from the Jaeger query API at this `URL` (e.g. "+jaeger.DefaultQueryURL+") instead of the database [STAGESCOPE_JAEGER_QUERY]")
 		service   = fs.String("service", "", "analyse only the traces of this service `name` (its service.name); required with --jaeger [OTEL_SERVICE_NAME, with --jaeger only]")
@@ -54,6 +68,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("report", "--slow-quantile must be between 0 and 1")
 	}
 	var traces []analysis.Trace
+	var info collector.SampleInfo
 	var source string
 	if err := checkService("report", *service); err != nil {
 		return err
@@ -71,10 +86,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *run != "" {
 			return usagef("report", "--run reads the local database; it cannot be combined with --jaeger")
 		}
-		traces, err = jaegerTraces(ctx, *jaegerURL, jaeger.Query{Service: *service, From: from, To: to, Limit: *limit})
+		qc, err := jaeger.NewQueryClient(*jaegerURL)
+		if err != nil {
+			return err
+		}
+		defer qc.Close()
+		traces, info, err = readerTraces(ctx, qc, tracetree.Query{Service: *service, From: from, To: to, Limit: *limit}, "Jaeger")
 		source = fmt.Sprintf("Jaeger %s, service %s", *jaegerURL, *service)
 	} else {
-		traces, err = localTraces(ctx, data, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service, Limit: *limit}, stderr)
+		traces, info, err = localTraces(ctx, data, collector.TraceQuery{From: from, To: to, RunID: *run, Service: *service}, *limit)
 		source = "database " + data
 		if *run != "" {
 			source += ", run " + *run
@@ -90,41 +110,86 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return enc.Encode(reportOutput{Report: rep, Sample: info})
 	}
+	writeSample(stdout, info)
 	return rep.WriteText(stdout, source)
 }
 
-// localTraces reads traces from the data directory's database.
-func localTraces(ctx context.Context, dir string, q collector.TraceQuery, stderr io.Writer) ([]analysis.Trace, error) {
+// writeSample prints what the report read: the sampling method, the
+// counts, and the window's latency.
+func writeSample(w io.Writer, info collector.SampleInfo) {
+	fmt.Fprintf(w, "Sample: %s.\n", info.Method)
+	var parts []string
+	if !info.From.IsZero() {
+		parts = append(parts, fmt.Sprintf("window %s – %s", info.From.Format(time.RFC3339), info.To.Format(time.RFC3339)))
+	}
+	if info.TracesMatched != nil {
+		parts = append(parts, fmt.Sprintf("%d traces in it", *info.TracesMatched))
+	}
+	if info.Examined > 0 {
+		parts = append(parts, fmt.Sprintf("%d examined", info.Examined))
+	}
+	a := fmt.Sprintf("%d analysed", info.TracesAnalysed)
+	if info.Sampled {
+		a += fmt.Sprintf(" (%d by hash, budget %d; %d slow added)", info.HashSampled, info.Budget, info.SlowAdded)
+	}
+	parts = append(parts, a)
+	fmt.Fprintf(w, "  %s.\n", strings.Join(parts, ", "))
+	if l := info.Window; l != nil && l.Traces > 0 {
+		fmt.Fprintf(w, "  Window end-to-end latency (all %d traces, from the %s): p50 %s  p95 %s  p99 %s\n", l.Traces, l.Source, fmtMs(l.P50), fmtMs(l.P95), fmtMs(l.P99))
+	}
+	if info.Sampled && info.SlowAdded > 0 {
+		fmt.Fprintln(w, "  The slow traces are all in, so the sample's own percentiles below lean to the tail; the window's are above.")
+	}
+	if info.Partial {
+		fmt.Fprintln(w, "  Partial: not every trace of the window was examined (narrow the window to examine them all).")
+	}
+	fmt.Fprintln(w)
+}
+
+// fmtMs prints a duration in milliseconds, keeping microseconds readable.
+func fmtMs(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.3fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.1fms", float64(d)/1e6)
+}
+
+// localTraces samples traces from the data directory's database by the
+// store's one sampling policy, the dashboard's.
+func localTraces(ctx context.Context, dir string, q collector.TraceQuery, budget int) ([]analysis.Trace, collector.SampleInfo, error) {
 	st, err := openStoreReadOnly(dir)
 	if err != nil {
-		return nil, err
+		return nil, collector.SampleInfo{}, err
 	}
 	defer st.Close()
-	ts, err := loadStored(ctx, st, q, stderr)
+	ts, info, err := st.SampleTraces(ctx, q, budget)
+	if errors.Is(err, collector.ErrNotFound) && q.RunID != "" {
+		return nil, info, fmt.Errorf("run %q does not exist", q.RunID)
+	}
 	if err != nil {
-		return nil, err
+		return nil, info, fmt.Errorf("cannot read traces: %w", err)
 	}
 	out := make([]analysis.Trace, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, t.Trace)
 	}
-	return out, nil
+	return out, info, nil
 }
 
-// jaegerTraces reads traces from a Jaeger query API.
-func jaegerTraces(ctx context.Context, baseURL string, q jaeger.Query) ([]analysis.Trace, error) {
-	qc, err := jaeger.NewQueryClient(baseURL)
+// readerTraces reads traces through a tracetree.Reader (Jaeger's query API):
+// the source picks them, so the method says just that.
+func readerTraces(ctx context.Context, r tracetree.Reader, q tracetree.Query, name string) ([]analysis.Trace, collector.SampleInfo, error) {
+	info := collector.SampleInfo{Budget: q.Limit, Service: q.Service, From: q.From, To: q.To}
+	ts, err := r.FindTraces(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, info, fmt.Errorf("cannot read traces from %s: %w", name, err)
 	}
-	defer qc.Close()
-	ts, err := qc.FindTraces(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read traces from Jaeger: %w", err)
-	}
-	return ts, nil
+	info.TracesAnalysed = len(ts)
+	info.HashSampled = len(ts)
+	info.Method = fmt.Sprintf("the %d newest traces %s returned (at most %d asked for; no hash sample, slow traces not added)", len(ts), name, q.Limit)
+	return ts, info, nil
 }
 
 var errNoTraces = errors.New("no stored traces match the selection")

@@ -18,6 +18,8 @@ type traceResult struct {
 	// preWait is the queue wait of a root span that is a pool job: time the
 	// request waited for a worker before its trace began.
 	preWait int64
+	// failed is set when the request failed (see ErrorStats).
+	failed bool
 }
 
 // stageAcc gathers one stage's spans.
@@ -54,6 +56,7 @@ type accumulator struct {
 	anomalies        tracetree.Anomalies
 	anomalous        int
 	anomalyExemplars []spans.TraceID
+	errs             errorAcc
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
@@ -132,6 +135,7 @@ func (a *accumulator) add(t Trace) {
 	a.addTokens(r.id)
 	a.addPools()
 	a.addRetries()
+	a.addErrors(&r)
 
 	a.walker.attr = r.attr
 	a.walker.walk(tr.root, root.start, root.end, interval{}, false)

@@ -69,6 +69,7 @@ func (a *accumulator) report() *Report {
 		Cost: []CostStats{}, UnpricedModels: []string{}, WhatIf: []WhatIf{}, Findings: []Finding{},
 		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
 		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
+		Errors:    ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}},
 	}
 	if len(a.results) == 0 {
 		return rep
@@ -98,7 +99,8 @@ func (a *accumulator) report() *Report {
 	rep.Cost, rep.CostTotalUSD, rep.UnpricedModels = a.costStats(len(a.results))
 	rep.Tail = a.tail(c)
 	rep.WhatIf = a.whatIf(c)
-	rep.Findings = a.findings(rep, c)
+	rep.Errors = a.errorStats(c.e2eSorted)
+	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
 	return rep
 }
 
@@ -297,4 +299,33 @@ func (a *accumulator) whatIf(c cohort) []WhatIf {
 		})
 	}
 	return out
+}
+
+// placeErrorFindings puts critical error findings first (a request that
+// fails matters more than one that is slow) and the others after the latency
+// findings, before the cost findings.
+func placeErrorFindings(fs, errs []Finding) []Finding {
+	if len(errs) == 0 {
+		return fs
+	}
+	var critical, rest []Finding
+	for _, f := range errs {
+		if f.Severity == "critical" {
+			critical = append(critical, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	cut := len(fs)
+	for i, f := range fs {
+		if f.Kind == "cost" {
+			cut = i
+			break
+		}
+	}
+	out := make([]Finding, 0, len(fs)+len(errs))
+	out = append(out, critical...)
+	out = append(out, fs[:cut]...)
+	out = append(out, rest...)
+	return append(out, fs[cut:]...)
 }

@@ -29,6 +29,9 @@ type Report struct {
 	UnpricedModels []string        `json:"unpriced_models"`
 	Tail           TailAttribution `json:"tail"`
 	WhatIf         []WhatIf        `json:"what_if"`
+	// Errors is what failures did to the requests: which stage's failures
+	// fail them, and how failed requests bend the latency figures.
+	Errors ErrorStats `json:"errors"`
 	// Anomalies counts the spans whose place in their trace had to be
 	// interpreted: orphans, clock skew, fire-and-forget (package tracetree).
 	Anomalies TraceAnomalies `json:"anomalies"`
@@ -210,7 +213,7 @@ type Finding struct {
 	// Severity is "critical" (≥ 50 % of slow-trace latency), "warning"
 	// (≥ 20 %) or "info".
 	Severity string `json:"severity"`
-	// Kind is "latency", "pool", "retry" or "cost".
+	// Kind is "latency", "pool", "retry", "error" or "cost".
 	Kind  string      `json:"kind"`
 	Stage spans.Stage `json:"stage"`
 	// Subject names the pool, retry operation or model when there is one.

@@ -49,6 +49,13 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	for _, rt := range r.Retries {
 		fmt.Fprintf(w, "\nRetries of %s: %.2f attempts per call, %d gave up, %s lost per call\n", rt.Op, rt.AttemptsPerCall, rt.GaveUp, msf(rt.LostPerCallMs))
 	}
+	if e := r.Errors; e.FailedTraces > 0 || e.TracesWithErrors > 0 {
+		fmt.Fprintf(w, "\nErrors: %d of %d requests failed (%.1f%%), %d had a failed span; successful requests p50 %s p95 %s, failed p50 %s\n",
+			e.FailedTraces, r.Traces, 100*e.FailureRate, e.TracesWithErrors, msf(e.Succeeded.P50Ms), msf(e.Succeeded.P95Ms), msf(e.Failed.P50Ms))
+		for _, s := range e.Stages {
+			fmt.Fprintf(w, "  %s: %d of %d spans failed (%.1f%%), failed %d requests, %d survived\n", s.Stage, s.Errors, s.Spans, 100*s.ErrorRate, s.FailedRequests, s.Absorbed)
+		}
+	}
 	if an := r.Anomalies; an.Any() {
 		fmt.Fprintf(w, "\nSpans read with care in %d traces: %d orphans (adopted by the root), %d with clock skew, %d fire-and-forget (clipped to their parent), %d in parent cycles (left out)\n",
 			an.Traces, an.Orphans, an.ClockSkew, an.FireAndForget, an.Unreachable)

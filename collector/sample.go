@@ -99,7 +99,9 @@ type WindowLatency struct {
 }
 
 func newWindowLatency(source string, n int64, p50, p95, p99 time.Duration) *WindowLatency {
-	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+	// Truncated to the microsecond, as the Overview's /api/stages does, so
+	// the same histogram prints the same figure on both pages.
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 	return &WindowLatency{Source: source, Traces: n, P50: p50, P95: p95, P99: p99, P50Ms: ms(p50), P95Ms: ms(p95), P99Ms: ms(p99)}
 }
 

@@ -16,17 +16,31 @@ export async function render(view, ctx) {
   view.appendChild(el('h1', { text: 'Bottlenecks' }));
   view.appendChild(el('p', { class: 'muted', id: 'report-scope' },
     `${num(res.traces_analysed)} traces analysed` +
-    (res.sampled ? ` (a sample of ${num(res.traces_matched)}: the slowest and a random selection)` : '') +
+    (res.traces_matched != null ? ` of ${num(res.traces_matched)} in the window` : '') +
     (params.run ? ` · run ${params.run}` : '') + (params.service ? ` · service ${params.service}` : '') + ` · ${num(r.spans)} spans` +
-    (res.partial ? ` · the search stopped at its budget (traces before ${time(res.scanned_to)} not examined)` : '')));
+    (res.from && !params.run ? ` · ${time(res.from)} to ${time(res.to)} (whole minutes; the minute under way is left out)` : '')));
+  // The sampling method, in the words of the code that drew it
+  // (collector.SampleTraces), so the page never claims more than was done.
+  view.appendChild(el('p', { class: 'muted', id: 'report-sample', dataset: { sampled: String(!!res.sampled) } },
+    `Sample: ${res.method || 'every trace of the selection'}.` +
+    (res.partial ? ' Not every trace of the window was examined: narrow the window to examine them all.' : '')));
   if (!r.traces) {
     view.appendChild(message('No traces in this window.'));
     return null;
   }
+  // The window's latency comes from the same rollups as the Overview's
+  // (nearest rank, ±2.2%); the analysed traces' own figures lean to the tail
+  // when the slow traces were added to a sample, so they are shown apart.
+  const win = res.window && res.window.traces ? res.window : null;
   const e2e = r.e2e || {};
-  view.appendChild(el('div', { class: 'cards' },
-    stat('p50', ms(e2e.p50_ms)), stat('p95', ms(e2e.p95_ms)), stat('p99', ms(e2e.p99_ms)),
+  const lat = win || e2e;
+  view.appendChild(el('div', { class: 'cards', id: 'report-latency', dataset: { source: win ? win.source : 'analysed traces' } },
+    stat('p50', ms(lat.p50_ms)), stat('p95', ms(lat.p95_ms)), stat('p99', ms(lat.p99_ms)),
     stat('Cost', usd(r.cost_total_usd))));
+  view.appendChild(el('p', { class: 'muted', id: 'report-latency-source' },
+    win ? `End-to-end latency of all ${num(win.traces)} traces of the window, from the ${win.source}` +
+      (res.sampled ? `; the ${num(r.traces)} analysed traces: p50 ${ms(e2e.p50_ms)}, p95 ${ms(e2e.p95_ms)}.` : '.')
+      : `End-to-end latency of the ${num(r.traces)} analysed traces.`));
 
   const findings = r.findings || [];
   view.appendChild(section('Findings',

@@ -43,6 +43,10 @@ type interval struct {
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Rate     float64       `json:"spans_per_s"`
 	RSSBytes int64         `json:"rss_bytes"`
+	// CPUPerM is the target's CPU seconds per million spans in this
+	// interval: unlike the rate, it hardly moves when other processes
+	// take the machine's cores, so it shows whether the write cost grows.
+	CPUPerM float64 `json:"target_cpu_s_per_million"`
 }
 
 // loadResult is what one run of the generator against one target saw.
@@ -83,6 +87,7 @@ type loader struct {
 	intervals []interval
 	lastMark  time.Duration
 	lastSpans int64
+	lastCPU   time.Duration
 	start     time.Time
 }
 
@@ -103,6 +108,9 @@ func runLoad(ctx context.Context, gen *generator, url string, opts loadOptions, 
 	defer cancel(nil)
 
 	l.start = time.Now()
+	if rss != nil {
+		l.lastCPU, _ = readCPU(rss.pid)
+	}
 	lastIDs := make([]string, opts.clients)
 	lastSeq := make([]int64, opts.clients)
 	var firstID string
@@ -214,17 +222,23 @@ func (l *loader) ack(spans int64) {
 	}
 	now := time.Since(l.start)
 	var rss int64
+	var cpu time.Duration
 	if l.rss != nil {
 		rss = l.rss.sample()
+		cpu, _ = readCPU(l.rss.pid)
 	}
 	l.mu.Lock()
 	d := now - l.lastMark
 	rate := float64(total-l.lastSpans) / d.Seconds()
-	l.intervals = append(l.intervals, interval{UpTo: total, Elapsed: now, Rate: rate, RSSBytes: rss})
-	l.lastMark, l.lastSpans = now, total
+	var cpuPerM float64
+	if cpu > 0 {
+		cpuPerM = (cpu - l.lastCPU).Seconds() / float64(total-l.lastSpans) * 1e6
+	}
+	l.intervals = append(l.intervals, interval{UpTo: total, Elapsed: now, Rate: rate, RSSBytes: rss, CPUPerM: cpuPerM})
+	l.lastMark, l.lastSpans, l.lastCPU = now, total, cpu
 	l.mu.Unlock()
-	l.log("%s spans: %s spans/s in this interval, %s overall, RSS %s",
-		count(total), count(int64(rate)), count(int64(float64(total)/now.Seconds())), mib(rss))
+	l.log("%s spans: %s spans/s in this interval, %s overall, target CPU %.1f s per 1M spans, RSS %s",
+		count(total), count(int64(rate)), count(int64(float64(total)/now.Seconds())), cpuPerM, mib(rss))
 }
 
 // progress prints a line every progressEvery between intervals, so that a

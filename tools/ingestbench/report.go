@@ -227,12 +227,14 @@ func (rep *report) write(w io.Writer) {
 			return "", 0, false
 		})
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ratios are stagescope divided by Jaeger: above 1 means stagescope ingests faster, below 1 that it uses less memory,")
-	fmt.Fprintln(w, "disk, CPU or query time.")
+	if stg != nil && len(others) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Ratios are stagescope divided by Jaeger: above 1 means stagescope ingests faster, below 1 that it uses less memory,")
+		fmt.Fprintln(w, "disk, CPU or query time.")
+	}
 
 	if rep.Interval > 0 {
-		fmt.Fprintf(w, "\nspans/s per interval of %s spans (RSS at the interval's end):\n\n", count(rep.Interval))
+		fmt.Fprintf(w, "\nPer interval of %s spans: spans/s, the target's CPU seconds per 1M spans, RSS at the interval's end:\n\n", count(rep.Interval))
 		line, sep := "| spans |", "|---|"
 		for _, c := range cols {
 			line += " " + c.Target + " |"
@@ -261,7 +263,7 @@ func (rep *report) write(w io.Writer) {
 					continue
 				}
 				iv := c.Load.Intervals[i]
-				line += fmt.Sprintf(" %s (%s) |", count(int64(iv.Rate)), mib(iv.RSSBytes))
+				line += fmt.Sprintf(" %s/s, %.1f CPU s/M, %s |", count(int64(iv.Rate)), iv.CPUPerM, mib(iv.RSSBytes))
 			}
 			fmt.Fprintln(w, line)
 		}

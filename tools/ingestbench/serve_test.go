@@ -58,6 +58,11 @@ func TestAgainstStagescopeServe(t *testing.T) {
 	if len(r.Load.Intervals) != 2 || r.Load.Intervals[1].UpTo != spans {
 		t.Fatalf("intervals %+v, want two, the last at %d spans", r.Load.Intervals, spans)
 	}
+	for _, iv := range r.Load.Intervals {
+		if iv.CPUPerM <= 0 || iv.RSSBytes <= 0 {
+			t.Fatalf("interval %+v has no target CPU or RSS", iv)
+		}
+	}
 	if got := r.Counters["spans_written_total"]; got != spans {
 		t.Fatalf("stagescope says it wrote %v spans, want %d (counters %v)", got, spans, r.Counters)
 	}

@@ -362,12 +362,16 @@ func sampleMethod(info SampleInfo, complete, attr bool) string {
 	if info.Window != nil && info.Window.Source != "rollups" {
 		src = "the examined traces"
 	}
-	fmt.Fprintf(&b, ", plus every %s trace lasting at least the p95 of %s (%s): %d slow, %d not drawn by the hash",
-		map[bool]string{true: "", false: "examined"}[complete], src, info.SlowThreshold.Round(time.Microsecond), info.SlowTraces, info.SlowAdded)
+	which := "trace of the window"
+	if !complete {
+		which = "examined trace"
+	}
+	fmt.Fprintf(&b, ", plus every %s lasting at least the p95 of %s (%s): %d slow, %d not drawn by the hash",
+		which, src, info.SlowThreshold.Round(time.Microsecond), info.SlowTraces, info.SlowAdded)
 	if info.SlowCapped {
 		fmt.Fprintf(&b, " (only the slowest %d kept)", MaxSlowTraces)
 	}
-	return strings.ReplaceAll(b.String(), "every  trace", "every trace")
+	return b.String()
 }
 
 // sampleFrame reads the traces a sample chooses from: every trace of

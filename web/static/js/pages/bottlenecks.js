@@ -142,5 +142,5 @@ function exemplars(ids) {
 function stage(s) { return el('span', { class: 'stage', dataset: { stage: s }, text: s }); }
 
 function stat(label, value) {
-  return el('div', { class: 'stat' }, el('div', { class: 'stat-label', text: label }), el('div', { class: 'stat-value', text: value }));
+  return el('div', { class: 'stat', dataset: { stat: label.toLowerCase() } }, el('div', { class: 'stat-label', text: label }), el('div', { class: 'stat-value', text: value }));
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/handlers"
 )
 
@@ -100,4 +101,25 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A source that picks its own traces (Jaeger's query API, read through
+// tracetree.Reader) is described as such: no hash, no slow traces added.
+func TestReaderTracesSaysWhatTheSourceReturned(t *testing.T) {
+	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := collector.GenerateSynthetic(context.Background(), store, 50, 2); err != nil {
+		t.Fatal(err)
+	}
+	ts, info, err := readerTraces(context.Background(), store.Reader(), tracetree.Query{Limit: 20}, "Jaeger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 20 || info.TracesAnalysed != 20 || info.Sampled || info.SlowAdded != 0 ||
+		info.Method != "the 20 newest traces Jaeger returned (at most 20 asked for; no hash sample, slow traces not added)" {
+		t.Errorf("%d traces, info %+v", len(ts), info)
+	}
 }

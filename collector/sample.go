@@ -302,7 +302,8 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 		}
 	}
 	if f.attrKey != "" {
-		// Candidates in hash order, then the slow ones, share the opens.
+		// Candidates in hash order, then the slow ones, each list opening
+		// at most attrScanLimit traces.
 		if byHash, info.AttrPartial, err = s.withAttr(ctx, f, byHash, budget); err != nil {
 			return nil, info, err
 		}

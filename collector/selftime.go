@@ -3,6 +3,7 @@ package collector
 import (
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"unsafe"
 
@@ -168,8 +169,12 @@ type writtenIndex struct {
 	runs   []string // run ids by index; runs are few (one per benchmark run)
 	runIdx map[string]uint32
 	// spill holds the coverage of remembered spans with more than
-	// maxCoverParts pieces (entries whose nparts is above it).
-	spill map[spanKey][]interval
+	// maxCoverParts pieces (entries whose nparts is above it); spilled has
+	// a bit per slot, set when the slot's span is in spill, so that
+	// remember need not read the slot it overwrites (a cache miss on the
+	// hot path, where a store is not).
+	spill   map[spanKey][]interval
+	spilled []uint64
 }
 
 type writtenEntry struct {
@@ -195,8 +200,10 @@ func newWrittenIndex(limit int) *writtenIndex {
 // slotHash mixes the whole key: span IDs need not be random (some SDKs and
 // tests count them up), so no byte range of them can index the table alone.
 func slotHash(k spanKey) uint64 {
-	h := binary.LittleEndian.Uint64(k.span[:])
-	h ^= binary.LittleEndian.Uint64(k.trace[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.trace[8:])
+	// Counters sit in the last bytes of both IDs: rotating one trace half
+	// keeps (trace n, span m) and (trace m, span n) apart.
+	h := binary.LittleEndian.Uint64(k.span[:]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(k.trace[8:]), 32)
+	h ^= binary.LittleEndian.Uint64(k.trace[:8]) * 0x9e3779b97f4a7c15
 	// splitmix64's finaliser: every input bit moves every output bit.
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
@@ -207,10 +214,20 @@ func slotHash(k spanKey) uint64 {
 }
 
 func (wi *writtenIndex) slot(k spanKey) *writtenEntry {
+	return &wi.table[wi.slotIndex(k)]
+}
+
+func (wi *writtenIndex) slotIndex(k spanKey) uint64 {
 	if wi.table == nil {
 		wi.table = make([]writtenEntry, wi.mask+1)
+		wi.spilled = make([]uint64, (wi.mask+64)/64)
 	}
-	return &wi.table[slotHash(k)&wi.mask]
+	return slotHash(k) & wi.mask
+}
+
+// spillBit returns the word and mask of slot i's bit in wi.spilled.
+func (wi *writtenIndex) spillBit(i uint64) (*uint64, uint64) {
+	return &wi.spilled[i/64], 1 << (i % 64)
 }
 
 // remember records a committed span with its rollup row and children.
@@ -224,29 +241,30 @@ func (wi *writtenIndex) remember(k spanKey, rk rollupKey, start, end, self int64
 		wi.runs = append(wi.runs, rk.run)
 		wi.runIdx[rk.run] = run
 	}
-	e := wi.slot(k)
-	if e.key != k && e.spilled() {
+	i := wi.slotIndex(k)
+	e := &wi.table[i]
+	word, bit := wi.spillBit(i)
+	if *word&bit != 0 { // the slot's last span, k or another, kept a spill
 		delete(wi.spill, e.key)
+		*word &^= bit
 	}
 	e.key = k
 	e.writtenSpan = writtenSpan{minute: rk.minute, run: run, stage: rk.stage, start: start, end: end, self: self}
 	e.parts, e.nparts = coverage(start, end, kids)
 	if e.spilled() {
-		wi.keepSpill(k, appendCoverage(wi.spill[k][:0], start, end, kids))
-	} else {
-		delete(wi.spill, k)
+		wi.keepSpill(k, appendCoverage(nil, start, end, kids))
 	}
 }
 
 // spilled reports whether the span's coverage lives in writtenIndex.spill.
 func (ws *writtenSpan) spilled() bool { return ws.nparts > maxCoverParts && ws.nparts != untracked }
 
-// keepSpill stores the coverage of k, forgetting another span's if the
-// spill is full (that span becomes untracked).
+// keepSpill stores the coverage of k, which holds its slot, forgetting
+// another span's if the spill is full (that span becomes untracked).
 func (wi *writtenIndex) keepSpill(k spanKey, parts []interval) {
 	if _, ok := wi.spill[k]; !ok && len(wi.spill) >= maxSpilled {
 		for old := range wi.spill {
-			delete(wi.spill, old)
+			wi.dropSpill(old)
 			if e := wi.slot(old); e.key == old {
 				e.nparts = untracked
 			}
@@ -254,6 +272,15 @@ func (wi *writtenIndex) keepSpill(k spanKey, parts []interval) {
 		}
 	}
 	wi.spill[k] = parts
+	word, bit := wi.spillBit(wi.slotIndex(k))
+	*word |= bit
+}
+
+// dropSpill forgets the spill of k, which holds its slot.
+func (wi *writtenIndex) dropSpill(k spanKey) {
+	delete(wi.spill, k)
+	word, bit := wi.spillBit(wi.slotIndex(k))
+	*word &^= bit
 }
 
 // coveredWith appends to dst the coverage of ws, the remembered span k, and
@@ -270,8 +297,8 @@ func (wi *writtenIndex) coveredWith(k spanKey, ws writtenSpan, dst []interval, i
 	dst = append(dst, iv)
 	if _, n := coverage(ws.start, ws.end, dst); n > maxCoverParts && n != untracked {
 		wi.keepSpill(k, appendCoverage(wi.spill[k][:0], ws.start, ws.end, dst))
-	} else {
-		delete(wi.spill, k)
+	} else if ws.spilled() {
+		wi.dropSpill(k)
 	}
 	return dst
 }
@@ -304,6 +331,7 @@ func (wi *writtenIndex) has(k spanKey) bool {
 func (wi *writtenIndex) reset() {
 	clear(wi.table)
 	clear(wi.spill)
+	clear(wi.spilled)
 }
 
 // lateChild is a child whose parent was committed in an earlier batch.

@@ -117,6 +117,9 @@ func TestWrittenIndexSpillIsBoundedAndConsistent(t *testing.T) {
 	spilled, lost := 0, 0
 	for i := range wi.table {
 		e := &wi.table[i]
+		if word, bit := wi.spillBit(uint64(i)); (*word&bit != 0) != e.spilled() {
+			t.Fatalf("slot %d: spill bit %v, entry spilled %v", i, *word&bit != 0, e.spilled())
+		}
 		switch {
 		case e.spilled():
 			spilled++
@@ -152,6 +155,30 @@ func TestWrittenIndexSpreadsSequentialIDs(t *testing.T) {
 	// Random placement of 1000 keys in 4096 slots keeps ≈ 89%.
 	if kept < 850 {
 		t.Fatalf("%d of %d sequential spans kept in 4096 slots", kept, n)
+	}
+	// Sequential trace IDs and sequential span IDs together.
+	wi = newWrittenIndex(4096)
+	key := func(tr, sp int) spanKey {
+		var k spanKey
+		binary.BigEndian.PutUint64(k.trace[8:], uint64(tr))
+		binary.BigEndian.PutUint64(k.span[:], uint64(sp))
+		return k
+	}
+	for tr := range 32 {
+		for sp := range 32 {
+			wi.remember(key(tr, sp), rollupKey{}, 0, 1, 1, nil)
+		}
+	}
+	kept = 0
+	for tr := range 32 {
+		for sp := range 32 {
+			if wi.has(key(tr, sp)) {
+				kept++
+			}
+		}
+	}
+	if kept < 870 {
+		t.Fatalf("%d of 1024 spans of sequential traces kept in 4096 slots", kept)
 	}
 }
 

@@ -336,7 +336,9 @@ func ratio(r float64) string {
 		return fmt.Sprintf("%.0f", r)
 	case r >= 0.1:
 		return fmt.Sprintf("%.2f", r)
-	default:
+	case r >= 0.01:
 		return fmt.Sprintf("%.3f", r)
+	default:
+		return fmt.Sprintf("%.2g", r)
 	}
 }

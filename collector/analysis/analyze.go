@@ -73,6 +73,7 @@ func newAccumulator(cfg *config, sizeHint int) *accumulator {
 		busy:    make([][]tracetree.Interval, numStages),
 	}
 	a.walker.tree = a.tree
+	a.errs.okE2E = make([]int64, 0, sizeHint) // most requests succeed
 	return a
 }
 

@@ -44,10 +44,10 @@ type ErrorStats struct {
 // StageErrors is one stage's failures.
 type StageErrors struct {
 	Stage spans.Stage `json:"stage"`
-	// Errors of the stage's Spans failed (per span: ErrorRate). Spans that
-	// planted faults ran in (fault.injected) are not counted among them:
-	// Injected is how many of those failed, each failing the stage span it
-	// was planted in.
+	// Errors of the stage's Spans failed (per span: ErrorRate). Failed
+	// spans that planted faults ran in (fault.injected) are counted apart,
+	// in Injected — each failed the stage span it was planted in — and are
+	// not among the Spans.
 	Spans     int     `json:"spans"`
 	Errors    int     `json:"errors"`
 	ErrorRate float64 `json:"error_rate"`
@@ -76,8 +76,8 @@ type errorAcc struct {
 }
 
 type stageErrAcc struct {
-	errors, injected, injectedSpans, tracesWithErrors, failedRequests, absorbed int
-	exemplars                                                                   []spans.TraceID
+	errors, injected, tracesWithErrors, failedRequests, absorbed int
+	exemplars                                                    []spans.TraceID
 }
 
 func failedStatus(s *spans.Span) bool {
@@ -96,20 +96,12 @@ func (a *accumulator) addErrors(r *traceResult) {
 	anyErr := false
 	for _, v := range tr.order {
 		n := &tr.nodes[v]
-		if n.span == nil {
-			continue
-		}
-		st := &e.stages[n.stage]
-		injected := false
-		if b, ok := n.span.Attr(spans.KeyFaultInjected); ok && b.AsBool() {
-			injected = true
-			st.injectedSpans++
-		}
 		if !failedStatus(n.span) {
 			continue
 		}
 		anyErr = true
-		if injected {
+		st := &e.stages[n.stage]
+		if b, ok := n.span.Attr(spans.KeyFaultInjected); ok && b.AsBool() {
 			st.injected++
 		} else {
 			st.errors++
@@ -216,7 +208,7 @@ func (a *accumulator) errorStats(e2e []int64) ErrorStats {
 			continue
 		}
 		acc := &a.stages[st]
-		nspans := len(acc.totals) - se.injectedSpans
+		nspans := len(acc.totals) - se.injected
 		s := StageErrors{
 			Stage: spans.Stage(st), Spans: nspans, Errors: se.errors, Injected: se.injected,
 			ErrorRate: round4(ratio(float64(se.errors), float64(nspans))),

@@ -49,8 +49,12 @@ type accumulator struct {
 	hints   hints
 	tokens  []tokenSum // per node of the current trace
 	seen    []bool     // per stage, for the current trace
-	// busy holds, per stage, the self intervals of the current trace.
-	busy [][]tracetree.Interval
+	// busy holds, per stage, the self intervals of the current trace when
+	// it has more than one span of the stage; firstOf and firstSelf are the
+	// first span of each stage and its self time.
+	busy      [][]tracetree.Interval
+	firstOf   []int32
+	firstSelf []int64
 	// anomalies counts flagged spans; anomalous the traces with any, and
 	// anomalyExemplars the first of them.
 	anomalies        tracetree.Anomalies
@@ -61,16 +65,18 @@ type accumulator struct {
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
 	a := &accumulator{
-		cfg:     cfg,
-		tree:    newTree(),
-		results: make([]traceResult, 0, sizeHint),
-		backing: make([]int64, 0, sizeHint*2*numStages),
-		stages:  make([]stageAcc, numStages),
-		pools:   map[string]*poolAcc{},
-		retries: map[string]*retryAcc{},
-		cost:    map[costKey]*costAcc{},
-		seen:    make([]bool, numStages),
-		busy:    make([][]tracetree.Interval, numStages),
+		cfg:       cfg,
+		tree:      newTree(),
+		results:   make([]traceResult, 0, sizeHint),
+		backing:   make([]int64, 0, sizeHint*2*numStages),
+		stages:    make([]stageAcc, numStages),
+		pools:     map[string]*poolAcc{},
+		retries:   map[string]*retryAcc{},
+		cost:      map[costKey]*costAcc{},
+		seen:      make([]bool, numStages),
+		busy:      make([][]tracetree.Interval, numStages),
+		firstOf:   make([]int32, numStages),
+		firstSelf: make([]int64, numStages),
 	}
 	a.walker.tree = a.tree
 	a.errs.okE2E = make([]int64, 0, sizeHint) // most requests succeed
@@ -107,25 +113,42 @@ func (a *accumulator) add(t Trace) {
 			continue
 		}
 		a.spans++
-		var self int64
-		a.busy[n.stage], self = tr.tt.SelfIntervals(v, a.busy[n.stage])
 		st := &a.stages[n.stage]
+		var self int64
+		if !a.seen[n.stage] {
+			a.seen[n.stage] = true
+			st.traces++
+			self = tr.selfTime(v)
+			a.firstOf[n.stage], a.firstSelf[n.stage] = v, self
+		} else {
+			if len(a.busy[n.stage]) == 0 { // the stage's second span: both need a union
+				a.busy[n.stage], _ = tr.tt.SelfIntervals(a.firstOf[n.stage], a.busy[n.stage])
+			}
+			a.busy[n.stage], self = tr.tt.SelfIntervals(v, a.busy[n.stage])
+		}
 		st.totals = append(st.totals, n.end-n.start)
 		st.selfs = append(st.selfs, self)
 		st.selfSum += self
 		if n.span.Status == spans.StatusError || n.span.Status == spans.StatusDropped {
 			st.errors++
 		}
-		if !a.seen[n.stage] {
-			a.seen[n.stage] = true
-			st.traces++
-		}
 		r.self[n.stage] += self
 		a.hints.observe(n.span)
 	}
-	for st, ivals := range a.busy {
-		if len(ivals) == 0 {
+	// Busy time: the union of each stage's self intervals within the
+	// request; a stage with one span inside the root is simply its self
+	// time.
+	for st, seen := range a.seen {
+		if !seen {
 			continue
+		}
+		ivals := a.busy[st]
+		if len(ivals) == 0 {
+			if f := &tr.nodes[a.firstOf[st]]; f.start >= root.start && f.end <= root.end {
+				a.stages[st].busySum += a.firstSelf[st]
+				continue
+			}
+			ivals, _ = tr.tt.SelfIntervals(a.firstOf[st], ivals)
 		}
 		for i := range ivals { // only time within the request counts
 			ivals[i].Start, ivals[i].End = max(ivals[i].Start, root.start), min(ivals[i].End, root.end)

@@ -34,12 +34,20 @@ const (
 	attrScanLimit = 5_000
 )
 
+// StatusWithErrors is the TraceQuery.Status that selects traces with a
+// failed span anywhere, whether or not the request failed.
+const StatusWithErrors = "with_errors"
+
 // TraceQuery selects traces. Zero fields do not filter.
 type TraceQuery struct {
-	From, To     time.Time     // trace start in [From, To]
-	Service      string        // exact service name
-	Stage        string        // the trace has a span of this stage (spans.Stage name)
-	Status       string        // "error": some span failed; "ok", "unset", "dropped": the root's status
+	From, To time.Time // trace start in [From, To]
+	Service  string    // exact service name
+	Stage    string    // the trace has a span of this stage (spans.Stage name)
+	// Status is the root span's ("ok", "error", "unset", "dropped"): a
+	// trace whose root failed is a failed request, the same rule as the
+	// end-to-end error count of the rollups and the analysis. StatusWithErrors
+	// selects traces with at least one failed span, absorbed or not.
+	Status       string
 	NameContains string        // substring of the root span's name
 	MinDuration  time.Duration // end-to-end duration at least this
 	Attr         string        // "key=value": some span has this attribute or tag

@@ -177,12 +177,12 @@ func TestSampleTracesFiltered(t *testing.T) {
 	s := sampleStore(t, 600)
 	ctx := context.Background()
 	q := dayQuery()
-	q.Status = "error"
+	q.Status = StatusWithErrors
 	ts, info, err := s.SampleTraces(ctx, q, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := s.ListTraces(ctx, TraceQuery{From: info.From, To: info.To.Add(-1), Status: "error", Limit: 1000})
+	want, err := s.ListTraces(ctx, TraceQuery{From: info.From, To: info.To.Add(-1), Status: StatusWithErrors, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,10 @@ func TestQueriesAndBreakdown(t *testing.T) {
 		q    TraceQuery
 		want int
 	}{
-		{TraceQuery{Status: "error", Limit: 100}, 5},
+		// Five traces have a failed span under a root that succeeded: none
+		// failed as a request.
+		{TraceQuery{Status: StatusWithErrors, Limit: 100}, 5},
+		{TraceQuery{Status: "error", Limit: 100}, 0},
 		{TraceQuery{Status: "ok", Limit: 100}, 20},
 		{TraceQuery{Stage: "llm", Limit: 100}, 20},
 		{TraceQuery{Stage: "rerank", Limit: 100}, 0},
@@ -321,7 +324,7 @@ func TestQueriesAndBreakdown(t *testing.T) {
 		t.Fatalf("timeseries %+v", pts)
 	}
 
-	loaded, err := s.LoadTraces(ctx, TraceQuery{Status: "error", Limit: 100})
+	loaded, err := s.LoadTraces(ctx, TraceQuery{Status: StatusWithErrors, Limit: 100})
 	if err != nil || len(loaded) != 5 || len(loaded[0].Spans) != 4 {
 		t.Fatalf("LoadTraces: %d %v", len(loaded), err)
 	}

@@ -79,7 +79,7 @@ func (s *SQLiteStore) traceFilter(ctx context.Context, q TraceQuery) (*traceFilt
 	}
 	switch q.Status {
 	case "":
-	case "error":
+	case StatusWithErrors:
 		f.test("error_count > 0")
 	default:
 		st, err := spans.ParseStatus(q.Status)

@@ -56,7 +56,7 @@ func TestListTracesScanBudgetAndCursor(t *testing.T) {
 	failed := map[int]bool{0: true, 1: true, 13: true}
 	st, starts := listStore(t, 30, []string{"a"}, failed)
 	ctx := context.Background()
-	q := collector.TraceQuery{Status: "error", ScanBudget: 10, Limit: 50}
+	q := collector.TraceQuery{Status: collector.StatusWithErrors, ScanBudget: 10, Limit: 50}
 	var found []time.Time
 	var stops []time.Time
 	for pages := 0; ; pages++ {

@@ -13,7 +13,9 @@
 //	                            name, attr=key=value, run, cursor, limit; a filter no
 //	                            index answers examines at most collector.TraceScanBudget
 //	                            traces, then answers partial with scanned_to and a
-//	                            next_cursor that continues the search
+//	                            next_cursor that continues the search. status is the
+//	                            root span's (error: the request failed, the rule of
+//	                            every error count); with_errors: a span failed anywhere
 //	GET  /api/traces/:id        one trace: spans with depth, self time, critical-path
 //	                            flags, events, tokens; and its critical path (service:
 //	                            404 unless the trace has a span of it)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -189,10 +190,10 @@ func stageList() string {
 func (p *params) status(name string) (string, error) {
 	v := p.raw(name)
 	switch v {
-	case "", "ok", "error", "dropped", "unset":
+	case "", "ok", "error", "dropped", "unset", collector.StatusWithErrors:
 		return v, nil
 	}
-	return "", badRequest("parameter %q: unknown status %q (want ok, error, dropped or unset)", name, truncate(v, 64))
+	return "", badRequest("parameter %q: unknown status %q (want ok, error, dropped, unset or %s)", name, truncate(v, 64), collector.StatusWithErrors)
 }
 
 // attr parses key=value.

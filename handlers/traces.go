@@ -17,11 +17,14 @@ type TraceRow struct {
 	Start      time.Time `json:"start"`
 	StartMs    int64     `json:"start_ms"`
 	DurationMs float64   `json:"duration_ms"`
-	Status     string    `json:"status"`
-	Spans      int       `json:"spans"`
-	Errors     int       `json:"errors"`
-	Stages     []string  `json:"stages"`
-	RunID      string    `json:"run_id,omitempty"`
+	// Status is the root span's: "error" is a failed request. Errors counts
+	// the trace's failed spans; a trace can have some and still succeed
+	// (a retry or a fallback absorbed them).
+	Status string   `json:"status"`
+	Spans  int      `json:"spans"`
+	Errors int      `json:"errors"`
+	Stages []string `json:"stages"`
+	RunID  string   `json:"run_id,omitempty"`
 }
 
 // TraceList is the answer of GET /api/traces.
@@ -45,10 +48,6 @@ func toRow(t collector.TraceSummary) TraceRow {
 		Start: t.Start, StartMs: t.Start.UnixMilli(), DurationMs: millis(t.Duration),
 		Status: t.Status.String(), Spans: t.SpanCount, Errors: t.ErrorCount,
 		Stages: make([]string, 0, len(t.Stages)), RunID: t.RunID,
-	}
-	if t.ErrorCount > 0 && r.Status != "error" {
-		// The root may have recovered; the list still says something failed.
-		r.Status = "error"
 	}
 	for _, s := range t.Stages {
 		r.Stages = append(r.Stages, s.String())

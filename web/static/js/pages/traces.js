@@ -9,7 +9,8 @@ import { ms, num, time, shortID } from '../format.js';
 import { hashFor } from '../scope.js';
 
 const stageNames = ['other', 'pool', 'retry', 'embed', 'retrieve', 'rerank', 'synth', 'llm', 'storage', 'query', 'tool', 'agent', 'chain'];
-const statusNames = ['ok', 'error', 'dropped', 'unset'];
+// The root span's status ("error": the request failed), or any failed span.
+const statusNames = ['ok', 'error', 'dropped', 'unset', ['with_errors', 'any span failed']];
 const filterKeys = ['name', 'service', 'stage', 'status', 'min_duration', 'attr', 'run'];
 const pageSize = 50;
 
@@ -22,7 +23,10 @@ export async function render(view, ctx) {
   const select = (name, label, options) => el('label', null, label,
     el('select', { name, attrs: { 'data-filter': name } },
       el('option', { value: '', text: 'any' }),
-      options.map(o => el('option', { value: o, text: o, selected: f[name] === o }))));
+      options.map(o => {
+        const [value, text] = Array.isArray(o) ? o : [o, o];
+        return el('option', { value, text, selected: f[name] === value });
+      })));
 
   const form = el('form', { class: 'filters', id: 'trace-filters' },
     input('name', 'Name', 'contains…'),
@@ -76,7 +80,7 @@ export function traceTable(rows) {
     { label: 'Duration', class: 'num', value: t => ms(t.duration_ms) },
     { label: 'Spans', class: 'num', value: t => num(t.spans) },
     { label: 'Errors', class: 'num', value: t => num(t.errors) },
-    { label: 'Status', value: t => el('span', { class: 'status ' + t.status, text: t.status }) },
+    { label: 'Status', title: 'the root span\'s status: error means the request failed', value: t => el('span', { class: 'status ' + t.status, text: t.status }) },
     { label: 'Service', value: t => t.service || '' },
     { label: 'Stages', value: t => (t.stages || []).map(s => el('span', { class: 'stage', dataset: { stage: s }, text: s })) },
     { label: 'Trace', class: 'mono', value: t => shortID(t.trace_id) },

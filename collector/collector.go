@@ -209,11 +209,18 @@ func (c *Collector) signal() {
 // references to the slices' elements until they are written, so the caller
 // must not modify them.
 func (c *Collector) Ingest(ctx context.Context, ss []spans.Span, evs []event.Record) error {
+	_, err := c.ingest(ctx, ss, evs)
+	return err
+}
+
+// ingest is Ingest, returning the request with the copies the writer
+// dropped as duplicates.
+func (c *Collector) ingest(ctx context.Context, ss []spans.Span, evs []event.Record) (*ingestRequest, error) {
+	req := &ingestRequest{}
 	n := len(ss) + len(evs)
 	if n == 0 {
-		return nil
+		return req, nil
 	}
-	req := &ingestRequest{}
 	seq, err := c.q.pushAll(n, func(i int) item {
 		if i < len(ss) {
 			return item{span: &ss[i], req: req}
@@ -223,15 +230,15 @@ func (c *Collector) Ingest(ctx context.Context, ss []spans.Span, evs []event.Rec
 	if err != nil {
 		c.m.spansRefused.Add(uint64(len(ss)))
 		c.m.eventsRefused.Add(uint64(len(evs)))
-		return err
+		return req, err
 	}
 	c.m.spansAccepted.Add(uint64(len(ss)))
 	c.m.eventsAccepted.Add(uint64(len(evs)))
 	c.signal()
 	if err := c.prog.wait(ctx, seq); err != nil {
-		return err
+		return req, err
 	}
-	return req.err
+	return req, req.err
 }
 
 // Flush writes everything accepted so far and returns when it is committed
@@ -344,10 +351,51 @@ func (c *Collector) writeBatch(chunk []item, drops dropCounts) {
 		c.m.spansWritten.Add(uint64(len(b.spans)))
 		c.m.eventsWritten.Add(uint64(len(b.events)))
 		c.m.batches.Add(1)
+		noteDuplicates(chunk, &b)
 	}
 	clear(b.spans)
 	clear(b.events)
 	c.w.batchSpans, c.w.batchEvents = b.spans[:0], b.events[:0]
+}
+
+// noteDuplicates tells each Ingest request of chunk which of its spans and
+// events the writer dropped as duplicates (b holds what it wrote). Rare:
+// nothing is done unless the batch lost something.
+func noteDuplicates(chunk []item, b *batch) {
+	var nSpans, nEvents int
+	for _, it := range chunk {
+		if it.span != nil {
+			nSpans++
+		} else {
+			nEvents++
+		}
+	}
+	if nSpans == len(b.spans) && nEvents == len(b.events) {
+		return
+	}
+	keptSpans := make(map[*spans.Span]bool, len(b.spans))
+	for _, sp := range b.spans {
+		keptSpans[sp] = true
+	}
+	keptEvents := make(map[*event.Record]bool, len(b.events))
+	for _, e := range b.events {
+		keptEvents[e] = true
+	}
+	for _, it := range chunk {
+		switch {
+		case it.req == nil:
+		case it.span != nil && !keptSpans[it.span]:
+			if it.req.dupSpans == nil {
+				it.req.dupSpans = map[*spans.Span]bool{}
+			}
+			it.req.dupSpans[it.span] = true
+		case it.ev != nil && !keptEvents[it.ev]:
+			if it.req.dupEvents == nil {
+				it.req.dupEvents = map[*event.Record]bool{}
+			}
+			it.req.dupEvents[it.ev] = true
+		}
+	}
 }
 
 // Store returns the store the collector writes to.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -362,5 +364,56 @@ func TestLateChildRetriesKeepSelfTime(t *testing.T) {
 	}
 	if llmSelf != int64(40*time.Millisecond+40*time.Millisecond) || querySelf != int64(100*time.Millisecond-30*time.Millisecond-50*time.Millisecond) {
 		t.Fatalf("llm self %v, query self %v", time.Duration(llmSelf), time.Duration(querySelf))
+	}
+}
+
+// What the live mirror (WithOnIngested) is given is what the store wrote: a
+// client's retry, a request holding copies of its own spans, and a retry of
+// a trace's first part together with its second part are mirrored once.
+func TestOnIngestedSkipsDuplicates(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "mirror.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(s, WithLateChildren())
+	var mu sync.Mutex
+	spanSeen := map[spans.SpanID]int{}
+	events, calls := 0, 0
+	srv := httptest.NewServer(NewOTLPHandler(c, WithOnIngested(func(ss []spans.Span, evs []event.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		for _, sp := range ss {
+			spanSeen[sp.SpanID]++
+		}
+		events += len(evs)
+	})))
+	k := &otlpSink{s: s, c: c, srv: srv}
+	t.Cleanup(k.close)
+
+	ids := newRagTraceIDs()
+	k.post(t, ragRequest(ids, ragPartA...))
+	k.post(t, ragRequest(ids, ragPartA...)) // a retry: nothing new
+	whole := ragRequest(ids)                // part A again with part B
+	whole.ResourceSpans = append(whole.ResourceSpans, proto.Clone(whole.ResourceSpans[0]).(*tracepb.ResourceSpans))
+	k.post(t, whole)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 {
+		t.Errorf("the mirror was called %d times, want 2 (the retry adds nothing)", calls)
+	}
+	wantEvents := 0
+	for _, sp := range ragShape {
+		if n := spanSeen[ids.span[sp.name]]; n != 1 {
+			t.Errorf("span %s mirrored %d times, want once", sp.name, n)
+		}
+		wantEvents += sp.events
+	}
+	if len(spanSeen) != len(ragShape) || events != wantEvents {
+		t.Errorf("mirrored %d spans and %d events, want %d and %d", len(spanSeen), events, len(ragShape), wantEvents)
+	}
+	if m := c.Metrics(); m.SpansWritten != uint64(len(ragShape)) {
+		t.Errorf("%d spans written, want %d", m.SpansWritten, len(ragShape))
 	}
 }

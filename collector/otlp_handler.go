@@ -60,7 +60,8 @@ func WithRetryAfter(d time.Duration) OTLPOption {
 // WithOnIngested calls f with the spans and span events of every request
 // once they are committed, before the 200 is sent: for live export (serve
 // --export-jaeger) of spans that arrive over OTLP, without decoding them
-// twice. f runs on the request's goroutine, so it must not block; neither
+// twice. Copies of stored spans (a client's retry) are left out, so f sees
+// each span once; f is not called when nothing in the request was new. f runs on the request's goroutine, so it must not block; neither
 // slice may be modified.
 func WithOnIngested(f func([]spans.Span, []event.Record)) OTLPOption {
 	return func(c *otlpConfig) { c.onIngested = f }
@@ -143,7 +144,8 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rejected > 0 {
 		h.c.m.spansRejected.Add(uint64(rejected))
 	}
-	if err := h.c.Ingest(r.Context(), ss, evs); err != nil {
+	ir, err := h.c.ingest(r.Context(), ss, evs)
+	if err != nil {
 		code, msg := http.StatusServiceUnavailable, "cannot store spans now: "+err.Error()
 		switch {
 		case errors.Is(err, ErrQueueFull):
@@ -158,13 +160,40 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.cfg.onIngested != nil && len(ss) > 0 {
-		h.cfg.onIngested(ss, evs)
+		ss, evs = withoutDuplicates(ss, evs, ir)
+		if len(ss) > 0 || len(evs) > 0 {
+			h.cfg.onIngested(ss, evs)
+		}
 	}
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected > 0 {
 		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(rejected), ErrorMessage: reason}
 	}
 	h.write(w, format, http.StatusOK, resp)
+}
+
+// withoutDuplicates leaves out of ss and evs what the writer dropped as
+// copies of stored spans, so a client's retry is not mirrored twice.
+func withoutDuplicates(ss []spans.Span, evs []event.Record, req *ingestRequest) ([]spans.Span, []event.Record) {
+	if len(req.dupSpans) > 0 {
+		kept := make([]spans.Span, 0, len(ss)-len(req.dupSpans))
+		for i := range ss {
+			if !req.dupSpans[&ss[i]] {
+				kept = append(kept, ss[i])
+			}
+		}
+		ss = kept
+	}
+	if len(req.dupEvents) > 0 {
+		kept := make([]event.Record, 0, len(evs)-len(req.dupEvents))
+		for i := range evs {
+			if !req.dupEvents[&evs[i]] {
+				kept = append(kept, evs[i])
+			}
+		}
+		evs = kept
+	}
+	return ss, evs
 }
 
 var errUnsupportedEncoding = errors.New("unsupported content encoding")

@@ -17,9 +17,16 @@ type item struct {
 	req  *ingestRequest // set for Ingest, to report a failed write back
 }
 
-// ingestRequest is shared by the items of one Ingest call. err is written by
-// the writer before it advances progress past the request's items.
-type ingestRequest struct{ err error }
+// ingestRequest is shared by the items of one Ingest call. err, dupSpans and
+// dupEvents are written by the writer before it advances progress past the
+// request's items.
+type ingestRequest struct {
+	err error
+	// dupSpans and dupEvents are the request's spans and events the writer
+	// dropped as copies of stored ones (idempotent ingest).
+	dupSpans  map[*spans.Span]bool
+	dupEvents map[*event.Record]bool
+}
 
 // queue is a bounded FIFO of items. Producers append under a short mutex
 // and never wait for anything else; the writer swaps the whole buffer out.

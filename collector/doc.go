@@ -52,6 +52,18 @@
 // Ingest (OTLP, other processes) can arrive that way, so a collector fed by
 // the in-process handler alone does not pay for remembering them.
 //
+// # What came in is what is kept
+//
+// A span keeps its kind, instrumentation scope and resource: resources
+// (service.name, service.version, host.name, …) are stored once each in
+// the resources table and spans refer to them by id, so the exporters can
+// write back exactly what arrived (collector/otlpconv is the one
+// translation, both ways). Ingest is idempotent: a span is stored once per
+// (trace id, span id), whatever the number of deliveries; copies are
+// dropped before anything is written and counted, so that once everything
+// is flushed Accepted = Written + Dropped + Duplicate (Metrics), and the
+// live mirror (WithOnIngested) never sees a copy.
+//
 // Times are stored as Unix nanoseconds (the monotonic reading of an
 // in-process span is not kept) and read back in UTC.
 //

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,13 +52,17 @@ type SpanDetail struct {
 	SelfMs     float64 `json:"self_ms"`
 	// Critical is set when the span or one of its descendants is on the
 	// critical path; CriticalMs is the path time spent in the span itself.
-	Critical   bool              `json:"critical"`
-	CriticalMs float64           `json:"critical_ms"`
-	Attrs      []spans.Attribute `json:"attrs"`
-	Tags       []spans.Tag       `json:"tags"`
-	Links      []spans.Link      `json:"links,omitempty"`
-	Events     []EventDetail     `json:"events"`
-	Tokens     *Tokens           `json:"tokens,omitempty"`
+	Critical   bool    `json:"critical"`
+	CriticalMs float64 `json:"critical_ms"`
+	// Flags say how the span sits in its trace: "orphan" (its parent is
+	// missing; shown under the root), "clock_skew", "fire_and_forget",
+	// "unreachable" (in a parent cycle).
+	Flags  []string          `json:"flags,omitempty"`
+	Attrs  []spans.Attribute `json:"attrs"`
+	Tags   []spans.Tag       `json:"tags"`
+	Links  []spans.Link      `json:"links,omitempty"`
+	Events []EventDetail     `json:"events"`
+	Tokens *Tokens           `json:"tokens,omitempty"`
 }
 
 // EventDetail is one event of a span.
@@ -133,31 +136,12 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 	}
 	offset := func(at time.Time) float64 { return millis(at.Sub(base)) }
 
-	// Tree: children by start; spans whose parent is absent are roots.
-	index := make(map[spans.SpanID]int, len(ptrs))
-	for i, sp := range ptrs {
-		index[sp.SpanID] = i
-	}
-	kids := make([][]int, len(ptrs))
-	var roots []int
-	for i, sp := range ptrs {
-		if p, ok := index[sp.ParentID]; ok && !sp.ParentID.IsZero() && p != i {
-			kids[p] = append(kids[p], i)
-		} else {
-			roots = append(roots, i)
-		}
-	}
-	byStart := func(a, b int) int { return ptrs[a].Start.Compare(ptrs[b].Start) }
-	slices.SortStableFunc(roots, byStart)
-	for i := range kids {
-		slices.SortStableFunc(kids[i], byStart)
-	}
-
-	// Self time from the one trace tree, as the report computes it (an
-	// orphan counts as a child of the root); ptrs has no nil, so node i is
-	// span i.
-	selfTree := tracetree.New()
-	selfTree.Build(tracetree.Trace{Spans: ptrs})
+	// The one trace tree (package tracetree): children by start, a span
+	// whose parent is missing adopted by the root and flagged, as the
+	// report and the self times see the trace. ptrs has no nil, so node i
+	// is span i (a virtual root, when there is one, comes after them).
+	tr := tracetree.New()
+	tr.Build(tracetree.Trace{Spans: ptrs})
 
 	// Critical path, and per-span time on it.
 	onPath := map[spans.SpanID]time.Duration{}
@@ -179,35 +163,24 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 
 	// A span is on the critical path when it or a descendant is what the
 	// trace waited for at some moment.
-	onChain := make([]bool, len(ptrs))
+	onChain := make([]bool, len(tr.Nodes))
 	for i, sp := range ptrs {
 		if _, ok := onPath[sp.SpanID]; !ok {
 			continue
 		}
-		for j, hops := i, 0; j >= 0 && !onChain[j] && hops <= len(ptrs); hops++ {
+		for j := int32(i); j >= 0 && !onChain[j]; j = tr.Nodes[j].Parent {
 			onChain[j] = true
-			p, ok := index[ptrs[j].ParentID]
-			if !ok || ptrs[j].ParentID.IsZero() {
-				break
-			}
-			j = p
 		}
 	}
 
-	visited := make([]bool, len(ptrs))
-	var walk func(i, depth int)
-	walk = func(i, depth int) {
-		if visited[i] {
-			return
-		}
-		visited[i] = true
-		sp := ptrs[i]
-		cp := onPath[sp.SpanID]
+	emit := func(v int32, depth int) {
+		sp := tr.Nodes[v].Span
 		sd := SpanDetail{
 			SpanID: sp.SpanID.String(), Name: sp.Name, Stage: sp.Stage.String(), Scope: sp.Scope,
 			Status: sp.Status.String(), Error: sp.Err, Depth: depth,
 			OffsetMs: offset(sp.Start), DurationMs: millis(sp.Duration()),
-			SelfMs: millis(time.Duration(selfTree.SelfTime(int32(i)))), Critical: onChain[i], CriticalMs: millis(cp),
+			SelfMs: millis(time.Duration(tr.SelfTime(v))), Critical: onChain[v], CriticalMs: millis(onPath[sp.SpanID]),
+			Flags: flagNames(tr.Nodes[v].Flags),
 			Attrs: nonNil(sp.Attrs), Tags: nonNil(sp.Tags), Links: sp.Links,
 			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp),
 		}
@@ -215,18 +188,44 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 			sd.ParentID = sp.ParentID.String()
 		}
 		d.Spans = append(d.Spans, sd)
-		for _, k := range kids[i] {
+	}
+	var walk func(v int32, depth int)
+	walk = func(v int32, depth int) {
+		if tr.Nodes[v].Span == nil { // a virtual root: its children are the top level
+			depth--
+		} else {
+			emit(v, depth)
+		}
+		for _, k := range tr.Children(v) {
 			walk(k, depth+1)
 		}
 	}
-	for _, r := range roots {
-		walk(r, 0)
-	}
-	// Spans caught in a parent cycle are not reachable from a root.
-	for i := range ptrs {
-		walk(i, 0)
+	walk(tr.Root, 0)
+	// Spans caught in a parent cycle are not reachable from the root; they
+	// are listed last, flagged.
+	for v := range ptrs {
+		if tr.Nodes[v].Flags&tracetree.Unreachable != 0 {
+			emit(int32(v), 0)
+		}
 	}
 	return d
+}
+
+// flagNames spells out how a span sits in its trace (tracetree.Flags).
+func flagNames(f tracetree.Flags) []string {
+	var out []string
+	for _, n := range []struct {
+		flag tracetree.Flags
+		name string
+	}{
+		{tracetree.Orphan, "orphan"}, {tracetree.ClockSkew, "clock_skew"},
+		{tracetree.FireAndForget, "fire_and_forget"}, {tracetree.Unreachable, "unreachable"},
+	} {
+		if f&n.flag != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
 }
 
 func eventDetail(e *event.Record, offset func(time.Time) float64) EventDetail {

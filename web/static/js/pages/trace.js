@@ -75,6 +75,7 @@ function row(s, total, segs, traceStartMs, details) {
     el('span', { class: 'span-name', text: s.name }),
     el('span', { class: 'stage', dataset: { stage: s.stage }, text: s.stage }),
     el('span', { class: 'wf-dur', text: ms(s.duration_ms) }),
+    (s.flags || []).map(f => el('span', { class: 'badge span-flag', dataset: { flag: f }, text: flagText[f] || f, title: flagHelp[f] || '' })),
   );
   const r = el('div', {
     class: 'wf-row span-row' + (s.critical ? ' critical' : '') + (s.status === 'error' ? ' error' : ''),
@@ -90,6 +91,15 @@ function row(s, total, segs, traceStartMs, details) {
   r.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); select(); } });
   return r;
 }
+
+// How a span sits in its trace (package tracetree's flags).
+const flagText = { orphan: 'parent missing', clock_skew: 'clock skew', fire_and_forget: 'outlives parent', unreachable: 'parent cycle' };
+const flagHelp = {
+  orphan: 'its parent span never arrived; shown under the root, whose self time excludes it',
+  clock_skew: 'starts before its parent (or, from another service, ends just after it): the two clocks disagree',
+  fire_and_forget: 'ends after its parent returned: the parent did not wait for it',
+  unreachable: 'caught in a parent cycle; not under the root',
+};
 
 function showDetails(node, s) {
   clear(node);

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stagescope/stagescope/dispatcher"
 	"github.com/stagescope/stagescope/dispatcher/event"
@@ -528,5 +529,34 @@ func TestPanicOfAnUnhashableHandlerIsCountedAndItCanBeRemoved(t *testing.T) {
 	remove()
 	if d.EventsEnabled() {
 		t.Fatal("the function AddEventHandler returned did not detach the handler")
+	}
+}
+
+// A span whose parent is missing is printed under its trace's root, marked,
+// as every trace view in stagescope places it; without a single root it is
+// printed at the top level.
+func TestWriteTraceTreesAdoptsOrphans(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	mk := func(tid spans.TraceID, id, parent spans.SpanID, name string, from int) *spans.Span {
+		return &spans.Span{TraceID: tid, SpanID: id, ParentID: parent, Name: name, Stage: spans.StageOther,
+			Start: at.Add(time.Duration(from) * time.Millisecond), End: at.Add(time.Duration(from+5) * time.Millisecond)}
+	}
+	t1, t2 := spans.TraceID{1}, spans.TraceID{2}
+	set := []*spans.Span{
+		mk(t1, spans.SpanID{1}, spans.SpanID{}, "root", 0),
+		mk(t1, spans.SpanID{3}, spans.SpanID{9}, "orphan", 2),
+		mk(t1, spans.SpanID{2}, spans.SpanID{1}, "child", 1),
+		mk(t2, spans.SpanID{4}, spans.SpanID{8}, "lost", 3),
+		mk(t2, spans.SpanID{5}, spans.SpanID{}, "a", 0),
+		mk(t2, spans.SpanID{6}, spans.SpanID{}, "b", 1),
+	}
+	var b strings.Builder
+	if err := dispatcher.WriteTraceTrees(&b, set); err != nil {
+		t.Fatal(err)
+	}
+	want := "root [other] 5ms\n  child [other] 5ms\n  orphan [other] 5ms (parent missing)\n\n" +
+		"a [other] 5ms\nb [other] 5ms\nlost [other] 5ms (parent missing)\n"
+	if b.String() != want {
+		t.Errorf("trees:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

@@ -20,46 +20,91 @@ import (
 //	  synthesize [synth] 8.9ms
 //	    llm.chat [llm] 8.7ms ERROR: rate limited
 //
-// A span whose parent is not in the set is printed as a root.
+// A span whose parent is not in the set follows the rule of every trace
+// view in stagescope (package collector/tracetree): the trace's root adopts
+// it and it is marked "(parent missing)"; when the trace has no single
+// parentless span, such spans are printed at the top level with the
+// parentless ones. Traces are printed in the order their first span
+// appears in set.
 func WriteTraceTrees(w io.Writer, set []*spans.Span) error {
-	byID := make(map[spans.SpanID]*spans.Span, len(set))
-	for _, s := range set {
-		byID[s.SpanID] = s
+	type key struct {
+		trace spans.TraceID
+		span  spans.SpanID
 	}
-	children := make(map[spans.SpanID][]*spans.Span)
-	var roots []*spans.Span
+	present := make(map[key]bool, len(set))
 	for _, s := range set {
-		if _, ok := byID[s.ParentID]; ok && !s.ParentID.IsZero() {
-			children[s.ParentID] = append(children[s.ParentID], s)
-		} else {
-			roots = append(roots, s)
+		present[key{s.TraceID, s.SpanID}] = true
+	}
+	var order []spans.TraceID
+	byTrace := map[spans.TraceID][]*spans.Span{}
+	for _, s := range set {
+		if _, ok := byTrace[s.TraceID]; !ok {
+			order = append(order, s.TraceID)
 		}
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
 	}
 	byStart := func(a, b *spans.Span) int { return a.Start.Compare(b.Start) }
-	slices.SortStableFunc(roots, byStart)
 	var b strings.Builder
-	var walk func(s *spans.Span, depth int)
-	walk = func(s *spans.Span, depth int) {
-		b.WriteString(strings.Repeat("  ", depth))
-		fmt.Fprintf(&b, "%s [%s] %s", s.Name, s.Stage, s.Duration().Round(time.Microsecond))
-		switch s.Status {
-		case spans.StatusError:
-			fmt.Fprintf(&b, " ERROR: %s", s.Err)
-		case spans.StatusDropped:
-			fmt.Fprintf(&b, " DROPPED: %s", s.Err)
-		}
-		b.WriteByte('\n')
-		kids := children[s.SpanID]
-		slices.SortStableFunc(kids, byStart)
-		for _, k := range kids {
-			walk(k, depth+1)
-		}
-	}
-	for i, r := range roots {
-		if i > 0 && r.TraceID != roots[i-1].TraceID {
+	for ti, tid := range order {
+		if ti > 0 {
 			b.WriteByte('\n')
 		}
-		walk(r, 0)
+		var top, orphans []*spans.Span
+		children := map[spans.SpanID][]*spans.Span{}
+		for _, s := range byTrace[tid] {
+			switch {
+			case s.ParentID.IsZero():
+				top = append(top, s)
+			case s.ParentID == s.SpanID || !present[key{tid, s.ParentID}]:
+				orphans = append(orphans, s)
+			default:
+				children[s.ParentID] = append(children[s.ParentID], s)
+			}
+		}
+		if len(top) == 1 {
+			children[top[0].SpanID] = append(children[top[0].SpanID], orphans...)
+		} else {
+			top = append(top, orphans...)
+		}
+		orphan := make(map[*spans.Span]bool, len(orphans))
+		for _, s := range orphans {
+			orphan[s] = true
+		}
+		seen := map[*spans.Span]bool{}
+		var walk func(s *spans.Span, depth int)
+		walk = func(s *spans.Span, depth int) {
+			if seen[s] {
+				return
+			}
+			seen[s] = true
+			b.WriteString(strings.Repeat("  ", depth))
+			fmt.Fprintf(&b, "%s [%s] %s", s.Name, s.Stage, s.Duration().Round(time.Microsecond))
+			switch s.Status {
+			case spans.StatusError:
+				fmt.Fprintf(&b, " ERROR: %s", s.Err)
+			case spans.StatusDropped:
+				fmt.Fprintf(&b, " DROPPED: %s", s.Err)
+			}
+			if orphan[s] {
+				b.WriteString(" (parent missing)")
+			}
+			b.WriteByte('\n')
+			kids := children[s.SpanID]
+			slices.SortStableFunc(kids, byStart)
+			for _, k := range kids {
+				walk(k, depth+1)
+			}
+		}
+		slices.SortStableFunc(top, byStart)
+		for _, r := range top {
+			walk(r, 0)
+		}
+		// Spans in a parent cycle are reachable from no top-level span.
+		for _, s := range byTrace[tid] {
+			if !seen[s] {
+				walk(s, 0)
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

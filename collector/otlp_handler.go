@@ -175,25 +175,22 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // withoutDuplicates leaves out of ss and evs what the writer dropped as
 // copies of stored spans, so a client's retry is not mirrored twice.
 func withoutDuplicates(ss []spans.Span, evs []event.Record, req *ingestRequest) ([]spans.Span, []event.Record) {
-	if len(req.dupSpans) > 0 {
-		kept := make([]spans.Span, 0, len(ss)-len(req.dupSpans))
-		for i := range ss {
-			if !req.dupSpans[&ss[i]] {
-				kept = append(kept, ss[i])
-			}
-		}
-		ss = kept
+	return without(ss, req.dupSpans), without(evs, req.dupEvents)
+}
+
+// without returns xs less the elements whose address is in drop (xs
+// itself when drop is empty).
+func without[T any](xs []T, drop map[*T]bool) []T {
+	if len(drop) == 0 {
+		return xs
 	}
-	if len(req.dupEvents) > 0 {
-		kept := make([]event.Record, 0, len(evs)-len(req.dupEvents))
-		for i := range evs {
-			if !req.dupEvents[&evs[i]] {
-				kept = append(kept, evs[i])
-			}
+	kept := make([]T, 0, len(xs)-len(drop))
+	for i := range xs {
+		if !drop[&xs[i]] {
+			kept = append(kept, xs[i])
 		}
-		evs = kept
 	}
-	return ss, evs
+	return kept
 }
 
 var errUnsupportedEncoding = errors.New("unsupported content encoding")

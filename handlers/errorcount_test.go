@@ -3,8 +3,6 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,48 +18,37 @@ import (
 // traces with errors). A failed child under a root that succeeded or left
 // its status unset is an error of the child's stage, not a failed request.
 func TestEveryRouteCountsFailuresByOneRule(t *testing.T) {
-	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "stagescope.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	coll := collector.New(store, collector.WithFlushInterval(5*time.Millisecond))
-	ctx := context.Background()
 	const (
 		failedRoot = 3 // root, synth and llm fail
 		unsetRoot  = 4 // llm fails under a root with no status
 		absorbed   = 2 // rerank fails under a root that succeeded
 		healthy    = 5
 	)
-	at := time.Now().Add(-30 * time.Minute).Truncate(time.Minute)
-	add := func(n int, shape func([]spans.Span)) {
-		for range n {
-			ss, evs := ragTrace(at, ragShape{name: nameNormal, embed: 10, retrieve: 30, rerank: 20, llm: 38, service: "rag-api"})
-			shape(ss)
-			if err := coll.Ingest(ctx, ss, evs); err != nil {
-				t.Fatal(err)
+	s := serveIngested(t, func(ctx context.Context, coll *collector.Collector) {
+		at := time.Now().Add(-30 * time.Minute).Truncate(time.Minute)
+		add := func(n int, shape func([]spans.Span)) {
+			for range n {
+				ss, evs := ragTrace(at, ragShape{name: nameNormal, embed: 10, retrieve: 30, rerank: 20, llm: 38, service: "rag-api"})
+				shape(ss)
+				if err := coll.Ingest(ctx, ss, evs); err != nil {
+					t.Fatal(err)
+				}
+				at = at.Add(time.Second)
 			}
-			at = at.Add(time.Second)
 		}
-	}
-	// ragTrace's spans: query, embed, retrieve, rerank, synth, llm.
-	add(failedRoot, func(ss []spans.Span) {
-		for _, i := range []int{0, 4, 5} {
-			ss[i].Status, ss[i].Err = spans.StatusError, "failed"
-		}
+		// ragTrace's spans: query, embed, retrieve, rerank, synth, llm.
+		add(failedRoot, func(ss []spans.Span) {
+			for _, i := range []int{0, 4, 5} {
+				ss[i].Status, ss[i].Err = spans.StatusError, "failed"
+			}
+		})
+		add(unsetRoot, func(ss []spans.Span) {
+			ss[0].Status = spans.StatusUnset
+			ss[5].Status, ss[5].Err = spans.StatusError, "rate limited"
+		})
+		add(absorbed, func(ss []spans.Span) { ss[3].Status, ss[3].Err = spans.StatusError, "reranker timeout; fell back" })
+		add(healthy, func([]spans.Span) {})
 	})
-	add(unsetRoot, func(ss []spans.Span) {
-		ss[0].Status = spans.StatusUnset
-		ss[5].Status, ss[5].Err = spans.StatusError, "rate limited"
-	})
-	add(absorbed, func(ss []spans.Span) { ss[3].Status, ss[3].Err = spans.StatusError, "reranker timeout; fell back" })
-	add(healthy, func([]spans.Span) {})
-	if err := coll.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := handlers.New(store, coll)
-	ts := httptest.NewServer(srv.Handler())
-	s := &seeded{t: t, store: store, coll: coll, srv: srv, ts: ts, client: &http.Client{Timeout: 30 * time.Second}}
-	t.Cleanup(s.close)
 
 	count := func(status string) int {
 		var l handlers.TraceList

@@ -175,6 +175,26 @@ func newSeeded(t *testing.T, opts ...handlers.Option) *seeded {
 	return s
 }
 
+// serveIngested serves a fresh database holding what ingest put in through
+// the real collector (flushed before the server starts).
+func serveIngested(t *testing.T, ingest func(context.Context, *collector.Collector)) *seeded {
+	t.Helper()
+	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "stagescope.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll := collector.New(store, collector.WithFlushInterval(5*time.Millisecond))
+	ctx := context.Background()
+	ingest(ctx, coll)
+	if err := coll.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := handlers.New(store, coll)
+	s := &seeded{t: t, store: store, coll: coll, srv: srv, ts: httptest.NewServer(srv.Handler()), client: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(s.close)
+	return s
+}
+
 func (s *seeded) close() {
 	s.srv.Close()
 	s.ts.Close()

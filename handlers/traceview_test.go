@@ -3,8 +3,6 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -20,12 +18,6 @@ import (
 // top-level spans shows both at depth 0; spans in a parent cycle are listed
 // last, flagged.
 func TestTraceViewUsesTheOneTreeRule(t *testing.T) {
-	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "stagescope.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	coll := collector.New(store, collector.WithFlushInterval(5*time.Millisecond))
-	ctx := context.Background()
 	at := time.Now().Add(-10 * time.Minute).Truncate(time.Millisecond)
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	span := func(tid spans.TraceID, id, parent spans.SpanID, name string, from, to int) spans.Span {
@@ -39,24 +31,19 @@ func TestTraceViewUsesTheOneTreeRule(t *testing.T) {
 	// Two top-level spans, and a pair of spans that name each other.
 	forest := spans.NewTraceID()
 	a, b, c1, c2 := spans.NewSpanID(), spans.NewSpanID(), spans.NewSpanID(), spans.NewSpanID()
-	if err := coll.Ingest(ctx, []spans.Span{
-		span(orphaned, root, spans.SpanID{}, "query", 0, 100),
-		span(orphaned, retrieve, root, "retrieve", 10, 30),
-		span(orphaned, llm, lost, "llm", 40, 90),
-		span(forest, a, spans.SpanID{}, "first", 0, 20),
-		span(forest, b, spans.SpanID{}, "second", 30, 50),
-		span(forest, c1, c2, "cycle-1", 5, 10),
-		span(forest, c2, c1, "cycle-2", 6, 9),
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := coll.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := handlers.New(store, coll)
-	ts := httptest.NewServer(srv.Handler())
-	s := &seeded{t: t, store: store, coll: coll, srv: srv, ts: ts, client: &http.Client{Timeout: 30 * time.Second}}
-	t.Cleanup(s.close)
+	s := serveIngested(t, func(ctx context.Context, coll *collector.Collector) {
+		if err := coll.Ingest(ctx, []spans.Span{
+			span(orphaned, root, spans.SpanID{}, "query", 0, 100),
+			span(orphaned, retrieve, root, "retrieve", 10, 30),
+			span(orphaned, llm, lost, "llm", 40, 90),
+			span(forest, a, spans.SpanID{}, "first", 0, 20),
+			span(forest, b, spans.SpanID{}, "second", 30, 50),
+			span(forest, c1, c2, "cycle-1", 5, 10),
+			span(forest, c2, c1, "cycle-2", 6, 9),
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	type row struct {
 		name   string

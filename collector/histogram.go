@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/stagescope/stagescope/collector/quantile"
 )
 
 // Durations are counted in a fixed log-scale histogram: bucket 0 holds
@@ -58,14 +60,14 @@ func (h *histogram) total() uint64 {
 }
 
 // quantile estimates the q-quantile (0 < q ≤ 1) as the geometric middle of
-// the bucket that holds it.
+// the bucket that holds the value of nearest rank (package quantile, the one
+// definition).
 func (h *histogram) quantile(q float64) time.Duration {
 	n := h.total()
 	if n == 0 {
 		return 0
 	}
-	rank := uint64(math.Ceil(q * float64(n)))
-	rank = max(rank, 1)
+	rank := uint64(quantile.Rank(int(n), q))
 	var cum uint64
 	for i, c := range h {
 		cum += c

@@ -6,11 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/quantile"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -106,16 +106,14 @@ func newWindowLatency(source string, n int64, p50, p95, p99 time.Duration) *Wind
 }
 
 // NearestRank returns the q-quantile of sorted values by nearest rank: the
-// value at rank ⌈q·n⌉ (1-based). The rollups' histograms use the same rank,
-// so a sample's figure and the Overview's differ only by the histogram's
-// bucket error.
+// value at rank ⌈q·n⌉ (1-based, package quantile). The rollups' histograms
+// and the analysis use the same rank, so a sample's figure and the
+// Overview's differ only by the histogram's bucket error.
 func NearestRank(sorted []time.Duration, q float64) time.Duration {
-	n := len(sorted)
-	if n == 0 {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(q*float64(n)-1e-9)) - 1 // 1e-9: 0.95·20 must be 19, not 19.000000000000004
-	return sorted[min(max(i, 0), n-1)]
+	return sorted[quantile.Rank(len(sorted), q)-1]
 }
 
 // AlignWindow returns the window a sample reads for q: whole minutes (the

@@ -1,10 +1,10 @@
 package analysis
 
 import (
-	"math"
 	"slices"
 	"time"
 
+	quantiles "github.com/stagescope/stagescope/collector/quantile"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -33,10 +33,13 @@ func (a *accumulator) cohort() cohort {
 		byE2E[i] = int32(i)
 	}
 	slices.Sort(c.e2eSorted)
-	// The slow cohort is the ceil((1−q)·n) slowest traces, ranked rather
-	// than cut at a value, so ties at the threshold cannot swallow the
-	// whole set; with two or more traces there is always a rest.
-	k := int(math.Ceil((1-a.cfg.slowQuantile)*float64(n) - 1e-9)) // 1e-9: 0.05·20 is 1.0000000000000009
+	// The slow cohort is the traces from the nearest rank r of the slow
+	// quantile up (package quantile), so its fastest trace is the
+	// report's p95: n − r + 1 traces, ranked rather than cut at a value, so
+	// ties at the threshold cannot swallow the whole set; with two or more
+	// traces there is always a rest.
+	r := quantiles.Rank(n, a.cfg.slowQuantile)
+	k := n - r + 1
 	k = max(k, 1)
 	if n >= 2 {
 		k = min(k, n-1)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	quantiles "github.com/stagescope/stagescope/collector/quantile"
 )
 
 // Percentiles summarises a distribution of durations. Every duration is
@@ -27,14 +29,13 @@ type Percentiles struct {
 // reports are stable and short in JSON.
 func ms[T ~int64](ns T) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
 
-// quantile returns the nearest-rank q-quantile of sorted values (0 for none).
+// quantile returns the nearest-rank q-quantile of sorted values (0 for
+// none): package quantile's one definition.
 func quantile(sorted []int64, q float64) int64 {
-	n := len(sorted)
-	if n == 0 {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(q*float64(n)-1e-9)) - 1 // 1e-9 absorbs float error in q·n
-	return sorted[min(max(i, 0), n-1)]
+	return sorted[quantiles.Rank(len(sorted), q)-1]
 }
 
 // summarize sorts values in place and returns their percentiles.

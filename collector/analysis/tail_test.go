@@ -17,15 +17,17 @@ func simpleTrace(retrieve, llm float64) Trace {
 }
 
 func TestTailAttributionKnownAnswer(t *testing.T) {
+	// 19 traces: the p95 is the value of rank ⌈0.95·19⌉ = 19, the slowest,
+	// so the slow cohort is that one trace.
 	var traces []Trace
-	for range 19 {
+	for range 18 {
 		traces = append(traces, simpleTrace(10, 10))
 	}
 	slow := simpleTrace(10, 50)
 	traces = append(traces[:7], append([]Trace{slow}, traces[7:]...)...)
 	r := Analyze(traces)
 	tl := r.Tail
-	if tl.SlowTraces != 1 || tl.RestTraces != 19 || tl.Threshold != msDur(60) || tl.Gap != msDur(40) || tl.GapMs != 40 {
+	if tl.SlowTraces != 1 || tl.RestTraces != 18 || tl.Threshold != r.E2E.P95 || tl.Threshold != msDur(60) || tl.Gap != msDur(40) || tl.GapMs != 40 {
 		t.Fatalf("tail = %+v", tl)
 	}
 	if tl.Top != spans.StageLLM || tl.Stages[0].Stage != spans.StageLLM || tl.Stages[0].Delta != msDur(40) || tl.Stages[0].ShareOfGap != 1 {
@@ -63,7 +65,9 @@ func TestTailAttributionRareSpike(t *testing.T) {
 		traces = append(traces, tr)
 	}
 	r := Analyze(traces, WithMaxExemplars(3))
-	if r.Tail.Top != spans.StageRerank || r.Tail.SlowTraces != 20 || r.Tail.Stages[0].ShareOfGap < 0.9 {
+	// The cohort starts at the p95, rank ⌈0.95·400⌉ = 380: the 20 spiked
+	// traces and the slowest other one.
+	if r.Tail.Top != spans.StageRerank || r.Tail.SlowTraces != 21 || r.Tail.Threshold != r.E2E.P95 || r.Tail.Stages[0].ShareOfGap < 0.9 {
 		t.Fatalf("tail = %+v", r.Tail)
 	}
 	if len(r.Tail.Exemplars) != 3 {

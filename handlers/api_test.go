@@ -450,6 +450,14 @@ func TestReportAndCompare(t *testing.T) {
 	if !small.Sampled || small.HashSampled != 5 || small.TracesAnalysed != 5+small.SlowAdded || small.SlowTraces < seedSlow || small.TracesMatched == nil || *small.TracesMatched != seedTotal {
 		t.Errorf("sampled report: sampled %v, analysed %d (%d by hash, %d slow added), matched %v", small.Sampled, small.TracesAnalysed, small.HashSampled, small.SlowAdded, small.TracesMatched)
 	}
+	// The sample is weighted back to the window: a trace below the slow
+	// threshold stands for 1/hash rate traces, a slow one for itself.
+	if w := small.Report.Weighting; !w.Weighted || w.HashRate != small.HashRate || w.SlowThreshold != small.SlowThreshold || w.Represented <= float64(small.TracesAnalysed) {
+		t.Errorf("sampled report weighting %+v, sample hash rate %v threshold %v", w, small.HashRate, small.SlowThreshold)
+	}
+	if r.Report.Weighting.Weighted || r.Report.Weighting.Represented != seedTotal {
+		t.Errorf("a report of every trace is weighted: %+v", r.Report.Weighting)
+	}
 	var slow handlers.ReportResponse
 	s.getJSON("/api/report?name=slow", http.StatusOK, &slow)
 	if slow.TracesAnalysed != seedSlow || slow.Report.Findings[0].Stage != spans.StageRerank {

@@ -60,5 +60,5 @@ func (s *Server) report(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ReportResponse{Sample: smp, Report: analysis.Analyze(traces, opts...)})
+	return c.JSON(http.StatusOK, ReportResponse{Sample: smp, Report: analysis.Analyze(traces, append(opts, sampleWeights(smp))...)})
 }

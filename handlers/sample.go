@@ -27,6 +27,13 @@ func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) 
 	return toAnalysis(ts, make([]analysis.Trace, 0, len(ts))), smp, nil
 }
 
+// sampleWeights weights a sample back to its window: it holds every slow
+// trace but only a hash-drawn fraction of the others (a no-op when every
+// trace was read).
+func sampleWeights(smp Sample) analysis.Option {
+	return analysis.WithSample(smp.SlowThreshold, smp.HashRate)
+}
+
 // toAnalysis appends the traces in analysis form to dst.
 func toAnalysis(ts []*collector.Trace, dst []analysis.Trace) []analysis.Trace {
 	for _, t := range ts {

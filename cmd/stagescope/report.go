@@ -106,7 +106,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	rep := analysis.Analyze(traces, analysis.WithSlowQuantile(*slowQ))
+	// The sample holds every slow trace but only a hash-drawn fraction of
+	// the others: weighted back to the window (a no-op when every trace was
+	// read, and for Jaeger, whose reader draws no hash sample).
+	rep := analysis.Analyze(traces, analysis.WithSlowQuantile(*slowQ), analysis.WithSample(info.SlowThreshold, info.HashRate))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -140,7 +143,7 @@ func writeSample(w io.Writer, info collector.SampleInfo) {
 		fmt.Fprintf(w, "  Window end-to-end latency (all %d traces, from the %s): p50 %s  p95 %s  p99 %s\n", l.Traces, l.Source, fmtMs(l.P50), fmtMs(l.P95), fmtMs(l.P99))
 	}
 	if info.Sampled && info.SlowAdded > 0 {
-		fmt.Fprintln(w, "  The slow traces are all in, so the sample's own percentiles below lean to the tail; the window's are above.")
+		fmt.Fprintf(w, "  The slow traces are all in, so the report below weights the others back to the window: each stands for %.4g traces (1/hash rate), a slow one for itself.\n", 1/info.HashRate)
 	}
 	if info.Partial {
 		fmt.Fprintln(w, "  Partial: not every trace of the window was examined (narrow the window to examine them all).")

@@ -78,6 +78,17 @@ func TestReportCLIAndAPIShareTheSample(t *testing.T) {
 		if cs.Sampled != (budget == 100) || cs.TracesAnalysed != c.Traces || c.Traces < 100 {
 			t.Errorf("budget %d: sampled %v, %d analysed, report of %d", budget, cs.Sampled, cs.TracesAnalysed, c.Traces)
 		}
+		// Both weight the sample back to the window by the same rule.
+		var w struct {
+			Weighted bool    `json:"weighted"`
+			HashRate float64 `json:"hash_rate"`
+		}
+		if err := json.Unmarshal(cliReport["weighting"], &w); err != nil {
+			t.Fatal(err)
+		}
+		if w.Weighted != cs.Sampled || (cs.Sampled && w.HashRate != cs.HashRate) {
+			t.Errorf("budget %d: weighting %+v, sample hash rate %v", budget, w, cs.HashRate)
+		}
 		// The reports hold the exemplar trace ids and every figure: equal
 		// reports come from the same traces.
 		if cj, aj := mustJSON(t, cliReport), mustJSON(t, apiReport); cj != aj {

@@ -11,6 +11,9 @@ var numStages = len(spans.AllStages())
 type traceResult struct {
 	id  spans.TraceID
 	e2e int64
+	// w is how many traces of the sampled window this one stands for (1
+	// unless WithSample says the sample was drawn unevenly).
+	w float64
 	// attr and self are numStages-long windows into a shared backing
 	// array: critical-path time by charged stage, and summed self time by
 	// span stage.
@@ -25,11 +28,14 @@ type traceResult struct {
 // stageAcc gathers one stage's spans.
 type stageAcc struct {
 	totals, selfs []int64
-	selfSum       int64
-	// busySum is, summed over traces, the time within the trace's
-	// end-to-end interval during which a span of the stage ran its own code
-	// (the union of the spans' self intervals).
-	busySum int64
+	// weights holds each span's trace weight, parallel to totals and
+	// selfs, when the traces are weighted (nil otherwise).
+	weights []float64
+	selfSum int64
+	// busySum is, summed over traces (weighted), the time within the
+	// trace's end-to-end interval during which a span of the stage ran its
+	// own code (the union of the spans' self intervals).
+	busySum float64
 	errors  int
 	traces  int
 }
@@ -61,6 +67,10 @@ type accumulator struct {
 	anomalous        int
 	anomalyExemplars []spans.TraceID
 	errs             errorAcc
+	// curW is the weight of the trace being added; weighted is set once a
+	// trace weighs other than 1.
+	curW     float64
+	weighted bool
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
@@ -96,6 +106,11 @@ func (a *accumulator) add(t Trace) {
 	r.self = a.backing[off+numStages : off+2*numStages : off+2*numStages]
 	root := &tr.nodes[tr.root]
 	r.e2e = root.end - root.start
+	r.w = a.cfg.weight(r.e2e)
+	a.curW = r.w
+	if r.w != 1 {
+		a.weighted = true
+	}
 	r.preWait = root.waitOutside
 
 	if an := tr.tt.Anomalies; an.Any() {
@@ -128,6 +143,9 @@ func (a *accumulator) add(t Trace) {
 		}
 		st.totals = append(st.totals, n.end-n.start)
 		st.selfs = append(st.selfs, self)
+		if a.cfg.sample != nil {
+			st.weights = append(st.weights, r.w)
+		}
 		st.selfSum += self
 		if n.span.Status == spans.StatusError || n.span.Status == spans.StatusDropped {
 			st.errors++
@@ -145,7 +163,7 @@ func (a *accumulator) add(t Trace) {
 		ivals := a.busy[st]
 		if len(ivals) == 0 {
 			if f := &tr.nodes[a.firstOf[st]]; f.start >= root.start && f.end <= root.end {
-				a.stages[st].busySum += a.firstSelf[st]
+				a.stages[st].busySum += r.w * float64(a.firstSelf[st])
 				continue
 			}
 			ivals, _ = tr.tt.SelfIntervals(a.firstOf[st], ivals)
@@ -153,7 +171,7 @@ func (a *accumulator) add(t Trace) {
 		for i := range ivals { // only time within the request counts
 			ivals[i].Start, ivals[i].End = max(ivals[i].Start, root.start), min(ivals[i].End, root.end)
 		}
-		a.stages[st].busySum += tracetree.UnionLength(ivals)
+		a.stages[st].busySum += r.w * float64(tracetree.UnionLength(ivals))
 		a.busy[st] = ivals[:0]
 	}
 	a.addTokens(r.id)

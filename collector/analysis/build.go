@@ -8,16 +8,28 @@ import (
 	"github.com/stagescope/stagescope/spans"
 )
 
-// cohort splits the traces into the slow cohort and the rest.
+// cohort splits the traces into the slow cohort and the rest. Sums and
+// counts are weighted by the traces' weights (WithSample): slowW is the
+// weight of the slow cohort, slowSum its weighted end-to-end time.
 type cohort struct {
 	threshold int64   // the fastest slow trace's latency
 	slow      []int32 // indexes into results, slowest first
-	slowSum   int64
-	restSum   int64
-	rest      int
-	totalSum  int64
+	rest      int     // traces not in the slow cohort
+	slowSum   float64
+	restSum   float64
+	totalSum  float64
+	slowW     float64
+	restW     float64
+	totalW    float64
+	// e2eSorted is every trace's latency ascending, e2eW their weights
+	// (nil when every weight is 1).
 	e2eSorted []int64
+	e2eW      []float64
 }
+
+// slowMean and restMean are the cohorts' weighted mean latencies.
+func (c *cohort) slowMean() float64 { return ratio(c.slowSum, c.slowW) }
+func (c *cohort) restMean() float64 { return ratio(c.restSum, c.restW) }
 
 func (a *accumulator) cohort() cohort {
 	var c cohort
@@ -25,24 +37,9 @@ func (a *accumulator) cohort() cohort {
 	if n == 0 {
 		return c
 	}
-	c.e2eSorted = make([]int64, n)
 	byE2E := make([]int32, n)
-	for i, r := range a.results {
-		c.e2eSorted[i] = r.e2e
-		c.totalSum += r.e2e
+	for i := range a.results {
 		byE2E[i] = int32(i)
-	}
-	slices.Sort(c.e2eSorted)
-	// The slow cohort is the traces from the nearest rank r of the slow
-	// quantile up (package quantile), so its fastest trace is the
-	// report's p95: n − r + 1 traces, ranked rather than cut at a value, so
-	// ties at the threshold cannot swallow the whole set; with two or more
-	// traces there is always a rest.
-	r := quantiles.Rank(n, a.cfg.slowQuantile)
-	k := n - r + 1
-	k = max(k, 1)
-	if n >= 2 {
-		k = min(k, n-1)
 	}
 	slices.SortStableFunc(byE2E, func(x, y int32) int {
 		ex, ey := a.results[x].e2e, a.results[y].e2e
@@ -54,13 +51,42 @@ func (a *accumulator) cohort() cohort {
 		}
 		return 0
 	})
+	c.e2eSorted = make([]int64, n)
+	if a.weighted {
+		c.e2eW = make([]float64, n)
+	}
+	for i, j := range byE2E {
+		r := &a.results[j]
+		c.e2eSorted[n-1-i] = r.e2e
+		if c.e2eW != nil {
+			c.e2eW[n-1-i] = r.w
+		}
+		c.totalSum += r.w * float64(r.e2e)
+		c.totalW += r.w
+	}
+	// The slow cohort is the traces from the nearest rank r of the slow
+	// quantile up (package quantile; weighted when the traces are), so its
+	// fastest trace is the report's p95: n − r + 1 traces, ranked rather
+	// than cut at a value, so ties at the threshold cannot swallow the
+	// whole set; with two or more traces there is always a rest.
+	r := quantiles.Rank(n, a.cfg.slowQuantile)
+	if c.e2eW != nil {
+		r = quantiles.Index(c.e2eW, a.cfg.slowQuantile) + 1
+	}
+	k := n - r + 1
+	k = max(k, 1)
+	if n >= 2 {
+		k = min(k, n-1)
+	}
 	c.slow = byE2E[:k]
 	for _, i := range c.slow {
-		c.slowSum += a.results[i].e2e
+		c.slowSum += a.results[i].w * float64(a.results[i].e2e)
+		c.slowW += a.results[i].w
 	}
 	c.threshold = a.results[c.slow[k-1]].e2e
 	c.rest = n - k
 	c.restSum = c.totalSum - c.slowSum
+	c.restW = c.totalW - c.slowW
 	return c
 }
 
@@ -78,7 +104,8 @@ func (a *accumulator) report() *Report {
 		return rep
 	}
 	c := a.cohort()
-	rep.E2E = summarize(slices.Clone(c.e2eSorted))
+	rep.E2E = summarizeSorted(c.e2eSorted, c.e2eW)
+	rep.Weighting = a.weighting(c)
 
 	for st := range a.stages {
 		acc := &a.stages[st]
@@ -87,9 +114,9 @@ func (a *accumulator) report() *Report {
 		}
 		rep.Stages = append(rep.Stages, StageStats{
 			Stage: spans.Stage(st), Count: len(acc.totals), Traces: acc.traces, Errors: acc.errors,
-			Total: summarize(acc.totals), Self: summarize(acc.selfs),
+			Total: summarizeWeighted(acc.totals, slices.Clone(acc.weights)), Self: summarizeWeighted(acc.selfs, slices.Clone(acc.weights)),
 			SelfSum: time.Duration(acc.selfSum), SelfSumMs: ms(acc.selfSum),
-			ShareOfE2E: round4(ratio(float64(acc.busySum), float64(c.totalSum))),
+			ShareOfE2E: round4(ratio(acc.busySum, c.totalSum)),
 		})
 	}
 	rep.Anomalies = TraceAnomalies{Anomalies: a.anomalies, Traces: a.anomalous, Exemplars: a.anomalyExemplars}
@@ -99,51 +126,66 @@ func (a *accumulator) report() *Report {
 	rep.CriticalPath = a.criticalPathStats(c)
 	rep.Pools = a.poolStats()
 	rep.Retries = a.retryStats()
-	rep.Cost, rep.CostTotalUSD, rep.UnpricedModels = a.costStats(len(a.results))
+	rep.Cost, rep.CostTotalUSD, rep.UnpricedModels = a.costStats(c.totalW)
 	rep.Tail = a.tail(c)
 	rep.WhatIf = a.whatIf(c)
-	rep.Errors = a.errorStats(c.e2eSorted)
+	rep.Errors = a.errorStats(c)
 	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
 	return rep
 }
 
+// weighting describes the traces' weights.
+func (a *accumulator) weighting(c cohort) Weighting {
+	w := Weighting{Represented: round4(c.totalW)}
+	if s := a.cfg.sample; s != nil {
+		w.Weighted = true
+		w.SlowThreshold, w.SlowThresholdMs, w.HashRate = time.Duration(s.slow), ms(s.slow), s.rate
+		for _, r := range a.results {
+			if r.e2e >= s.slow {
+				w.SlowTraces++
+			}
+		}
+	}
+	return w
+}
+
 // criticalPathStats aggregates the charged critical-path time per stage.
 func (a *accumulator) criticalPathStats(c cohort) []StageCP {
-	all := make([]int64, numStages)
-	slow := make([]int64, numStages)
-	onPath := make([]int, numStages)
-	slowOnPath := make([]int, numStages)
+	all := make([]float64, numStages)
+	slow := make([]float64, numStages)
+	onPath := make([]float64, numStages)
+	slowOnPath := make([]float64, numStages)
 	for _, r := range a.results {
 		for st, d := range r.attr {
-			all[st] += d
+			all[st] += r.w * float64(d)
 			if d > 0 {
-				onPath[st]++
+				onPath[st] += r.w
 			}
 		}
 	}
 	for _, i := range c.slow {
-		for st, d := range a.results[i].attr {
-			slow[st] += d
+		r := &a.results[i]
+		for st, d := range r.attr {
+			slow[st] += r.w * float64(d)
 			if d > 0 {
-				slowOnPath[st]++
+				slowOnPath[st] += r.w
 			}
 		}
 	}
-	n, ns := float64(len(a.results)), float64(len(c.slow))
 	out := []StageCP{}
 	for st := range all {
 		if all[st] == 0 {
 			continue
 		}
-		per := time.Duration(float64(all[st]) / n)
-		perSlow := time.Duration(ratio(float64(slow[st]), ns))
+		per := time.Duration(ratio(all[st], c.totalW))
+		perSlow := time.Duration(ratio(slow[st], c.slowW))
 		out = append(out, StageCP{
 			Stage: spans.Stage(st), MeanPerTrace: per, MeanPerTraceMs: ms(per),
 			MeanPerSlowTrace: perSlow, MeanPerSlowTraceMs: ms(perSlow),
-			Share:      round4(ratio(float64(all[st]), float64(c.totalSum))),
-			SlowShare:  round4(ratio(float64(slow[st]), float64(c.slowSum))),
-			OnPath:     round4(float64(onPath[st]) / n),
-			SlowOnPath: round4(ratio(float64(slowOnPath[st]), ns)),
+			Share:      round4(ratio(all[st], c.totalSum)),
+			SlowShare:  round4(ratio(slow[st], c.slowSum)),
+			OnPath:     round4(ratio(onPath[st], c.totalW)),
+			SlowOnPath: round4(ratio(slowOnPath[st], c.slowW)),
 		})
 	}
 	slices.SortStableFunc(out, func(x, y StageCP) int {
@@ -193,8 +235,7 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 		Quantile: a.cfg.slowQuantile, Threshold: time.Duration(c.threshold), ThresholdMs: ms(c.threshold),
 		SlowTraces: len(c.slow), RestTraces: c.rest, Stages: []TailStage{}, Exemplars: []spans.TraceID{},
 	}
-	slowMean := ratio(float64(c.slowSum), float64(len(c.slow)))
-	restMean := ratio(float64(c.restSum), float64(c.rest))
+	slowMean, restMean := c.slowMean(), c.restMean()
 	t.SlowMean, t.RestMean = time.Duration(slowMean), time.Duration(restMean)
 	t.SlowMeanMs, t.RestMeanMs = ms(t.SlowMean), ms(t.RestMean)
 	if c.rest == 0 {
@@ -202,8 +243,8 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 	}
 	t.Gap = t.SlowMean - t.RestMean
 	t.GapMs = ms(t.Gap)
-	slow := make([]int64, numStages)
-	rest := make([]int64, numStages)
+	slow := make([]float64, numStages)
+	rest := make([]float64, numStages)
 	inSlow := make([]bool, len(a.results))
 	for _, i := range c.slow {
 		inSlow[i] = true
@@ -214,7 +255,7 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 			dst = slow
 		}
 		for st, d := range r.attr {
-			dst[st] += d
+			dst[st] += r.w * float64(d)
 		}
 	}
 	var grown time.Duration // the stages' growth: the sum of positive deltas
@@ -222,8 +263,8 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 		if slow[st] == 0 && rest[st] == 0 {
 			continue
 		}
-		sm := time.Duration(float64(slow[st]) / float64(len(c.slow)))
-		rm := time.Duration(float64(rest[st]) / float64(c.rest))
+		sm := time.Duration(ratio(slow[st], c.slowW))
+		rm := time.Duration(ratio(rest[st], c.restW))
 		t.Stages = append(t.Stages, TailStage{
 			Stage: spans.Stage(st), SlowMean: sm, SlowMeanMs: ms(sm), RestMean: rm, RestMeanMs: ms(rm),
 			Delta: sm - rm, DeltaMs: ms(sm - rm),
@@ -260,29 +301,36 @@ const minWhatIfShare = 0.01
 func (a *accumulator) whatIf(c cohort) []WhatIf {
 	specs := a.cfg.whatIf
 	if len(specs) == 0 {
-		sum := make([]int64, numStages)
+		sum := make([]float64, numStages)
 		for _, r := range a.results {
 			for st, d := range r.attr {
-				sum[st] += d
+				sum[st] += r.w * float64(d)
 			}
 		}
 		for st, d := range sum {
-			if ratio(float64(d), float64(c.totalSum)) >= minWhatIfShare {
+			if ratio(d, c.totalSum) >= minWhatIfShare {
 				specs = append(specs, whatIfSpec{spans.Stage(st), DefaultWhatIfFactor})
 			}
 		}
 	}
-	p95Now := quantile(c.e2eSorted, 0.95)
+	p95Now := wquantile(c.e2eSorted, c.e2eW, 0.95)
 	out := make([]WhatIf, 0, len(specs))
 	e2e := make([]int64, len(a.results))
+	var ws []float64
+	if c.e2eW != nil {
+		ws = make([]float64, len(a.results))
+	}
 	for _, sp := range specs {
 		st := stageIndex(sp.stage)
 		cut := 1 - 1/sp.factor
 		for i, r := range a.results {
 			e2e[i] = r.e2e - int64(float64(r.attr[st])*cut)
+			if ws != nil {
+				ws[i] = r.w
+			}
 		}
-		slices.Sort(e2e)
-		p50, p95 := quantile(e2e, 0.50), quantile(e2e, 0.95)
+		sortWeighted(e2e, ws)
+		p50, p95 := wquantile(e2e, ws, 0.50), wquantile(e2e, ws, 0.95)
 		out = append(out, WhatIf{
 			Stage: st, Factor: sp.factor,
 			P50: time.Duration(p50), P50Ms: ms(p50), P95: time.Duration(p95), P95Ms: ms(p95),

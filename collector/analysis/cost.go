@@ -17,6 +17,7 @@ type costAcc struct {
 	calls                         int
 	prompt, completion, embedding int64
 	usd                           float64
+	usdW                          float64 // usd weighted by the traces' weights
 	priced                        bool
 }
 
@@ -82,11 +83,12 @@ func (a *accumulator) countSpanTokens(n *node) (tokenSum, bool) {
 	acc.completion += completion
 	acc.embedding += embedding
 	acc.usd += usd
+	acc.usdW += usd * a.curW
 	return tokenSum{tokens: prompt + completion + embedding, usd: usd, has: true}, true
 }
 
 // costStats orders the cost table by spend, then tokens, then name.
-func (a *accumulator) costStats(traces int) ([]CostStats, float64, []string) {
+func (a *accumulator) costStats(traces float64) ([]CostStats, float64, []string) {
 	out := make([]CostStats, 0, len(a.cost))
 	unpriced := []string{}
 	var total float64
@@ -94,7 +96,7 @@ func (a *accumulator) costStats(traces int) ([]CostStats, float64, []string) {
 		out = append(out, CostStats{
 			Stage: k.stage, Model: k.model, Calls: c.calls,
 			PromptTokens: c.prompt, CompletionTokens: c.completion, EmbeddingTokens: c.embedding,
-			USD: roundUSD(c.usd), USDPerTrace: roundUSD(ratio(c.usd, float64(traces))), Priced: c.priced,
+			USD: roundUSD(c.usd), USDPerTrace: roundUSD(ratio(c.usdW, traces)), Priced: c.priced,
 		})
 		total += c.usd
 		if !c.priced && !slices.Contains(unpriced, k.model) {

@@ -70,6 +70,10 @@ type StageErrors struct {
 type errorAcc struct {
 	failedTraces, withErrors, gaveUp int
 	okE2E, failedE2E                 []int64
+	// okW and failedW are the weights of okE2E and failedE2E when the
+	// traces are weighted (WithSample); failedWeight sums failedW.
+	okW, failedW []float64
+	failedWeight float64
 	exemplars                        []spans.TraceID
 	stages                           []stageErrAcc // by stage
 	spanErr                          []bool        // per stage, for the current trace
@@ -118,6 +122,9 @@ func (a *accumulator) addErrors(r *traceResult) {
 	r.failed = failed
 	if !failed {
 		e.okE2E = append(e.okE2E, r.e2e)
+		if a.cfg.sample != nil {
+			e.okW = append(e.okW, r.w)
+		}
 		for st, hit := range e.spanErr {
 			if hit {
 				e.stages[st].absorbed++
@@ -127,6 +134,10 @@ func (a *accumulator) addErrors(r *traceResult) {
 	}
 	e.failedTraces++
 	e.failedE2E = append(e.failedE2E, r.e2e)
+	e.failedWeight += r.w
+	if a.cfg.sample != nil {
+		e.failedW = append(e.failedW, r.w)
+	}
 	if gaveUp {
 		e.gaveUp++
 	}
@@ -184,8 +195,10 @@ func better(x, y *node) bool {
 	return x.end < y.end
 }
 
-// errorStats assembles ErrorStats; e2e is every request's latency, sorted.
-func (a *accumulator) errorStats(e2e []int64) ErrorStats {
+// errorStats assembles ErrorStats; c holds every request's latency, sorted.
+// The rate and the latencies are weighted (WithSample), the counts are of
+// the analysed traces.
+func (a *accumulator) errorStats(c cohort) ErrorStats {
 	e := &a.errs
 	out := ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}}
 	n := len(a.results)
@@ -193,10 +206,10 @@ func (a *accumulator) errorStats(e2e []int64) ErrorStats {
 		return out
 	}
 	out.FailedTraces, out.TracesWithErrors, out.GaveUp = e.failedTraces, e.withErrors, e.gaveUp
-	out.FailureRate = round4(float64(e.failedTraces) / float64(n))
-	out.Succeeded, out.Failed = summarize(e.okE2E), summarize(e.failedE2E)
+	out.FailureRate = round4(ratio(e.failedWeight, c.totalW))
+	out.Succeeded, out.Failed = summarizeWeighted(e.okE2E, e.okW), summarizeWeighted(e.failedE2E, e.failedW)
 	if len(e.okE2E) > 0 && e.failedTraces > 0 {
-		out.P95Shift = time.Duration(quantile(e2e, 0.95)) - out.Succeeded.P95
+		out.P95Shift = time.Duration(wquantile(c.e2eSorted, c.e2eW, 0.95)) - out.Succeeded.P95
 		out.P95ShiftMs = ms(out.P95Shift)
 	}
 	if e.exemplars != nil {

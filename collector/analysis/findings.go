@@ -39,33 +39,35 @@ func severity(share float64) string {
 // whose jobs are trace roots, the wait before the trace began). So the stage
 // whose delay bounds the slow traces comes first whatever kind it is.
 func (a *accumulator) findings(rep *Report, c cohort) []Finding {
-	slowMean := ratio(float64(c.slowSum), float64(len(c.slow)))
-	perSlow := make([]int64, numStages)
-	slowOn := make([]int, numStages)
+	slowMean := c.slowMean()
+	sums := make([]float64, numStages)
+	slowOn := make([]float64, numStages)
 	for _, i := range c.slow {
-		for st, d := range a.results[i].attr {
-			perSlow[st] += d
+		r := &a.results[i]
+		for st, d := range r.attr {
+			sums[st] += r.w * float64(d)
 			if d > 0 {
-				slowOn[st]++
+				slowOn[st] += r.w
 			}
 		}
 	}
-	var preWait int64
+	var preWait float64
 	for _, i := range c.slow {
-		preWait += a.results[i].preWait
+		preWait += a.results[i].w * float64(a.results[i].preWait)
 	}
 	if preWait > 0 {
 		// Jobs that are trace roots waited before their trace began: that
 		// wait is still latency the pool adds to each request.
-		perSlow[spans.StagePool] += preWait
-		slowOn[spans.StagePool] = len(c.slow)
+		sums[spans.StagePool] += preWait
+		slowOn[spans.StagePool] = c.slowW
 	}
-	for st := range perSlow {
-		perSlow[st] = int64(ratio(float64(perSlow[st]), float64(len(c.slow))))
+	perSlow := make([]int64, numStages)
+	for st := range sums {
+		perSlow[st] = int64(ratio(sums[st], c.slowW))
 	}
 	// Shares are of the latency the request saw, wait before the trace
 	// included, so that they cannot exceed 1.
-	latency := slowMean + ratio(float64(preWait), float64(len(c.slow)))
+	latency := slowMean + ratio(preWait, c.slowW)
 	var out []Finding
 	for st := range perSlow {
 		score := perSlow[st]
@@ -75,7 +77,7 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 		stage := spans.Stage(st)
 		ctx := findingContext{
 			a: a, rep: rep, c: c, stage: stage, score: score, slowMean: slowMean,
-			onSlow: ratio(float64(slowOn[st]), float64(len(c.slow))),
+			onSlow: ratio(slowOn[st], c.slowW),
 		}
 		var fs []Finding
 		switch stage {

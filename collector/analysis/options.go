@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"maps"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/stagescope/stagescope/spans"
 )
@@ -67,6 +69,7 @@ type whatIfSpec struct {
 }
 
 type config struct {
+	sample       *sampleWeights
 	prices       map[string]Price
 	slowQuantile float64
 	whatIf       []whatIfSpec
@@ -116,6 +119,40 @@ func WithWhatIf(stage spans.Stage, factor float64) Option {
 			c.whatIf = append(c.whatIf, whatIfSpec{stage, factor})
 		}
 	}
+}
+
+// sampleWeights is what WithSample set.
+type sampleWeights struct {
+	slow int64
+	rate float64
+}
+
+// WithSample says the traces are a sample that holds every trace lasting at
+// least slowThreshold but only a fraction hashRate (0 < hashRate < 1) of the
+// others, drawn independently of their latency (by trace-id hash): the
+// collector's sampling policy (collector.SampleInfo's SlowThreshold and
+// HashRate). Analysed naively, such a sample over-weights the tail; with
+// this option a trace below the threshold weighs 1/hashRate and a slow one
+// 1, so percentiles, means, shares, the slow cohort and the predicted gains
+// describe the window the sample was drawn from (Report.Weighting). A trace
+// is judged slow by its end-to-end latency as the analysis measures it (the
+// root span's duration). A hashRate outside (0, 1) leaves every weight 1.
+func WithSample(slowThreshold time.Duration, hashRate float64) Option {
+	return func(c *config) {
+		c.sample = nil
+		if hashRate > 0 && hashRate < 1 && !math.IsNaN(hashRate) {
+			c.sample = &sampleWeights{slow: int64(slowThreshold), rate: hashRate}
+		}
+	}
+}
+
+// weight is how many traces of the sampled window a trace of latency e2e
+// stands for.
+func (c *config) weight(e2e int64) float64 {
+	if c.sample == nil || e2e >= c.sample.slow {
+		return 1
+	}
+	return 1 / c.sample.rate
 }
 
 // WithMaxExemplars sets how many exemplar trace IDs are listed (n ≥ 0).

@@ -35,9 +35,29 @@ type Report struct {
 	// Anomalies counts the spans whose place in their trace had to be
 	// interpreted: orphans, clock skew, fire-and-forget (package tracetree).
 	Anomalies TraceAnomalies `json:"anomalies"`
+	// Weighting says how the traces were weighted back to the window they
+	// were sampled from (WithSample).
+	Weighting Weighting `json:"weighting"`
 	// Findings are ranked: the bottleneck costing the slow traces the most
 	// time first, then cost findings.
 	Findings []Finding `json:"findings"`
+}
+
+// Weighting describes the weights of a sample drawn unevenly (WithSample):
+// every trace at or above SlowThreshold, a fraction HashRate of the others.
+// A trace below the threshold weighs 1/HashRate, a slow one 1; percentiles,
+// means, shares, the slow cohort and predicted gains are weighted, span and
+// trace counts are not.
+type Weighting struct {
+	Weighted        bool          `json:"weighted"`
+	SlowThreshold   time.Duration `json:"slow_threshold_ns"`
+	SlowThresholdMs float64       `json:"slow_threshold_ms"`
+	HashRate        float64       `json:"hash_rate"`
+	// SlowTraces are the analysed traces at or above SlowThreshold;
+	// Represented is the traces' summed weight: how many traces of the
+	// window the sample stands for.
+	SlowTraces  int     `json:"slow_traces"`
+	Represented float64 `json:"represented"`
 }
 
 // StageStats describes the spans of one stage.

@@ -29,8 +29,9 @@ export async function render(view, ctx) {
     return null;
   }
   // The window's latency comes from the same rollups as the Overview's
-  // (nearest rank, ±2.2%); the analysed traces' own figures lean to the tail
-  // when the slow traces were added to a sample, so they are shown apart.
+  // (nearest rank, ±2.2%); the analysed traces' figures, weighted back to
+  // the window (each trace below the slow threshold stands for 1/hash rate
+  // traces), are shown apart.
   const win = res.window && res.window.traces ? res.window : null;
   const e2e = r.e2e || {};
   const lat = win || e2e;
@@ -39,7 +40,7 @@ export async function render(view, ctx) {
     stat('Cost', usd(r.cost_total_usd))));
   view.appendChild(el('p', { class: 'muted', id: 'report-latency-source' },
     win ? `End-to-end latency of all ${num(win.traces)} traces of the window, from the ${win.source}` +
-      (res.sampled ? `; the ${num(r.traces)} analysed traces: p50 ${ms(e2e.p50_ms)}, p95 ${ms(e2e.p95_ms)}.` : '.')
+      (res.sampled ? `; the ${num(r.traces)} analysed traces, weighted back to the window: p50 ${ms(e2e.p50_ms)}, p95 ${ms(e2e.p95_ms)}.` : '.')
       : `End-to-end latency of the ${num(r.traces)} analysed traces.`));
 
   const findings = r.findings || [];

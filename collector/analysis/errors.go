@@ -74,9 +74,9 @@ type errorAcc struct {
 	// traces are weighted (WithSample); failedWeight sums failedW.
 	okW, failedW []float64
 	failedWeight float64
-	exemplars                        []spans.TraceID
-	stages                           []stageErrAcc // by stage
-	spanErr                          []bool        // per stage, for the current trace
+	exemplars    []spans.TraceID
+	stages       []stageErrAcc // by stage
+	spanErr      []bool        // per stage, for the current trace
 }
 
 type stageErrAcc struct {

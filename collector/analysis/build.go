@@ -95,7 +95,7 @@ func (a *accumulator) report() *Report {
 	rep := &Report{
 		Traces: len(a.results), Spans: a.spans, SlowQuantile: a.cfg.slowQuantile,
 		Stages: []StageStats{}, CriticalPath: []StageCP{}, Pools: []PoolStats{}, Retries: []RetryStats{},
-		Cost: []CostStats{}, UnpricedModels: []string{}, WhatIf: []WhatIf{}, Findings: []Finding{},
+		Cost: []CostStats{}, UnpricedModels: []string{}, WhatIf: []WhatIf{}, Gains: []StageGain{}, Findings: []Finding{},
 		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
 		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
 		Errors:    ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}},
@@ -128,7 +128,8 @@ func (a *accumulator) report() *Report {
 	rep.Retries = a.retryStats()
 	rep.Cost, rep.CostTotalUSD, rep.UnpricedModels = a.costStats(c.totalW)
 	rep.Tail = a.tail(c)
-	rep.WhatIf = a.whatIf(c)
+	rep.WhatIf = a.whatIf(&c)
+	rep.Gains = a.gains(&c, rep.Tail)
 	rep.Errors = a.errorStats(c)
 	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
 	return rep
@@ -297,8 +298,8 @@ func (a *accumulator) tail(c cohort) TailAttribution {
 const minWhatIfShare = 0.01
 
 // whatIf recomputes the end-to-end percentiles with one stage's charged
-// critical-path time divided by the factor.
-func (a *accumulator) whatIf(c cohort) []WhatIf {
+// critical-path time divided by the factor (the replay of gains.go).
+func (a *accumulator) whatIf(c *cohort) []WhatIf {
 	specs := a.cfg.whatIf
 	if len(specs) == 0 {
 		sum := make([]float64, numStages)
@@ -313,29 +314,16 @@ func (a *accumulator) whatIf(c cohort) []WhatIf {
 			}
 		}
 	}
-	p95Now := wquantile(c.e2eSorted, c.e2eW, 0.95)
+	rp := newReplayer(a, c)
 	out := make([]WhatIf, 0, len(specs))
-	e2e := make([]int64, len(a.results))
-	var ws []float64
-	if c.e2eW != nil {
-		ws = make([]float64, len(a.results))
-	}
 	for _, sp := range specs {
 		st := stageIndex(sp.stage)
-		cut := 1 - 1/sp.factor
-		for i, r := range a.results {
-			e2e[i] = r.e2e - int64(float64(r.attr[st])*cut)
-			if ws != nil {
-				ws[i] = r.w
-			}
-		}
-		sortWeighted(e2e, ws)
-		p50, p95 := wquantile(e2e, ws, 0.50), wquantile(e2e, ws, 0.95)
+		p := rp.predict(st, sp.factor)
 		out = append(out, WhatIf{
 			Stage: st, Factor: sp.factor,
-			P50: time.Duration(p50), P50Ms: ms(p50), P95: time.Duration(p95), P95Ms: ms(p95),
-			P95Now: time.Duration(p95Now), P95NowMs: ms(p95Now),
-			Gain: round4(ratio(float64(p95Now-p95), float64(p95Now))),
+			P50: p.P50, P50Ms: p.P50Ms, P95: p.P95, P95Ms: p.P95Ms,
+			P95Now: rp.now.P95, P95NowMs: rp.now.P95Ms,
+			Gain: round4(ratio(float64(p.P95Gain), float64(rp.now.P95))),
 		})
 	}
 	if len(a.cfg.whatIf) == 0 {

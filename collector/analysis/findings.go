@@ -68,6 +68,10 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 	// Shares are of the latency the request saw, wait before the trace
 	// included, so that they cannot exceed 1.
 	latency := slowMean + ratio(preWait, c.slowW)
+	gainOf := map[spans.Stage]StageGain{}
+	for _, g := range rep.Gains {
+		gainOf[g.Stage] = g
+	}
 	var out []Finding
 	for st := range perSlow {
 		score := perSlow[st]
@@ -75,8 +79,9 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 			continue
 		}
 		stage := spans.Stage(st)
+		gain := gainOf[stage]
 		ctx := findingContext{
-			a: a, rep: rep, c: c, stage: stage, score: score, slowMean: slowMean,
+			a: a, rep: rep, c: c, stage: stage, score: score, slowMean: slowMean, gain: gain,
 			onSlow: ratio(slowOn[st], c.slowW),
 		}
 		var fs []Finding
@@ -95,11 +100,23 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 			f.Share = round4(min(ratio(float64(f.Score), latency), 1))
 			f.Severity = severity(f.Share)
 			f.Exemplars = a.exemplars(c, stage)
+			part := ratio(float64(f.Score), float64(score))
+			f.P95Gain = time.Duration(float64(gain.Faster.P95Gain) * part)
+			f.TailGain = time.Duration(float64(gain.Faster.TailMeanGain) * part)
+			f.P95GainMs, f.TailGainMs, f.Role = ms(f.P95Gain), ms(f.TailGain), gain.Role
 		}
 		out = append(out, fs...)
 	}
 	slices.SortStableFunc(out, func(x, y Finding) int {
 		switch {
+		case x.TailGain > y.TailGain:
+			return -1
+		case x.TailGain < y.TailGain:
+			return 1
+		case x.P95Gain > y.P95Gain:
+			return -1
+		case x.P95Gain < y.P95Gain:
+			return 1
 		case x.Score > y.Score:
 			return -1
 		case x.Score < y.Score:
@@ -126,6 +143,7 @@ type findingContext struct {
 	score    int64
 	slowMean float64
 	onSlow   float64
+	gain     StageGain
 }
 
 func (fc *findingContext) stageStats() (StageStats, bool) {
@@ -152,7 +170,13 @@ func (fc *findingContext) latencyFinding() Finding {
 	share := ratio(float64(fc.score), fc.slowMean)
 	f := Finding{Kind: "latency", Stage: st, Score: time.Duration(fc.score)}
 	f.Title = fmt.Sprintf("%s puts %s on the critical path of slow traces (%.0f%% of their latency)", st, fmtDur(fc.score), 100*share)
+	if g := fc.gain; g.Faster.TailMeanGain > 0 {
+		f.Title += fmt.Sprintf("; %g× faster would save the slow requests %s and the p95 %s", g.Factor, fmtDur(int64(g.Faster.TailMeanGain)), fmtDur(int64(g.Faster.P95Gain)))
+	}
 	var b strings.Builder
+	if fc.gain.Summary != "" {
+		b.WriteString(fc.gain.Summary + " ")
+	}
 	fmt.Fprintf(&b, "%s is on the critical path of %.0f%% of slow traces (≥ p%.0f = %s).", st, 100*fc.onSlow, 100*fc.a.cfg.slowQuantile, fmtDur(fc.c.threshold))
 	if ss, ok := fc.stageStats(); ok {
 		fmt.Fprintf(&b, " Its %d spans take %s self time at p50 and %s at p95.", ss.Count, fmtDur(int64(ss.Self.P50)), fmtDur(int64(ss.Self.P95)))

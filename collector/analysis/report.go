@@ -29,6 +29,11 @@ type Report struct {
 	UnpricedModels []string        `json:"unpriced_models"`
 	Tail           TailAttribution `json:"tail"`
 	WhatIf         []WhatIf        `json:"what_if"`
+	// Gains predicts, per stage on the critical path, the end-to-end gain
+	// of making it DefaultWhatIfFactor× faster or removing it, and says
+	// which stage sets the floor and which drives the tail; largest
+	// predicted p95 gain first.
+	Gains []StageGain `json:"gains"`
 	// Errors is what failures did to the requests: which stage's failures
 	// fail them, and how failed requests bend the latency figures.
 	Errors ErrorStats `json:"errors"`
@@ -38,8 +43,9 @@ type Report struct {
 	// Weighting says how the traces were weighted back to the window they
 	// were sampled from (WithSample).
 	Weighting Weighting `json:"weighting"`
-	// Findings are ranked: the bottleneck costing the slow traces the most
-	// time first, then cost findings.
+	// Findings are ranked: critical error findings, then the bottlenecks
+	// by the p95 the user would gain by making them faster (StageGain),
+	// then the other error findings and the cost findings.
 	Findings []Finding `json:"findings"`
 }
 
@@ -238,10 +244,23 @@ type Finding struct {
 	Stage spans.Stage `json:"stage"`
 	// Subject names the pool, retry operation or model when there is one.
 	Subject string `json:"subject,omitempty"`
-	// Score is the time the finding costs each slow trace; findings are
-	// ranked by it (cost findings have none and come last).
+	// Score is the time the finding costs each slow trace.
 	Score   time.Duration `json:"score_ns"`
 	ScoreMs float64       `json:"score_ms"`
+	// TailGain and P95Gain are the predicted drops of the mean latency of
+	// the slow cohort (≥ p95) and of the p95 if the stage were
+	// DefaultWhatIfFactor× faster (StageGain.Faster; a pool's or retry
+	// operation's part of its stage's gain, in proportion to Score).
+	// Latency, pool and retry findings are ranked by TailGain, then
+	// P95Gain, then Score: the p95 alone cannot see a delay on fewer
+	// requests than the 5% above it.
+	TailGain   time.Duration `json:"tail_gain_ns"`
+	TailGainMs float64       `json:"tail_gain_ms"`
+	P95Gain    time.Duration `json:"p95_gain_ns"`
+	P95GainMs  float64       `json:"p95_gain_ms"`
+	// Role is the stage's StageGain.Role: "floor", "tail", "floor and
+	// tail" or empty.
+	Role string `json:"role,omitempty"`
 	// Share is Score over the mean slow-trace latency, counting the wait
 	// before a trace began for pools whose jobs are trace roots; the
 	// latency findings' scores tile that latency, so Share is at most 1.

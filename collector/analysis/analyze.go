@@ -32,6 +32,15 @@ type stageAcc struct {
 	// selfs, when the traces are weighted (nil otherwise).
 	weights []float64
 	selfSum int64
+	// perTrace is, per trace with the stage, the stage's self time summed
+	// over the trace's spans (injected ones included): the request's cost;
+	// perTraceW their weights when weighted.
+	perTrace  []int64
+	perTraceW []float64
+	// injected counts the spans planted faults ran in (fault.injected),
+	// injSelfs their self times: kept out of totals and selfs.
+	injected int
+	injSelfs []int64
 	// busySum is, summed over traces (weighted), the time within the
 	// trace's end-to-end interval during which a span of the stage ran its
 	// own code (the union of the spans' self intervals).
@@ -141,6 +150,15 @@ func (a *accumulator) add(t Trace) {
 			}
 			a.busy[n.stage], self = tr.tt.SelfIntervals(v, a.busy[n.stage])
 		}
+		r.self[n.stage] += self
+		if v, ok := n.span.Attr(spans.KeyFaultInjected); ok && v.Kind() == spans.KindBool && v.AsBool() {
+			// A planted fault's span: its time is the request's cost, not
+			// a span of the stage's own code.
+			st.injected++
+			st.injSelfs = append(st.injSelfs, self)
+			a.hints.observe(n.span)
+			continue
+		}
 		st.totals = append(st.totals, n.end-n.start)
 		st.selfs = append(st.selfs, self)
 		if a.cfg.sample != nil {
@@ -150,7 +168,6 @@ func (a *accumulator) add(t Trace) {
 		if n.span.Status == spans.StatusError || n.span.Status == spans.StatusDropped {
 			st.errors++
 		}
-		r.self[n.stage] += self
 		a.hints.observe(n.span)
 	}
 	// Busy time: the union of each stage's self intervals within the
@@ -159,6 +176,11 @@ func (a *accumulator) add(t Trace) {
 	for st, seen := range a.seen {
 		if !seen {
 			continue
+		}
+		acc := &a.stages[st]
+		acc.perTrace = append(acc.perTrace, r.self[st])
+		if a.cfg.sample != nil {
+			acc.perTraceW = append(acc.perTraceW, r.w)
 		}
 		ivals := a.busy[st]
 		if len(ivals) == 0 {

@@ -109,11 +109,23 @@ func (a *accumulator) report() *Report {
 
 	for st := range a.stages {
 		acc := &a.stages[st]
-		if len(acc.totals) == 0 {
+		if acc.traces == 0 {
 			continue
 		}
+		var perTraceSum float64
+		for i, v := range acc.perTrace {
+			w := 1.0
+			if acc.perTraceW != nil {
+				w = acc.perTraceW[i]
+			}
+			perTraceSum += w * float64(v)
+		}
+		perAll := time.Duration(ratio(perTraceSum, c.totalW))
 		rep.Stages = append(rep.Stages, StageStats{
 			Stage: spans.Stage(st), Count: len(acc.totals), Traces: acc.traces, Errors: acc.errors,
+			PerTrace:   summarizeWeighted(acc.perTrace, acc.perTraceW),
+			PerRequest: perAll, PerRequestMs: ms(perAll),
+			Injected: acc.injected, InjectedSelf: summarize(acc.injSelfs),
 			Total: summarizeWeighted(acc.totals, slices.Clone(acc.weights)), Self: summarizeWeighted(acc.selfs, slices.Clone(acc.weights)),
 			SelfSum: time.Duration(acc.selfSum), SelfSumMs: ms(acc.selfSum),
 			ShareOfE2E: round4(ratio(acc.busySum, c.totalSum)),

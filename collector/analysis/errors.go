@@ -221,7 +221,7 @@ func (a *accumulator) errorStats(c cohort) ErrorStats {
 			continue
 		}
 		acc := &a.stages[st]
-		nspans := len(acc.totals) - se.injected
+		nspans := len(acc.totals) // injected spans are kept apart
 		s := StageErrors{
 			Stage: spans.Stage(st), Spans: nspans, Errors: se.errors, Injected: se.injected,
 			ErrorRate: round4(ratio(float64(se.errors), float64(nspans))),

@@ -167,7 +167,7 @@ func (fc *findingContext) tailShare() float64 {
 // latencyFinding describes a stage that its own spans put on the path.
 func (fc *findingContext) latencyFinding() Finding {
 	st := fc.stage
-	share := ratio(float64(fc.score), fc.slowMean)
+	share := min(ratio(float64(fc.score), fc.slowMean), 1) // path time tiles the latency
 	f := Finding{Kind: "latency", Stage: st, Score: time.Duration(fc.score)}
 	f.Title = fmt.Sprintf("%s puts %s on the critical path of slow traces (%.0f%% of their latency)", st, fmtDur(fc.score), 100*share)
 	if g := fc.gain; g.Faster.TailMeanGain > 0 {
@@ -179,7 +179,11 @@ func (fc *findingContext) latencyFinding() Finding {
 	}
 	fmt.Fprintf(&b, "%s is on the critical path of %.0f%% of slow traces (≥ p%.0f = %s).", st, 100*fc.onSlow, 100*fc.a.cfg.slowQuantile, fmtDur(fc.c.threshold))
 	if ss, ok := fc.stageStats(); ok {
-		fmt.Fprintf(&b, " Its %d spans take %s self time at p50 and %s at p95.", ss.Count, fmtDur(int64(ss.Self.P50)), fmtDur(int64(ss.Self.P95)))
+		fmt.Fprintf(&b, " It costs a request %s at p50 and %s at p95 (its self time summed per trace, over the %d traces that have it); per span, its %d spans take %s self time at p50 and %s at p95.",
+			fmtDur(int64(ss.PerTrace.P50)), fmtDur(int64(ss.PerTrace.P95)), ss.Traces, ss.Count, fmtDur(int64(ss.Self.P50)), fmtDur(int64(ss.Self.P95)))
+		if ss.Injected > 0 {
+			fmt.Fprintf(&b, " %s planted faults ran in are counted apart (%s self time at p50).", plural(ss.Injected, "injected span"), fmtDur(int64(ss.InjectedSelf.P50)))
+		}
 	}
 	if g := fc.tailShare(); g > 0 && fc.rep.Tail.Gap > 0 {
 		fmt.Fprintf(&b, " It explains %.0f%% of the %s gap between slow traces and the rest.", 100*g, fmtDur(int64(fc.rep.Tail.Gap)))

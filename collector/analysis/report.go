@@ -66,15 +66,30 @@ type Weighting struct {
 	Represented float64 `json:"represented"`
 }
 
-// StageStats describes the spans of one stage.
+// StageStats describes one stage: first what it costs a request, then its
+// spans.
 type StageStats struct {
-	Stage  spans.Stage `json:"stage"`
-	Count  int         `json:"count"`  // spans
-	Traces int         `json:"traces"` // traces with at least one span of the stage
-	Errors int         `json:"errors"` // spans that ended in error or were dropped
-	// Total is the distribution of span durations, Self of span self times.
-	Total Percentiles `json:"total"`
-	Self  Percentiles `json:"self"`
+	Stage spans.Stage `json:"stage"`
+	// PerTrace is the primary figure: over the Traces that have the stage,
+	// the distribution of the stage's cost in a request — the self time of
+	// all its spans in the trace, summed (planted faults' spans included:
+	// their delay is the request's cost). PerRequest is the mean of that
+	// cost over all analysed requests, those without the stage counting 0.
+	PerTrace     Percentiles   `json:"per_trace"`
+	PerRequest   time.Duration `json:"per_request_ns"`
+	PerRequestMs float64       `json:"per_request_ms"`
+	Traces       int           `json:"traces"` // traces with at least one span of the stage
+	// Count, Errors, Total and Self are per span, secondary: the stage's
+	// spans, those that ended in error or were dropped, and the
+	// distributions of span durations and span self times. Spans planted
+	// faults ran in (fault.injected) are not among them: Injected counts
+	// them and InjectedSelf is their self time.
+	Count        int         `json:"count"`
+	Errors       int         `json:"errors"`
+	Total        Percentiles `json:"total"`
+	Self         Percentiles `json:"self"`
+	Injected     int         `json:"injected"`
+	InjectedSelf Percentiles `json:"injected_self"`
 	// SelfSum is the stage's self time over all traces (parallel spans each
 	// count their own). ShareOfE2E is the fraction of end-to-end time during
 	// which at least one span of the stage ran its own code: the union of

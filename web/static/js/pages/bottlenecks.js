@@ -68,14 +68,17 @@ export async function render(view, ctx) {
     { label: 'Slow share', class: 'num', value: s => pct(s.slow_share) },
     { label: 'On path (slow)', class: 'num', value: s => pct(s.slow_on_path) },
   ], r.critical_path || [], { class: 'cp-table' })));
+  // Per request first (the stage's self time summed in a trace), per span
+  // second; spans planted faults ran in are counted apart.
   view.appendChild(section('Stages', table([
     { label: 'Stage', value: s => stage(s.stage) },
-    { label: 'Spans', class: 'num', value: s => num(s.count) },
-    { label: 'Errors', class: 'num', value: s => num(s.errors) },
-    { label: 'p50', class: 'num', value: s => ms(s.total.p50_ms) },
-    { label: 'p95', class: 'num', value: s => ms(s.total.p95_ms) },
-    { label: 'Self p95', class: 'num', value: s => ms(s.self.p95_ms) },
+    { label: 'Per request p50', class: 'num', value: s => ms((s.per_trace || {}).p50_ms) },
+    { label: 'Per request p95', class: 'num', value: s => ms((s.per_trace || {}).p95_ms) },
     { label: 'Share of e2e', class: 'num', value: s => pct(s.share_of_e2e) },
+    { label: 'Spans', class: 'num', value: s => num(s.count) + (s.injected ? ` (+${num(s.injected)} injected)` : '') },
+    { label: 'Errors', class: 'num', value: s => num(s.errors) },
+    { label: 'Per span p50', class: 'num', value: s => ms(s.total.p50_ms) },
+    { label: 'Per span self p95', class: 'num', value: s => ms(s.self.p95_ms) },
   ], r.stages || [])));
   if ((r.what_if || []).length) {
     view.appendChild(section('What if', table([

@@ -29,8 +29,9 @@ Commands:
   bench          sweep top_k × top_n × response mode × workers; latency, throughput, tokens, hit rate, MRR
   report         the bottleneck report in the terminal, from the local database or from Jaeger
   export jaeger  replay stored traces to Jaeger over OTLP (or Thrift for old collectors)
+  version        the version of this binary (also --version)
 
-Run "stagescope <command> --help" for the flags of a command.
+Run "stagescope help <command>" or "stagescope <command> --help" for the flags of a command.
 `
 
 // command is one subcommand: it parses its own flags from args.
@@ -58,8 +59,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, mainUsage)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, mainUsage)
+			return exitOK
+		}
+		if _, ok := commands[args[1]]; !ok {
+			fmt.Fprintf(stderr, "stagescope help: unknown command %q\n\n%s", args[1], mainUsage)
+			return exitUsage
+		}
+		return run(ctx, append(args[1:len(args):len(args)], "--help"), stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
 		return exitOK
 	}
 	cmd, ok := commands[args[0]]

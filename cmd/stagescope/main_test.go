@@ -205,6 +205,9 @@ func TestHelpOfEveryCommand(t *testing.T) {
 					t.Errorf("help of %s does not mention %s:\n%s", name, f, r.stdout)
 				}
 			}
+			if h := runCmd(t, nil, append([]string{"help"}, strings.Fields(name)...)...); h.code != 0 || h.stdout != r.stdout {
+				t.Errorf("help %s: exit %d, and not the text of --help:\n%s", name, h.code, h.stdout)
+			}
 			bad := runCmd(t, nil, append(strings.Fields(name), "--no-such-flag")...)
 			if bad.code != 2 || !strings.Contains(bad.stderr, "flag provided but not defined: -no-such-flag") ||
 				!strings.Contains(bad.stderr, "stagescope "+name+" --help") {
@@ -218,10 +221,17 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	if r := runCmd(t, nil, "--help"); r.code != 0 || !strings.Contains(r.stdout, "export jaeger") {
 		t.Fatalf("top-level help: exit %d, %q", r.code, r.stdout)
 	}
+	// The revision is there when the build stamped it (-buildvcs).
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := runCmd(t, nil, args...)
+		if r.code != 0 || !regexp.MustCompile(`^stagescope \S+( [0-9a-f]{12}(\+modified)?( \(.+\))?)? go1\.\S+ \w+/\w+\n$`).MatchString(r.stdout) {
+			t.Errorf("stagescope %v: exit %d, %q", args, r.code, r.stdout)
+		}
+	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"export"}, {"export", "zipkin"}, {"bench", "--top-k", "x"},
 		{"bench", "--top-k", "2", "--top-n", "3"}, {"demo", "--plant", "query=latency:1ms"}, {"demo", "--plant", "rerank=latency:soon"},
 		{"report", "--jaeger", "http://127.0.0.1:1"}, {"export", "jaeger", "--protocol", "zipkin"}, {"report", "--from", "yesterday"},
-		{"serve", "extra-argument"}} {
+		{"serve", "extra-argument"}, {"help", "frobnicate"}} {
 		if r := runCmd(t, nil, args...); r.code != 2 || r.stderr == "" {
 			t.Errorf("stagescope %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
 		}

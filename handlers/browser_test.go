@@ -224,6 +224,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got := b.text(`[data-side="candidate"] .side-traces`); got != fmt.Sprint(seedRun) {
 			t.Errorf("candidate traces %q", got)
 		}
+		// The runs' configs differ in the model: one row, values as text.
+		if n := b.count("#config-diff tbody tr"); n != 1 {
+			t.Errorf("%d config diff rows, want 1", n)
+		}
+		if got := b.text("#config-diff tbody tr"); !strings.Contains(got, "llm.model") || !strings.Contains(got, `"small"`) || !strings.Contains(got, `"large"`) {
+			t.Errorf("config diff row %q", got)
+		}
+		// The regressed stage links a typical trace of each side.
+		if n := b.count(`.compare-table tr[data-stage="llm"] a.exemplar`); n != 2 {
+			t.Errorf("%d typical trace links in the llm row, want 2", n)
+		}
+		if got := b.text("#compare-rule"); !strings.Contains(got, "max(10 % of the baseline, 1.00 ms)") {
+			t.Errorf("rule %q", got)
+		}
 		b.shot("compare-runs")
 		b.checkClean("compare")
 	})

@@ -148,13 +148,14 @@ func newSeeded(t *testing.T, opts ...handlers.Option) *seeded {
 		id, name string
 		llm      int
 		summary  string
+		config   string
 	}{
-		{runBase, "baseline top_n=5", 38, `{"p50_ms":100,"p95_ms":110,"p99_ms":120,"hit_rate":0.80,"mrr":0.61,"traces":10}`},
-		{runCand, "candidate bigger model", 138, `{"p50_ms":200,"p95_ms":215,"p99_ms":230,"hit_rate":0.86,"mrr":0.70,"traces":10}`},
+		{runBase, "baseline top_n=5", 38, `{"p50_ms":100,"p95_ms":110,"p99_ms":120,"hit_rate":0.80,"mrr":0.61,"traces":10}`, `{"top_n":5,"llm":{"model":"small"}}`},
+		{runCand, "candidate bigger model", 138, `{"p50_ms":200,"p95_ms":215,"p99_ms":230,"hit_rate":0.86,"mrr":0.70,"traces":10}`, `{"top_n":5,"llm":{"model":"large"}}`},
 	} {
 		runStart := at
 		if _, err := store.CreateRun(ctx, collector.Run{ID: r.id, Name: r.name, Started: runStart,
-			Config: json.RawMessage(`{"top_n":5}`)}); err != nil {
+			Config: json.RawMessage(r.config)}); err != nil {
 			t.Fatal(err)
 		}
 		for range seedRun {

@@ -16,7 +16,15 @@
 //  6. tail attribution: which stage explains the gap between the slow cohort
 //     and the rest, with exemplar traces;
 //  7. (Compare) per-stage deltas between two sets of traces with a
-//     Mann–Whitney U test and flagged regressions;
+//     Mann–Whitney U test and an effect-size floor: a stage regressed (or
+//     improved) only when the test is significant (p < 0.01) and its p50 or
+//     p95 self time per trace moved, in the direction the test found, by at
+//     least max(10 % of the baseline's value, 1 ms) (WithSignificance,
+//     WithRegressionThreshold, WithMinEffect) — a significant +9 µs is real
+//     but not worth acting on. Relative changes are given only for a
+//     baseline of at least that 1 ms (otherwise the absolute change), a
+//     typical trace of each side is named for the stages that changed, and
+//     two runs' configurations are diffed key by key (WithRunConfigs);
 //  8. what-if: the end-to-end p95 if one stage were k× faster, recomputed
 //     from the critical paths.
 //

@@ -50,5 +50,5 @@ func ExampleCompare() {
 	c := analysis.Compare(mk(30, 100*time.Millisecond), mk(30, 150*time.Millisecond))
 	fmt.Println(c.Regressions, c.Findings[0].Title)
 	// Output:
-	// [llm] llm regressed by +44% (50ms more self time per trace)
+	// [llm] llm regressed by +50ms self time per trace at the p50 (mean +44%)
 }

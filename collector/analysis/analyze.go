@@ -61,6 +61,7 @@ type accumulator struct {
 	anomalous        int
 	anomalyExemplars []spans.TraceID
 	errs             errorAcc
+	stream           streamAcc
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
@@ -79,6 +80,7 @@ func newAccumulator(cfg *config, sizeHint int) *accumulator {
 		firstSelf: make([]int64, numStages),
 	}
 	a.walker.tree = a.tree
+	a.walker.visit = a.visitPath
 	a.errs.okE2E = make([]int64, 0, sizeHint) // most requests succeed
 	return a
 }
@@ -163,6 +165,7 @@ func (a *accumulator) add(t Trace) {
 
 	a.walker.attr = r.attr
 	a.walker.walk(tr.root, root.start, root.end, interval{}, false)
+	a.addStreams(len(a.results))
 	a.results = append(a.results, r)
 }
 

@@ -70,6 +70,7 @@ func (a *accumulator) report() *Report {
 		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
 		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
 		Errors:    ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}},
+		Streaming: StreamingStats{Calls: []StreamStats{}},
 	}
 	if len(a.results) == 0 {
 		return rep
@@ -101,6 +102,10 @@ func (a *accumulator) report() *Report {
 	rep.WhatIf = a.whatIf(c)
 	rep.Errors = a.errorStats(c.e2eSorted)
 	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
+	rep.Streaming = a.streamingStats()
+	if f, ok := a.streamingFinding(rep, c); ok {
+		rep.Findings = placeStreamingFinding(rep.Findings, f)
+	}
 	return rep
 }
 

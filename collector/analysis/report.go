@@ -32,6 +32,9 @@ type Report struct {
 	// Errors is what failures did to the requests: which stage's failures
 	// fail them, and how failed requests bend the latency figures.
 	Errors ErrorStats `json:"errors"`
+	// Streaming is the time to first token and stream duration of streamed
+	// model calls, per stage and model, and how much of the wait it is.
+	Streaming StreamingStats `json:"streaming"`
 	// Anomalies counts the spans whose place in their trace had to be
 	// interpreted: orphans, clock skew, fire-and-forget (package tracetree).
 	Anomalies TraceAnomalies `json:"anomalies"`
@@ -213,7 +216,8 @@ type Finding struct {
 	// Severity is "critical" (≥ 50 % of slow-trace latency), "warning"
 	// (≥ 20 %) or "info".
 	Severity string `json:"severity"`
-	// Kind is "latency", "pool", "retry", "error" or "cost".
+	// Kind is "latency", "pool", "retry", "error", "ttft" (waiting for a
+	// streamed model call's first token dominates) or "cost".
 	Kind  string      `json:"kind"`
 	Stage spans.Stage `json:"stage"`
 	// Subject names the pool, retry operation or model when there is one.

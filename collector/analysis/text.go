@@ -49,6 +49,7 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	for _, rt := range r.Retries {
 		fmt.Fprintf(w, "\nRetries of %s: %.2f attempts per call, %d gave up, %s lost per call\n", rt.Op, rt.AttemptsPerCall, rt.GaveUp, msf(rt.LostPerCallMs))
 	}
+	r.writeStreaming(w)
 	if e := r.Errors; e.FailedTraces > 0 || e.TracesWithErrors > 0 {
 		fmt.Fprintf(w, "\nErrors: %d of %d requests failed (%.1f%%), %d had a failed span; successful requests p50 %s p95 %s, failed p50 %s\n",
 			e.FailedTraces, r.Traces, 100*e.FailureRate, e.TracesWithErrors, msf(e.Succeeded.P50Ms), msf(e.Succeeded.P95Ms), msf(e.Failed.P50Ms))

@@ -365,6 +365,13 @@ func TestTraceDetail(t *testing.T) {
 	if llm.Tokens == nil || llm.Tokens.Prompt != 900 || llm.Tokens.Completion != 120 || llm.Tokens.Model != "gpt-4o-mini" {
 		t.Errorf("llm tokens %+v", llm.Tokens)
 	}
+	// The call streamed: first token at 15 ms of 38.
+	if ft := llm.FirstToken; ft == nil || ft.TTFTMs != seedTTFTMs || ft.StreamMs != 23 {
+		t.Errorf("llm first token %+v", ft)
+	}
+	if byName["rerank passages"].FirstToken != nil {
+		t.Error("rerank has a first token")
+	}
 	ret := byName["retrieve top-k"]
 	if len(ret.Events) != 1 || ret.Events[0].Name != "retrieval.end" || ret.Events[0].OffsetMs != 40 || len(ret.Events[0].Attrs) != 2 {
 		t.Errorf("retrieve events %+v", ret.Events)

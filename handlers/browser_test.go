@@ -162,6 +162,14 @@ func TestDashboardInBrowser(t *testing.T) {
 				t.Errorf("llm details lack %q: %.300s", want, details)
 			}
 		}
+		// The streamed call shows its time to first token (15 ms of 38)
+		// in the details and as a mark on its bar.
+		if got := b.text("#span-details .first-token"); !strings.Contains(got, "Time to first token15.0 ms") || !strings.Contains(got, "Stream after first token23.0 ms") {
+			t.Errorf("first token details %q", got)
+		}
+		if n := b.count(`.wf-row[data-stage="llm"] .wf-ttft`); n != 1 {
+			t.Errorf("%d first-token marks on the llm bar, want 1", n)
+		}
 		b.shot("trace-waterfall")
 		b.checkClean("trace")
 	})

@@ -33,6 +33,7 @@ const (
 	seedRun      = 10 // per run
 	seedTotal    = seedNormal + seedFailing + seedSlow + 1 + 1 + 2*seedRun
 	spansPerRAG  = 6 // query, embed, retrieve, rerank, synth, llm
+	seedTTFTMs   = 15 // the llm call streams its first token after 15 ms
 	slowRerankMs = 800
 )
 
@@ -81,7 +82,8 @@ func ragTrace(start time.Time, sh ragShape) ([]spans.Span, []event.Record) {
 	synth := mk(root, "synthesize answer", spans.StageSynth, t, ms(sh.llm+2))
 	llm := mk(synth.SpanID, "chat completion", spans.StageLLM, t.Add(ms(1)), ms(sh.llm))
 	llm.Attrs = append(llm.Attrs, spans.String(spans.KeyLLMModel, "gpt-4o-mini"),
-		spans.Int64(spans.KeyLLMPromptTokens, 900), spans.Int64(spans.KeyLLMCompletionTokens, 120))
+		spans.Int64(spans.KeyLLMPromptTokens, 900), spans.Int64(spans.KeyLLMCompletionTokens, 120),
+		spans.Bool(spans.KeyLLMStream, true), spans.Int64(spans.KeyLLMTTFTNanos, int64(ms(seedTTFTMs))))
 	q := mk(spans.SpanID{}, sh.name, spans.StageQuery, start, synth.End.Sub(start))
 	q.SpanID = root
 	q.Attrs = append(q.Attrs, sh.rootAttrs...)

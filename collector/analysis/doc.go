@@ -26,7 +26,15 @@
 //     typical trace of each side is named for the stages that changed, and
 //     two runs' configurations are diffed key by key (WithRunConfigs);
 //  8. what-if: the end-to-end p95 if one stage were k× faster, recomputed
-//     from the critical paths.
+//     from the critical paths;
+//  9. streaming: per stage and model, the time to first token and the
+//     stream after it (p50/p95) of streamed model calls
+//     (semconv.StreamedFirstToken), and per trace the critical-path time
+//     spent waiting for a first token (the part of a streamed call's path
+//     stretch before its first token). When that wait's p50 is at least
+//     TTFTDominatesShare (50 %) of the same traces' end-to-end p50, a "ttft"
+//     finding says the wait is before generation, placed after the latency
+//     finding of its stage.
 //
 // Findings rank the bottlenecks on one scale, time attributable per slow
 // trace, and each ends in a sentence a person can act on.

@@ -32,7 +32,7 @@ const (
 	seedSlow     = 2  // rerank 800 ms
 	seedRun      = 10 // per run
 	seedTotal    = seedNormal + seedFailing + seedSlow + 1 + 1 + 2*seedRun
-	spansPerRAG  = 6 // query, embed, retrieve, rerank, synth, llm
+	spansPerRAG  = 6  // query, embed, retrieve, rerank, synth, llm
 	seedTTFTMs   = 15 // the llm call streams its first token after 15 ms
 	slowRerankMs = 800
 )

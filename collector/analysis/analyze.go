@@ -62,6 +62,7 @@ type accumulator struct {
 	anomalyExemplars []spans.TraceID
 	errs             errorAcc
 	stream           streamAcc
+	jobTimings       []jobTiming // scratch for the current pool run
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {

@@ -21,7 +21,7 @@ func TestPlantedBottleneck(t *testing.T) {
 		{"rerank", func(p *pipeline) { p.extraByStage[spans.StageRerank] = 40 }, spans.StageRerank, "latency", "rerank.top_n from 10 to 5"},
 		{"synth", func(p *pipeline) { p.extraByStage[spans.StageSynth] = 40 }, spans.StageSynth, "latency", `synthesize.mode from "refine"`},
 		{"llm", func(p *pipeline) { p.extraByStage[spans.StageLLM] = 40 }, spans.StageLLM, "latency", `faster model than "gpt-4o-mini"`},
-		{"pool", func(p *pipeline) { p.workers = 1 }, spans.StagePool, "pool", "raise pool.workers from 1 to"},
+		{"pool", func(p *pipeline) { p.workers = 1 }, spans.StagePool, "pool", "raise pool.workers from 1 (attribute pool.workers of the pool spans) to"},
 		{"retry", func(p *pipeline) { p.failures, p.backoff = 3, 20 }, spans.StageRetry, "retry", "cap attempts"},
 	}
 	for _, c := range cases {

@@ -102,6 +102,19 @@ type PoolStats struct {
 	Busy        float64 `json:"busy"`
 	InSystem    float64 `json:"in_system"`
 	Saturated   bool    `json:"saturated"`
+	// IdleWaitShare is the share of the queue wait (in runs whose workers
+	// are known) that passed while fewer jobs ran than there were workers;
+	// CPUContention is set for a saturated pool whose wait is mostly such
+	// (≥ 50 %), or that never had more jobs at once than workers: the
+	// workers waited for a CPU, and more workers would not help.
+	IdleWaitShare float64 `json:"idle_wait_share"`
+	CPUContention bool    `json:"cpu_contention"`
+	// BatchTime is the mean measured wall time of a run (pool span); Model
+	// predicts it for other worker counts, up to the largest batch (see
+	// recommendWorkers).
+	BatchTime   time.Duration     `json:"batch_time_ns"`
+	BatchTimeMs float64           `json:"batch_time_ms"`
+	Model       []BatchPrediction `json:"batch_model"`
 	// RecommendedWorkers is the worker count that would serve the observed
 	// demand without queueing (or without idling); 0 if it cannot be
 	// derived.

@@ -265,15 +265,7 @@ func (fc *findingContext) retryFindings() []Finding {
 		f.Title = fmt.Sprintf("retries of %s cost slow traces %s (%.2f attempts per call)", quote(r.Op), fmtDur(score), r.AttemptsPerCall)
 		f.Detail = fmt.Sprintf("%d calls made %d attempts (max %d), %d failed and %d calls gave up; %s was lost in failed attempts and %s in backoff; failed attempts spent %d tokens ($%.4f).",
 			r.Calls, r.Attempts, r.MaxAttempts, r.FailedAttempts, r.GaveUp, fmtDur(int64(r.FailedTime)), fmtDur(int64(r.Backoff)), r.TokensLost, r.CostLostUSD)
-		failRate := ratio(float64(r.FailedAttempts), float64(r.Attempts))
-		switch {
-		case r.GaveUp*2 >= r.Calls:
-			f.Recommendation = fmt.Sprintf("%s fails for good in %d of %d calls: retrying does not help, so cap attempts at 2 (now up to %d), fail fast and fix or replace the failing %s dependency.",
-				quote(r.Op), r.GaveUp, r.Calls, r.MaxAttempts, r.Stage)
-		default:
-			f.Recommendation = fmt.Sprintf("%.0f%% of %s attempts fail, costing %s per call: fix the failing %s dependency (or route to a fallback), cap attempts at %d and backoff at %s.",
-				100*failRate, quote(r.Op), fmtDur(int64(r.LostPerCall)), r.Stage, max(min(r.MaxAttempts-1, 3), 2), fmtDur(max(int64(r.Backoff)/max(int64(r.FailedAttempts), 1)/2, int64(time.Millisecond))))
-		}
+		f.Recommendation = r.Recommendation
 		out = append(out, f)
 	}
 	return out

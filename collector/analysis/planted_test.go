@@ -22,7 +22,7 @@ func TestPlantedBottleneck(t *testing.T) {
 		{"synth", func(p *pipeline) { p.extraByStage[spans.StageSynth] = 40 }, spans.StageSynth, "latency", `synthesize.mode from "refine"`},
 		{"llm", func(p *pipeline) { p.extraByStage[spans.StageLLM] = 40 }, spans.StageLLM, "latency", `faster model than "gpt-4o-mini"`},
 		{"pool", func(p *pipeline) { p.workers = 1 }, spans.StagePool, "pool", "raise pool.workers from 1 (attribute pool.workers of the pool spans) to"},
-		{"retry", func(p *pipeline) { p.failures, p.backoff = 3, 20 }, spans.StageRetry, "retry", "cap attempts"},
+		{"retry", func(p *pipeline) { p.failures, p.backoff = 3, 20 }, spans.StageRetry, "retry", "keep the cap at 4 (now up to 4: the most attempts seen in one call, from the retry.attempt spans): at 3, requests that give up would go from 0.0% to 100.0%"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -146,6 +146,14 @@ type RetryStats struct {
 	// TokensLost and CostLostUSD are spent by failed attempts.
 	TokensLost  int64   `json:"tokens_lost"`
 	CostLostUSD float64 `json:"cost_lost_usd"`
+	// GiveUpRate is the share of analysed requests in which a call gave
+	// up; Caps predicts it for each attempt cap up to MaxAttempts, from the
+	// attempts each request's calls needed. RecommendedCap and
+	// Recommendation say what to do, with the predicted give-ups.
+	GiveUpRate     float64    `json:"give_up_rate"`
+	Caps           []RetryCap `json:"caps"`
+	RecommendedCap int        `json:"recommended_cap"`
+	Recommendation string     `json:"recommendation"`
 }
 
 // CostStats is the token use and cost of one stage and model.

@@ -136,7 +136,7 @@ func (a *accumulator) add(t Trace) {
 			st.errors++
 		}
 		r.self[n.stage] += self
-		a.hints.observe(n.span)
+		a.hints.observe(tr, v)
 	}
 	// Busy time: the union of each stage's self intervals within the
 	// request; a stage with one span inside the root is simply its self

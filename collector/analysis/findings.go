@@ -170,8 +170,8 @@ func (fc *findingContext) stageRecommendation(share float64) string {
 	lead := fmt.Sprintf("%s is on the critical path of %.0f%% of slow traces and costs each %s (%.0f%%); ", st, 100*fc.onSlow, fmtDur(fc.score), 100*share)
 	switch st {
 	case spans.StageRetrieve:
-		if k, ok := h.topK.mode(); ok && k > 1 {
-			return lead + fmt.Sprintf("lower retrieval.top_k from %d to %d, or put an approximate-nearest-neighbour index or a query cache in front of the store.", k, max(k/2, 1))
+		if k, from, ok := h.retrievalTopK(); ok && k > 1 {
+			return lead + fmt.Sprintf("lower retrieval.top_k from %d (%s) to %d, or put an approximate-nearest-neighbour index or a query cache in front of the store.", k, from, max(k/2, 1))
 		}
 		return lead + "add an approximate-nearest-neighbour index, cache frequent queries or retrieve fewer candidates."
 	case spans.StageRerank:
@@ -179,13 +179,13 @@ func (fc *findingContext) stageRecommendation(share float64) string {
 		if m, ok := h.rerankModel.mode(); ok {
 			model = " than " + quote(m)
 		}
-		if n, ok := h.topN.mode(); ok && n > 1 {
-			return lead + fmt.Sprintf("lower rerank.top_n from %d to %d (rerank fewer candidates), or use a smaller rerank model%s.", n, max(n/2, 1), model)
+		if n, from, ok := h.rerankTopN(); ok && n > 1 {
+			return lead + fmt.Sprintf("lower rerank.top_n from %d (%s) to %d (rerank fewer candidates), or use a smaller rerank model%s.", n, from, max(n/2, 1), model)
 		}
 		return lead + fmt.Sprintf("rerank fewer candidates (lower rerank.top_n) or use a smaller rerank model%s.", model)
 	case spans.StageSynth:
 		if m, ok := h.synthMode.mode(); ok && m != "compact" {
-			return lead + fmt.Sprintf("this is time outside the model calls: switch synthesize.mode from %s to \"compact\", or pass fewer and shorter chunks to synthesis.", quote(m))
+			return lead + fmt.Sprintf("this is time outside the model calls: switch synthesize.mode from %s (attribute synthesize.mode of the synthesize spans) to \"compact\", or pass fewer and shorter chunks to synthesis.", quote(m))
 		}
 		return lead + "this is time outside the model calls: pass fewer and shorter chunks to synthesis and avoid per-chunk post-processing."
 	case spans.StageLLM:

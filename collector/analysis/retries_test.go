@@ -121,3 +121,46 @@ func TestRetryCapPredictsGiveUps(t *testing.T) {
 		t.Fatalf("recommendation %d %q", s.RecommendedCap, s.Recommendation)
 	}
 }
+
+func TestTopKAdviceReadsTheQuerysSetting(t *testing.T) {
+	// As the engine writes it: the query asks for top_k 10, the hybrid
+	// retriever for 10, and its two inner retrievers for 2 × 10 candidates
+	// each through a pool.
+	var traces []Trace
+	for range 5 {
+		b := newTrace()
+		q := b.span(nil, "query", spans.StageQuery, 0, 100, spans.Int(spans.KeyRetrievalTopK, 10), spans.Int(spans.KeyRerankTopN, 3))
+		h := b.span(q, "retrieve", spans.StageRetrieve, 0, 90, spans.Int(spans.KeyRetrievalTopK, 10))
+		p := b.span(h, "pool hybrid", spans.StagePool, 0, 90, spans.String(spans.KeyPoolName, "hybrid"), spans.Int(spans.KeyPoolWorkers, 2))
+		for j := range 2 {
+			job := b.span(p, "job", spans.StagePool, 0, 90, spans.Int(spans.KeyPoolJob, j), spans.Int64(spans.KeyPoolQueueNanos, 0), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(90))))
+			b.span(job, "retrieve", spans.StageRetrieve, 0, 90, spans.Int(spans.KeyRetrievalTopK, 20))
+		}
+		b.span(q, "llm", spans.StageLLM, 90, 100)
+		traces = append(traces, b.trace())
+	}
+	r := Analyze(traces)
+	var rec string
+	for _, f := range r.Findings {
+		if f.Stage == spans.StageRetrieve && f.Kind == "latency" {
+			rec = f.Recommendation
+		}
+	}
+	if !strings.Contains(rec, "lower retrieval.top_k from 10 (attribute retrieval.top_k of the query spans) to 5") {
+		t.Fatalf("retrieve advice %q", rec)
+	}
+	// Without the query's attribute, the outermost retrieve span's 10, not
+	// the inner retrievers' 20.
+	for _, tr := range traces {
+		tr.Spans[0].Attrs = nil
+	}
+	rec = ""
+	for _, f := range Analyze(traces).Findings {
+		if f.Stage == spans.StageRetrieve && f.Kind == "latency" {
+			rec = f.Recommendation
+		}
+	}
+	if !strings.Contains(rec, "from 10 (attribute retrieval.top_k of the outermost retrieve spans) to 5") {
+		t.Fatalf("retrieve advice without the query's top_k: %q", rec)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/analysis"
 	"github.com/stagescope/stagescope/handlers"
 	"github.com/stagescope/stagescope/spans"
 )
@@ -364,6 +365,13 @@ func TestTraceDetail(t *testing.T) {
 	if llm.Tokens == nil || llm.Tokens.Prompt != 900 || llm.Tokens.Completion != 120 || llm.Tokens.Model != "gpt-4o-mini" {
 		t.Errorf("llm tokens %+v", llm.Tokens)
 	}
+	// The call streamed: first token at 15 ms of 38.
+	if ft := llm.FirstToken; ft == nil || ft.TTFTMs != seedTTFTMs || ft.StreamMs != 23 {
+		t.Errorf("llm first token %+v", ft)
+	}
+	if byName["rerank passages"].FirstToken != nil {
+		t.Error("rerank has a first token")
+	}
 	ret := byName["retrieve top-k"]
 	if len(ret.Events) != 1 || ret.Events[0].Name != "retrieval.end" || ret.Events[0].OffsetMs != 40 || len(ret.Events[0].Attrs) != 2 {
 		t.Errorf("retrieve events %+v", ret.Events)
@@ -475,12 +483,30 @@ func TestReportAndCompare(t *testing.T) {
 	if d := c.Comparison.E2E.DeltaMs; d != 100 {
 		t.Errorf("e2e delta %v ms, want 100", d)
 	}
+	// The two runs' configs differ in the model only.
+	if cd := c.Comparison.ConfigDiff; !c.Comparison.ConfigCompared || len(cd) != 1 ||
+		cd[0] != (analysis.ConfigChange{Key: "llm.model", Baseline: `"small"`, Candidate: `"large"`}) {
+		t.Errorf("config diff %v %+v", c.Comparison.ConfigCompared, cd)
+	}
+	if f := c.Comparison.Findings; len(f) == 0 || !strings.Contains(f[0].Recommendation, `llm.model: "small" → "large"`) {
+		t.Errorf("regression findings %+v do not name the changed setting", f)
+	}
+	if cmp := c.Comparison; cmp.ConfigCompared {
+		for _, d := range cmp.Stages {
+			if d.Stage == spans.StageLLM && (d.Exemplars == nil || d.Exemplars.Baseline.IsZero() || d.Exemplars.Candidate.IsZero()) {
+				t.Errorf("llm changed but has no typical traces: %+v", d)
+			}
+		}
+	}
 	// Windows work too: the first ten minutes against the next ten.
 	w := func(m int) int64 { return s.base.Add(time.Duration(m) * time.Minute).UnixMilli() }
 	var cw handlers.CompareResponse
 	s.getJSON(fmt.Sprintf("/api/compare?base_from=%d&base_to=%d&cand_from=%d&cand_to=%d", w(0), w(10)-1, w(10), w(20)-1), http.StatusOK, &cw)
 	if cw.Baseline.TracesAnalysed != 10 || cw.Candidate.TracesAnalysed != 10 {
 		t.Errorf("window sides: %d and %d traces", cw.Baseline.TracesAnalysed, cw.Candidate.TracesAnalysed)
+	}
+	if cw.Comparison.ConfigCompared || cw.Comparison.ConfigDiff == nil || len(cw.Comparison.ConfigDiff) != 0 {
+		t.Errorf("two windows have no run configs to diff: %v %v", cw.Comparison.ConfigCompared, cw.Comparison.ConfigDiff)
 	}
 
 	var runs handlers.RunList

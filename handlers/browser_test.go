@@ -162,6 +162,14 @@ func TestDashboardInBrowser(t *testing.T) {
 				t.Errorf("llm details lack %q: %.300s", want, details)
 			}
 		}
+		// The streamed call shows its time to first token (15 ms of 38)
+		// in the details and as a mark on its bar.
+		if got := b.text("#span-details .first-token"); !strings.Contains(got, "Time to first token15.0 ms") || !strings.Contains(got, "Stream after first token23.0 ms") {
+			t.Errorf("first token details %q", got)
+		}
+		if n := b.count(`.wf-row[data-stage="llm"] .wf-ttft`); n != 1 {
+			t.Errorf("%d first-token marks on the llm bar, want 1", n)
+		}
 		b.shot("trace-waterfall")
 		b.checkClean("trace")
 	})
@@ -223,6 +231,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		if got := b.text(`[data-side="candidate"] .side-traces`); got != fmt.Sprint(seedRun) {
 			t.Errorf("candidate traces %q", got)
+		}
+		// The runs' configs differ in the model: one row, values as text.
+		if n := b.count("#config-diff tbody tr"); n != 1 {
+			t.Errorf("%d config diff rows, want 1", n)
+		}
+		if got := b.text("#config-diff tbody tr"); !strings.Contains(got, "llm.model") || !strings.Contains(got, `"small"`) || !strings.Contains(got, `"large"`) {
+			t.Errorf("config diff row %q", got)
+		}
+		// The regressed stage links a typical trace of each side.
+		if n := b.count(`.compare-table tr[data-stage="llm"] a.exemplar`); n != 2 {
+			t.Errorf("%d typical trace links in the llm row, want 2", n)
+		}
+		if got := b.text("#compare-rule"); !strings.Contains(got, "max(10 % of the baseline, 1.00 ms)") {
+			t.Errorf("rule %q", got)
 		}
 		b.shot("compare-runs")
 		b.checkClean("compare")

@@ -51,7 +51,7 @@ func name(prefix string) string {
 
 // compare handles GET /api/compare: two windows or two runs (or one of
 // each), analysed on samples of the same size; service restricts both sides
-// to one service.
+// to one service. Two runs also get the diff of their configurations.
 func (s *Server) compare(c echo.Context) error {
 	p, err := parseParams(c, compareParams...)
 	if err != nil {
@@ -86,6 +86,19 @@ func (s *Server) compare(c echo.Context) error {
 	ct, cs, err := s.loadSample(ctx, cand, n)
 	if err != nil {
 		return err
+	}
+	if base.RunID != "" && cand.RunID != "" {
+		// Two runs: their stored configurations are diffed in the
+		// comparison (both runs exist: their samples were read).
+		br, err := s.store.Run(ctx, base.RunID)
+		if err != nil {
+			return storeError("runs", err)
+		}
+		cr, err := s.store.Run(ctx, cand.RunID)
+		if err != nil {
+			return storeError("runs", err)
+		}
+		opts = append(opts, analysis.WithRunConfigs(br.Config, cr.Config))
 	}
 	return c.JSON(http.StatusOK, CompareResponse{Baseline: bs, Candidate: cs, Comparison: analysis.Compare(bt, ct, opts...)})
 }

@@ -27,7 +27,11 @@
 //	                            filters of /api/traces)
 //	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)
 //	                            or two runs (base_run, cand_run) side by side, of one
-//	                            service with service
+//	                            service with service: per stage a Mann–Whitney test and
+//	                            an effect-size floor (regressed only when significant
+//	                            and the p50 or p95 moved by max(10 %, 1 ms)), a typical
+//	                            trace of each side, and for two runs the settings that
+//	                            differ between their configs
 //	GET  /api/runs              benchmark runs with their summaries
 //	GET  /api/live              Server-Sent Events: one "trace" event per new trace
 //	                            (of one service with service)

@@ -32,7 +32,8 @@ const (
 	seedSlow     = 2  // rerank 800 ms
 	seedRun      = 10 // per run
 	seedTotal    = seedNormal + seedFailing + seedSlow + 1 + 1 + 2*seedRun
-	spansPerRAG  = 6 // query, embed, retrieve, rerank, synth, llm
+	spansPerRAG  = 6  // query, embed, retrieve, rerank, synth, llm
+	seedTTFTMs   = 15 // the llm call streams its first token after 15 ms
 	slowRerankMs = 800
 )
 
@@ -81,7 +82,8 @@ func ragTrace(start time.Time, sh ragShape) ([]spans.Span, []event.Record) {
 	synth := mk(root, "synthesize answer", spans.StageSynth, t, ms(sh.llm+2))
 	llm := mk(synth.SpanID, "chat completion", spans.StageLLM, t.Add(ms(1)), ms(sh.llm))
 	llm.Attrs = append(llm.Attrs, spans.String(spans.KeyLLMModel, "gpt-4o-mini"),
-		spans.Int64(spans.KeyLLMPromptTokens, 900), spans.Int64(spans.KeyLLMCompletionTokens, 120))
+		spans.Int64(spans.KeyLLMPromptTokens, 900), spans.Int64(spans.KeyLLMCompletionTokens, 120),
+		spans.Bool(spans.KeyLLMStream, true), spans.Int64(spans.KeyLLMTTFTNanos, int64(ms(seedTTFTMs))))
 	q := mk(spans.SpanID{}, sh.name, spans.StageQuery, start, synth.End.Sub(start))
 	q.SpanID = root
 	q.Attrs = append(q.Attrs, sh.rootAttrs...)
@@ -148,13 +150,14 @@ func newSeeded(t *testing.T, opts ...handlers.Option) *seeded {
 		id, name string
 		llm      int
 		summary  string
+		config   string
 	}{
-		{runBase, "baseline top_n=5", 38, `{"p50_ms":100,"p95_ms":110,"p99_ms":120,"hit_rate":0.80,"mrr":0.61,"traces":10}`},
-		{runCand, "candidate bigger model", 138, `{"p50_ms":200,"p95_ms":215,"p99_ms":230,"hit_rate":0.86,"mrr":0.70,"traces":10}`},
+		{runBase, "baseline top_n=5", 38, `{"p50_ms":100,"p95_ms":110,"p99_ms":120,"hit_rate":0.80,"mrr":0.61,"traces":10}`, `{"top_n":5,"llm":{"model":"small"}}`},
+		{runCand, "candidate bigger model", 138, `{"p50_ms":200,"p95_ms":215,"p99_ms":230,"hit_rate":0.86,"mrr":0.70,"traces":10}`, `{"top_n":5,"llm":{"model":"large"}}`},
 	} {
 		runStart := at
 		if _, err := store.CreateRun(ctx, collector.Run{ID: r.id, Name: r.name, Started: runStart,
-			Config: json.RawMessage(`{"top_n":5}`)}); err != nil {
+			Config: json.RawMessage(r.config)}); err != nil {
 			t.Fatal(err)
 		}
 		for range seedRun {

@@ -63,6 +63,16 @@ type SpanDetail struct {
 	Links  []spans.Link      `json:"links,omitempty"`
 	Events []EventDetail     `json:"events"`
 	Tokens *Tokens           `json:"tokens,omitempty"`
+	// FirstToken is set on a model call whose answer was streamed
+	// (semconv.StreamedFirstToken).
+	FirstToken *FirstToken `json:"first_token,omitempty"`
+}
+
+// FirstToken is when a streamed answer began: TTFTMs after the span
+// started, and StreamMs from then to the span's end.
+type FirstToken struct {
+	TTFTMs   float64 `json:"ttft_ms"`
+	StreamMs float64 `json:"stream_ms"`
 }
 
 // EventDetail is one event of a span.
@@ -182,7 +192,7 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 			SelfMs: millis(time.Duration(tr.SelfTime(v))), Critical: onChain[v], CriticalMs: millis(onPath[sp.SpanID]),
 			Flags: flagNames(tr.Nodes[v].Flags),
 			Attrs: nonNil(sp.Attrs), Tags: nonNil(sp.Tags), Links: sp.Links,
-			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp),
+			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp), FirstToken: firstTokenOf(sp),
 		}
 		if !sp.ParentID.IsZero() {
 			sd.ParentID = sp.ParentID.String()
@@ -237,6 +247,15 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// firstTokenOf reads when a streamed answer began; nil for other spans.
+func firstTokenOf(sp *spans.Span) *FirstToken {
+	ttft, ok := semconv.StreamedFirstToken(sp)
+	if !ok {
+		return nil
+	}
+	return &FirstToken{TTFTMs: millis(ttft), StreamMs: millis(max(sp.Duration()-ttft, 0))}
 }
 
 // tokensOf reads a span's token use, in whichever convention it was

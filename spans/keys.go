@@ -18,6 +18,7 @@ const (
 	KeyLLMCompletionTokens = "llm.completion_tokens"
 	KeyLLMTokenSource      = "llm.token_source" // "provider" or "tiktoken"
 	KeyLLMTTFTNanos        = "llm.ttft_ns"
+	KeyLLMStream           = "llm.stream" // true when the answer was streamed
 	KeyLLMFinishReason     = "llm.finish_reason"
 
 	// Embedding.

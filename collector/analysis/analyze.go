@@ -78,8 +78,10 @@ type accumulator struct {
 	errs             errorAcc
 	// curW is the weight of the trace being added; weighted is set once a
 	// trace weighs other than 1.
-	curW     float64
-	weighted bool
+	curW       float64
+	weighted   bool
+	stream     streamAcc
+	jobTimings []jobTiming // scratch for the current pool run
 }
 
 func newAccumulator(cfg *config, sizeHint int) *accumulator {
@@ -98,6 +100,7 @@ func newAccumulator(cfg *config, sizeHint int) *accumulator {
 		firstSelf: make([]int64, numStages),
 	}
 	a.walker.tree = a.tree
+	a.walker.visit = a.visitPath
 	a.errs.okE2E = make([]int64, 0, sizeHint) // most requests succeed
 	return a
 }
@@ -151,12 +154,12 @@ func (a *accumulator) add(t Trace) {
 			a.busy[n.stage], self = tr.tt.SelfIntervals(v, a.busy[n.stage])
 		}
 		r.self[n.stage] += self
-		if v, ok := n.span.Attr(spans.KeyFaultInjected); ok && v.Kind() == spans.KindBool && v.AsBool() {
+		if iv, ok := n.span.Attr(spans.KeyFaultInjected); ok && iv.Kind() == spans.KindBool && iv.AsBool() {
 			// A planted fault's span: its time is the request's cost, not
 			// a span of the stage's own code.
 			st.injected++
 			st.injSelfs = append(st.injSelfs, self)
-			a.hints.observe(n.span)
+			a.hints.observe(tr, v)
 			continue
 		}
 		st.totals = append(st.totals, n.end-n.start)
@@ -168,7 +171,7 @@ func (a *accumulator) add(t Trace) {
 		if n.span.Status == spans.StatusError || n.span.Status == spans.StatusDropped {
 			st.errors++
 		}
-		a.hints.observe(n.span)
+		a.hints.observe(tr, v)
 	}
 	// Busy time: the union of each stage's self intervals within the
 	// request; a stage with one span inside the root is simply its self
@@ -203,6 +206,7 @@ func (a *accumulator) add(t Trace) {
 
 	a.walker.attr = r.attr
 	a.walker.walk(tr.root, root.start, root.end, interval{}, false)
+	a.addStreams(len(a.results))
 	a.results = append(a.results, r)
 }
 

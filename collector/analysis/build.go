@@ -99,6 +99,7 @@ func (a *accumulator) report() *Report {
 		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
 		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
 		Errors:    ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}},
+		Streaming: StreamingStats{Calls: []StreamStats{}},
 	}
 	if len(a.results) == 0 {
 		return rep
@@ -144,6 +145,10 @@ func (a *accumulator) report() *Report {
 	rep.Gains = a.gains(&c, rep.Tail)
 	rep.Errors = a.errorStats(c)
 	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
+	rep.Streaming = a.streamingStats()
+	if f, ok := a.streamingFinding(rep, c); ok {
+		rep.Findings = placeStreamingFinding(rep.Findings, f)
+	}
 	return rep
 }
 

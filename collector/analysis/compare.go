@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -14,9 +15,15 @@ import (
 type Comparison struct {
 	Baseline  *Report `json:"baseline"`
 	Candidate *Report `json:"candidate"`
-	// Significance and RegressionThreshold are the criteria used.
-	Significance        float64 `json:"significance"`
-	RegressionThreshold float64 `json:"regression_threshold"`
+	// Significance, RegressionThreshold and MinEffect are the criteria
+	// used: a stage changed when the Mann–Whitney p-value is below
+	// Significance and its p50 or p95 moved, in the direction the test
+	// found, by at least max(RegressionThreshold × the baseline's value,
+	// MinEffect) (see StageDelta.Regressed).
+	Significance        float64       `json:"significance"`
+	RegressionThreshold float64       `json:"regression_threshold"`
+	MinEffect           time.Duration `json:"min_effect_ns"`
+	MinEffectMs         float64       `json:"min_effect_ms"`
 	// E2E compares end-to-end latency per trace (its Stage is query).
 	E2E StageDelta `json:"e2e"`
 	// Stages compare each stage's self time per trace (0 for traces without
@@ -26,6 +33,13 @@ type Comparison struct {
 	// to do about them.
 	Regressions []spans.Stage `json:"regressions"`
 	Findings    []Finding     `json:"findings"`
+	// ConfigCompared is set when the two runs' configurations were given
+	// (WithRunConfigs) and read; ConfigDiff then lists the settings that
+	// differ (see DiffConfigs), and ConfigError says why they could not be
+	// read.
+	ConfigCompared bool           `json:"config_compared"`
+	ConfigDiff     []ConfigChange `json:"config_diff"`
+	ConfigError    string         `json:"config_error,omitempty"`
 }
 
 // StageDelta is one stage's change between baseline and candidate.
@@ -35,26 +49,68 @@ type StageDelta struct {
 	BaselineMeanMs  float64       `json:"baseline_mean_ms"`
 	CandidateMean   time.Duration `json:"candidate_mean_ns"`
 	CandidateMeanMs float64       `json:"candidate_mean_ms"`
+	BaselineP50     time.Duration `json:"baseline_p50_ns"`
+	BaselineP50Ms   float64       `json:"baseline_p50_ms"`
+	CandidateP50    time.Duration `json:"candidate_p50_ns"`
+	CandidateP50Ms  float64       `json:"candidate_p50_ms"`
 	BaselineP95     time.Duration `json:"baseline_p95_ns"`
 	BaselineP95Ms   float64       `json:"baseline_p95_ms"`
 	CandidateP95    time.Duration `json:"candidate_p95_ns"`
 	CandidateP95Ms  float64       `json:"candidate_p95_ms"`
 	Delta           time.Duration `json:"delta_ns"` // candidate mean − baseline mean
 	DeltaMs         float64       `json:"delta_ms"`
-	// Change is Delta relative to the baseline mean (+0.25 = 25 % slower;
-	// 0 when the baseline mean is 0).
-	Change      float64     `json:"change"`
-	Test        MannWhitney `json:"test"`
-	Significant bool        `json:"significant"`
-	Regressed   bool        `json:"regressed"`
-	Improved    bool        `json:"improved"`
+	// Change is Delta relative to the baseline mean (+0.25 = 25 % slower).
+	// It is 0 when the baseline mean is below MinEffect: a relative change
+	// of almost nothing says nothing (from 3 ns to 4 µs is "+133000 %"), so
+	// ChangeText then gives the absolute change.
+	Change float64 `json:"change"`
+	// ChangeText is the change for people: "+25%" when the baseline mean is
+	// at least MinEffect, otherwise the absolute change ("+9µs").
+	ChangeText string      `json:"change_text"`
+	Test       MannWhitney `json:"test"`
+	// Significant: the Mann–Whitney p-value is below the significance level.
+	Significant bool `json:"significant"`
+	// Effect is the larger move of the p50 and the p95 in the direction
+	// the test found (candidate − baseline; positive is slower), and
+	// EffectFloor what it had to reach at that quantile:
+	// max(RegressionThreshold × baseline value, MinEffect).
+	Effect        time.Duration `json:"effect_ns"`
+	EffectMs      float64       `json:"effect_ms"`
+	EffectFloor   time.Duration `json:"effect_floor_ns"`
+	EffectFloorMs float64       `json:"effect_floor_ms"`
+	// Regressed (Improved) is set when the change is significant and its
+	// Effect reaches the floor, slower (faster). A significant change
+	// below the floor is neither: real, but too small to act on.
+	Regressed bool `json:"regressed"`
+	Improved  bool `json:"improved"`
+	// Exemplars is a typical trace of each side for this stage, given
+	// when the change is significant.
+	Exemplars *ExemplarPair `json:"exemplars,omitempty"`
+}
+
+// ExemplarPair is a typical trace from each side of a comparison: the one
+// whose figure for the stage (self time per trace, or end-to-end latency) is
+// closest to its side's median among the traces that have the stage. Open
+// both to see what changed.
+type ExemplarPair struct {
+	Baseline  spans.TraceID `json:"baseline"`
+	Candidate spans.TraceID `json:"candidate"`
+}
+
+// sample is one side's per-trace figures of a stage and the traces they
+// belong to.
+type sample struct {
+	v   []float64
+	ids []spans.TraceID
 }
 
 // Compare analyses baseline and candidate and tests, per stage, whether the
 // per-trace self time changed (Mann–Whitney U, two-sided). A stage is flagged
-// as regressed when the change is significant (p < WithSignificance, default
-// 0.01) and its mean per-trace self time grew by at least the regression
-// threshold (default +10 %).
+// as regressed (improved) when the change is significant (p <
+// WithSignificance, default 0.01) and its p50 or p95 per-trace self time
+// grew (shrank) by at least max(WithRegressionThreshold × the baseline's
+// value, WithMinEffect) — by default max(10 %, 1 ms) — so a few microseconds
+// are never a regression however significant.
 func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	cfg := newConfig(opts)
 	ab := newAccumulator(cfg, len(baseline))
@@ -68,28 +124,31 @@ func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	cmp := &Comparison{
 		Baseline: ab.report(), Candidate: ac.report(),
 		Significance: cfg.alpha, RegressionThreshold: cfg.regression,
-		Stages: []StageDelta{}, Regressions: []spans.Stage{}, Findings: []Finding{},
+		MinEffect: cfg.minEffect, MinEffectMs: ms(cfg.minEffect),
+		Stages: []StageDelta{}, Regressions: []spans.Stage{}, Findings: []Finding{}, ConfigDiff: []ConfigChange{},
 	}
-	e2e := func(a *accumulator) []float64 {
-		out := make([]float64, len(a.results))
-		for i, r := range a.results {
-			out[i] = float64(r.e2e)
+	if rc := cfg.runConfigs; rc != nil {
+		if diff, err := DiffConfigs(rc[0], rc[1]); err != nil {
+			cmp.ConfigError = err.Error()
+		} else {
+			cmp.ConfigCompared, cmp.ConfigDiff = true, diff
 		}
-		return out
 	}
-	cmp.E2E = cfg.delta(spans.StageQuery, e2e(ab), e2e(ac))
+	side := func(a *accumulator, get func(r *traceResult) int64) sample {
+		s := sample{v: make([]float64, len(a.results)), ids: make([]spans.TraceID, len(a.results))}
+		for i := range a.results {
+			s.v[i], s.ids[i] = float64(get(&a.results[i])), a.results[i].id
+		}
+		return s
+	}
+	e2e := func(r *traceResult) int64 { return r.e2e }
+	cmp.E2E = cfg.delta(spans.StageQuery, side(ab, e2e), side(ac, e2e))
 	for st := range numStages {
 		if ab.stages[st].traces == 0 && ac.stages[st].traces == 0 {
 			continue
 		}
-		self := func(a *accumulator) []float64 {
-			out := make([]float64, len(a.results))
-			for i, r := range a.results {
-				out[i] = float64(r.self[st])
-			}
-			return out
-		}
-		cmp.Stages = append(cmp.Stages, cfg.delta(spans.Stage(st), self(ab), self(ac)))
+		self := func(r *traceResult) int64 { return r.self[st] }
+		cmp.Stages = append(cmp.Stages, cfg.delta(spans.Stage(st), side(ab, self), side(ac, self)))
 	}
 	var regressed []StageDelta
 	for _, d := range cmp.Stages {
@@ -99,34 +158,56 @@ func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	}
 	slices.SortStableFunc(regressed, func(x, y StageDelta) int {
 		switch {
-		case x.Delta > y.Delta:
+		case x.Effect > y.Effect:
 			return -1
-		case x.Delta < y.Delta:
+		case x.Effect < y.Effect:
 			return 1
 		}
 		return 0
 	})
 	for _, d := range regressed {
 		cmp.Regressions = append(cmp.Regressions, d.Stage)
-		f := Finding{
-			Kind: "regression", Stage: d.Stage, Score: d.Delta, ScoreMs: ms(d.Delta),
-			Share:     round4(ratio(float64(d.Delta), float64(cmp.Candidate.E2E.Mean))),
-			Exemplars: ac.exemplars(ac.cohort(), d.Stage),
-		}
-		f.Severity = severity(f.Share)
-		f.Title = fmt.Sprintf("%s regressed by %+.0f%% (%s more self time per trace)", d.Stage, 100*d.Change, fmtDur(int64(d.Delta)))
-		f.Detail = fmt.Sprintf("Mean self time per trace went from %s to %s, p95 from %s to %s (Mann–Whitney U p = %.2g over %d and %d traces).",
-			fmtDur(int64(d.BaselineMean)), fmtDur(int64(d.CandidateMean)), fmtDur(int64(d.BaselineP95)), fmtDur(int64(d.CandidateP95)),
-			d.Test.P, cmp.Baseline.Traces, cmp.Candidate.Traces)
-		f.Recommendation = fmt.Sprintf("look at what changed in %s between the two runs (settings, model, data size, deployment) and compare an exemplar trace against the baseline; revert that change or budget the extra %s per trace.",
-			d.Stage, fmtDur(int64(d.Delta)))
-		cmp.Findings = append(cmp.Findings, f)
+		cmp.Findings = append(cmp.Findings, regressionFinding(cmp, d, ac.exemplars(ac.cohort(), d.Stage)))
 	}
 	return cmp
 }
 
+// regressionFinding says what a regressed stage costs and what to look at.
+func regressionFinding(cmp *Comparison, d StageDelta, exemplars []spans.TraceID) Finding {
+	f := Finding{
+		Kind: "regression", Stage: d.Stage, Score: d.Effect, ScoreMs: ms(d.Effect),
+		Share:     round4(min(ratio(float64(d.Effect), float64(cmp.Candidate.E2E.P95)), 1)),
+		Exemplars: exemplars,
+	}
+	f.Severity = severity(f.Share)
+	f.Title = fmt.Sprintf("%s regressed by %s self time per trace at the %s (mean %s)", d.Stage, signedDur(int64(d.Effect)), d.effectQuantile(), d.ChangeText)
+	f.Detail = fmt.Sprintf("Self time per trace went from %s to %s at p50 and from %s to %s at p95, mean %s to %s (Mann–Whitney U p = %.2g over %d and %d traces; the change had to reach %s).",
+		dur(d.BaselineP50), dur(d.CandidateP50), dur(d.BaselineP95), dur(d.CandidateP95),
+		dur(d.BaselineMean), dur(d.CandidateMean), d.Test.P, cmp.Baseline.Traces, cmp.Candidate.Traces, dur(d.EffectFloor))
+	if d.Exemplars != nil {
+		f.Detail += fmt.Sprintf(" Typical traces: baseline %s, candidate %s.", d.Exemplars.Baseline, d.Exemplars.Candidate)
+	}
+	diff := ""
+	if len(cmp.ConfigDiff) > 0 {
+		diff = " (the runs' settings differ: " + summariseConfigDiff(cmp.ConfigDiff) + ")"
+	} else if cmp.ConfigCompared {
+		diff = " (the runs' settings are the same, so look beyond them)"
+	}
+	f.Recommendation = fmt.Sprintf("look at what changed in %s between the two sides%s — settings, model, data size, deployment — and open the two typical traces side by side; revert that change or budget the extra %s per trace.",
+		d.Stage, diff, dur(d.Effect))
+	return f
+}
+
+// effectQuantile names the quantile whose move is the Effect.
+func (d StageDelta) effectQuantile() string {
+	if d.Effect == d.CandidateP50-d.BaselineP50 {
+		return "p50"
+	}
+	return "p95"
+}
+
 // delta compares two per-trace samples of one stage.
-func (c *config) delta(st spans.Stage, base, cand []float64) StageDelta {
+func (c *config) delta(st spans.Stage, base, cand sample) StageDelta {
 	d := StageDelta{Stage: st}
 	mean := func(v []float64) float64 {
 		var s float64
@@ -135,30 +216,105 @@ func (c *config) delta(st spans.Stage, base, cand []float64) StageDelta {
 		}
 		return ratio(s, float64(len(v)))
 	}
-	p95 := func(v []float64) int64 {
+	sorted := func(v []float64) []int64 {
 		s := make([]int64, len(v))
 		for i, x := range v {
 			s[i] = int64(x)
 		}
 		slices.Sort(s)
-		return quantile(s, 0.95)
+		return s
 	}
-	bm, cm := mean(base), mean(cand)
+	bs, cs := sorted(base.v), sorted(cand.v)
+	bm, cm := mean(base.v), mean(cand.v)
 	d.BaselineMean, d.CandidateMean = time.Duration(bm), time.Duration(cm)
 	d.BaselineMeanMs, d.CandidateMeanMs = ms(d.BaselineMean), ms(d.CandidateMean)
-	d.BaselineP95, d.CandidateP95 = time.Duration(p95(base)), time.Duration(p95(cand))
+	d.BaselineP50, d.CandidateP50 = time.Duration(quantile(bs, 0.50)), time.Duration(quantile(cs, 0.50))
+	d.BaselineP50Ms, d.CandidateP50Ms = ms(d.BaselineP50), ms(d.CandidateP50)
+	d.BaselineP95, d.CandidateP95 = time.Duration(quantile(bs, 0.95)), time.Duration(quantile(cs, 0.95))
 	d.BaselineP95Ms, d.CandidateP95Ms = ms(d.BaselineP95), ms(d.CandidateP95)
 	d.Delta = d.CandidateMean - d.BaselineMean
 	d.DeltaMs = ms(d.Delta)
-	d.Change = round4(ratio(cm-bm, bm))
-	d.Test = MannWhitneyU(cand, base)
+	switch {
+	case d.Delta == 0:
+		d.ChangeText = "0"
+	case d.BaselineMean >= c.minEffect:
+		d.Change = round4(ratio(cm-bm, bm))
+		d.ChangeText = fmt.Sprintf("%+.0f%%", 100*d.Change)
+	default:
+		d.ChangeText = signedDur(int64(d.Delta))
+	}
+	d.Test = MannWhitneyU(cand.v, base.v)
 	d.Test.Z, d.Test.P = round4(d.Test.Z), roundP(d.Test.P)
 	d.Significant = d.Test.P < c.alpha
-	grew := cm > bm && (bm == 0 || (cm-bm)/bm >= c.regression)
-	shrank := cm < bm && (bm-cm)/bm >= c.regression
-	d.Regressed = d.Significant && grew
-	d.Improved = d.Significant && shrank
+
+	// The effect is read in the direction the test found (its z), at the
+	// quantile that moved most relative to its floor.
+	dir := int64(0)
+	switch {
+	case d.Test.Z > 0:
+		dir = 1
+	case d.Test.Z < 0:
+		dir = -1
+	}
+	floor := func(b time.Duration) time.Duration {
+		return max(time.Duration(c.regression*float64(b)), c.minEffect)
+	}
+	type move struct{ effect, floor time.Duration }
+	moves := []move{
+		{d.CandidateP50 - d.BaselineP50, floor(d.BaselineP50)},
+		{d.CandidateP95 - d.BaselineP95, floor(d.BaselineP95)},
+	}
+	best := moves[0]
+	if dir != 0 {
+		score := func(m move) float64 { return float64(dir) * float64(m.effect) / float64(m.floor) }
+		if score(moves[1]) > score(moves[0]) {
+			best = moves[1]
+		}
+	}
+	d.Effect, d.EffectMs = best.effect, ms(best.effect)
+	d.EffectFloor, d.EffectFloorMs = best.floor, ms(best.floor)
+	reached := dir != 0 && int64(best.effect)*dir >= int64(best.floor)
+	d.Regressed = d.Significant && reached && dir > 0
+	d.Improved = d.Significant && reached && dir < 0
+	if d.Significant {
+		d.Exemplars = &ExemplarPair{Baseline: typical(base), Candidate: typical(cand)}
+	}
 	return d
+}
+
+// typical returns the trace whose value is closest to the median of the
+// side's non-zero values (traces without the stage are not typical of it);
+// the first such trace on ties.
+func typical(s sample) spans.TraceID {
+	var nz []float64
+	for _, v := range s.v {
+		if v > 0 {
+			nz = append(nz, v)
+		}
+	}
+	if len(nz) == 0 {
+		return spans.TraceID{}
+	}
+	slices.Sort(nz)
+	med := nz[(len(nz)-1)/2]
+	best, bestDist := -1, math.Inf(1)
+	for i, v := range s.v {
+		if v <= 0 {
+			continue
+		}
+		if dist := math.Abs(v - med); dist < bestDist {
+			best, bestDist = i, dist
+		}
+	}
+	return s.ids[best]
+}
+
+// signedDur prints a duration with its sign: "+9µs", "−1.2ms".
+func signedDur(ns int64) string {
+	if ns < 0 {
+		return "−" + fmtDur(-ns)
+	}
+	return "+" + fmtDur(ns)
 }
 
 // roundP keeps three significant digits of a p-value.

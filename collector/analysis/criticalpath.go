@@ -48,6 +48,9 @@ type pathWalker struct {
 	// byEnd is scratch for the children being walked, a stack shared by
 	// the levels of the recursion.
 	byEnd []int32
+	// visit, when set, is told of every node on the path and the stretch
+	// [lo, hi] of the path it (with its descendants) occupies.
+	visit func(v int32, lo, hi int64)
 }
 
 // walk charges the critical path of node v, which occupies [lo, hi] on its
@@ -65,6 +68,9 @@ type pathWalker struct {
 // fire-and-forget: it outlived v) is never on v's path.
 func (w *pathWalker) walk(v int32, lo, hi int64, wait interval, failed bool) {
 	tr := w.tree
+	if w.visit != nil {
+		w.visit(v, lo, hi)
+	}
 	mark := len(w.byEnd)
 	w.byEnd = append(w.byEnd, tr.children(v)...)
 	kids := w.byEnd[mark:]

@@ -16,9 +16,25 @@
 //  6. tail attribution: which stage explains the gap between the slow cohort
 //     and the rest, with exemplar traces;
 //  7. (Compare) per-stage deltas between two sets of traces with a
-//     Mann–Whitney U test and flagged regressions;
+//     Mann–Whitney U test and an effect-size floor: a stage regressed (or
+//     improved) only when the test is significant (p < 0.01) and its p50 or
+//     p95 self time per trace moved, in the direction the test found, by at
+//     least max(10 % of the baseline's value, 1 ms) (WithSignificance,
+//     WithRegressionThreshold, WithMinEffect) — a significant +9 µs is real
+//     but not worth acting on. Relative changes are given only for a
+//     baseline of at least that 1 ms (otherwise the absolute change), a
+//     typical trace of each side is named for the stages that changed, and
+//     two runs' configurations are diffed key by key (WithRunConfigs);
 //  8. what-if: the end-to-end p95 if one stage were k× faster, recomputed
-//     from the critical paths.
+//     from the critical paths;
+//  9. streaming: per stage and model, the time to first token and the
+//     stream after it (p50/p95) of streamed model calls
+//     (semconv.StreamedFirstToken), and per trace the critical-path time
+//     spent waiting for a first token (the part of a streamed call's path
+//     stretch before its first token). When that wait's p50 is at least
+//     TTFTDominatesShare (50 %) of the same traces' end-to-end p50, a "ttft"
+//     finding says the wait is before generation, placed after the latency
+//     finding of its stage.
 //
 // Findings rank the bottlenecks on one scale, time attributable per slow
 // trace, and each ends in a sentence a person can act on.

@@ -279,9 +279,9 @@ func (a *accumulator) errorFindings(rep *Report) []Finding {
 			fmt.Fprintf(&b, " %d requests survived a %s failure.", s.Absorbed, s.Stage)
 		}
 		if es.Failed.Count > 0 && es.Succeeded.Count > 0 {
-			fmt.Fprintf(&b, " Failed requests ended after %s at p50, successful ones after %s", fmtDur(int64(es.Failed.P50)), fmtDur(int64(es.Succeeded.P50)))
+			fmt.Fprintf(&b, " Failed requests ended after %s at p50, successful ones after %s", dur(es.Failed.P50), dur(es.Succeeded.P50))
 			if es.P95Shift < 0 {
-				fmt.Fprintf(&b, "; with the failures the p95 reads %s, for successful requests it is %s", fmtDur(int64(rep.E2E.P95)), fmtDur(int64(es.Succeeded.P95)))
+				fmt.Fprintf(&b, "; with the failures the p95 reads %s, for successful requests it is %s", dur(rep.E2E.P95), dur(es.Succeeded.P95))
 			}
 			b.WriteString(".")
 		}
@@ -293,7 +293,7 @@ func (a *accumulator) errorFindings(rep *Report) []Finding {
 			rec += fmt.Sprintf(", or retry %s calls: no request survived a %s failure", s.Stage, s.Stage)
 		}
 		if es.P95Shift < 0 {
-			rec += fmt.Sprintf("; judge latency by the successful requests (p95 %s)", fmtDur(int64(es.Succeeded.P95)))
+			rec += fmt.Sprintf("; judge latency by the successful requests (p95 %s)", dur(es.Succeeded.P95))
 		}
 		f.Recommendation = rec + "."
 		out = append(out, f)

@@ -29,7 +29,7 @@ func Example() {
 	fmt.Printf("p95 %.0f ms; if rerank were 2x faster: %.0f ms\n", report.E2E.P95Ms, report.WhatIf[0].P95Ms)
 	// Output:
 	// critical rerank 90
-	// rerank is on the critical path of 100% of slow traces and costs each 90ms (75%); lower rerank.top_n from 10 to 5 (rerank fewer candidates), or use a smaller rerank model.
+	// rerank is on the critical path of 100% of slow traces and costs each 90ms (75%); lower rerank.top_n from 10 (attribute rerank.top_n of the rerank spans) to 5 (rerank fewer candidates), or use a smaller rerank model.
 	// p95 120 ms; if rerank were 2x faster: 75 ms
 }
 
@@ -50,5 +50,5 @@ func ExampleCompare() {
 	c := analysis.Compare(mk(30, 100*time.Millisecond), mk(30, 150*time.Millisecond))
 	fmt.Println(c.Regressions, c.Findings[0].Title)
 	// Output:
-	// [llm] llm regressed by +44% (50ms more self time per trace)
+	// [llm] llm regressed by +50ms self time per trace at the p50 (mean +44%)
 }

@@ -171,7 +171,7 @@ func (fc *findingContext) latencyFinding() Finding {
 	f := Finding{Kind: "latency", Stage: st, Score: time.Duration(fc.score)}
 	f.Title = fmt.Sprintf("%s puts %s on the critical path of slow traces (%.0f%% of their latency)", st, fmtDur(fc.score), 100*share)
 	if g := fc.gain; g.Faster.TailMeanGain > 0 {
-		f.Title += fmt.Sprintf("; %g× faster would save the slow requests %s and the p95 %s", g.Factor, fmtDur(int64(g.Faster.TailMeanGain)), fmtDur(int64(g.Faster.P95Gain)))
+		f.Title += fmt.Sprintf("; %g× faster would save the slow requests %s and the p95 %s", g.Factor, dur(g.Faster.TailMeanGain), dur(g.Faster.P95Gain))
 	}
 	var b strings.Builder
 	if fc.gain.Summary != "" {
@@ -180,13 +180,13 @@ func (fc *findingContext) latencyFinding() Finding {
 	fmt.Fprintf(&b, "%s is on the critical path of %.0f%% of slow traces (≥ p%.0f = %s).", st, 100*fc.onSlow, 100*fc.a.cfg.slowQuantile, fmtDur(fc.c.threshold))
 	if ss, ok := fc.stageStats(); ok {
 		fmt.Fprintf(&b, " It costs a request %s at p50 and %s at p95 (its self time summed per trace, over the %d traces that have it); per span, its %d spans take %s self time at p50 and %s at p95.",
-			fmtDur(int64(ss.PerTrace.P50)), fmtDur(int64(ss.PerTrace.P95)), ss.Traces, ss.Count, fmtDur(int64(ss.Self.P50)), fmtDur(int64(ss.Self.P95)))
+			dur(ss.PerTrace.P50), dur(ss.PerTrace.P95), ss.Traces, ss.Count, dur(ss.Self.P50), dur(ss.Self.P95))
 		if ss.Injected > 0 {
-			fmt.Fprintf(&b, " %s planted faults ran in are counted apart (%s self time at p50).", plural(ss.Injected, "injected span"), fmtDur(int64(ss.InjectedSelf.P50)))
+			fmt.Fprintf(&b, " %s planted faults ran in are counted apart (%s self time at p50).", plural(ss.Injected, "injected span"), dur(ss.InjectedSelf.P50))
 		}
 	}
 	if g := fc.tailShare(); g > 0 && fc.rep.Tail.Gap > 0 {
-		fmt.Fprintf(&b, " It explains %.0f%% of the %s gap between slow traces and the rest.", 100*g, fmtDur(int64(fc.rep.Tail.Gap)))
+		fmt.Fprintf(&b, " It explains %.0f%% of the %s gap between slow traces and the rest.", 100*g, dur(fc.rep.Tail.Gap))
 	}
 	f.Detail = b.String()
 	f.Recommendation = fc.stageRecommendation(share)
@@ -200,8 +200,8 @@ func (fc *findingContext) stageRecommendation(share float64) string {
 	lead := fmt.Sprintf("%s is on the critical path of %.0f%% of slow traces and costs each %s (%.0f%%); ", st, 100*fc.onSlow, fmtDur(fc.score), 100*share)
 	switch st {
 	case spans.StageRetrieve:
-		if k, ok := h.topK.mode(); ok && k > 1 {
-			return lead + fmt.Sprintf("lower retrieval.top_k from %d to %d, or put an approximate-nearest-neighbour index or a query cache in front of the store.", k, max(k/2, 1))
+		if k, from, ok := h.retrievalTopK(); ok && k > 1 {
+			return lead + fmt.Sprintf("lower retrieval.top_k from %d (%s) to %d, or put an approximate-nearest-neighbour index or a query cache in front of the store.", k, from, max(k/2, 1))
 		}
 		return lead + "add an approximate-nearest-neighbour index, cache frequent queries or retrieve fewer candidates."
 	case spans.StageRerank:
@@ -209,13 +209,13 @@ func (fc *findingContext) stageRecommendation(share float64) string {
 		if m, ok := h.rerankModel.mode(); ok {
 			model = " than " + quote(m)
 		}
-		if n, ok := h.topN.mode(); ok && n > 1 {
-			return lead + fmt.Sprintf("lower rerank.top_n from %d to %d (rerank fewer candidates), or use a smaller rerank model%s.", n, max(n/2, 1), model)
+		if n, from, ok := h.rerankTopN(); ok && n > 1 {
+			return lead + fmt.Sprintf("lower rerank.top_n from %d (%s) to %d (rerank fewer candidates), or use a smaller rerank model%s.", n, from, max(n/2, 1), model)
 		}
 		return lead + fmt.Sprintf("rerank fewer candidates (lower rerank.top_n) or use a smaller rerank model%s.", model)
 	case spans.StageSynth:
 		if m, ok := h.synthMode.mode(); ok && m != "compact" {
-			return lead + fmt.Sprintf("this is time outside the model calls: switch synthesize.mode from %s to \"compact\", or pass fewer and shorter chunks to synthesis.", quote(m))
+			return lead + fmt.Sprintf("this is time outside the model calls: switch synthesize.mode from %s (attribute synthesize.mode of the synthesize spans) to \"compact\", or pass fewer and shorter chunks to synthesis.", quote(m))
 		}
 		return lead + "this is time outside the model calls: pass fewer and shorter chunks to synthesis and avoid per-chunk post-processing."
 	case spans.StageLLM:
@@ -267,7 +267,7 @@ func (fc *findingContext) poolFindings() []Finding {
 		f := Finding{Kind: "pool", Stage: spans.StagePool, Subject: p.Name, Score: time.Duration(score)}
 		f.Title = fmt.Sprintf("worker pool %s: waiting for a worker costs slow traces %s", quote(p.Name), fmtDur(score))
 		f.Detail = fmt.Sprintf("%d jobs in %d runs with %s; queue wait p50 %s, p95 %s against run time p50 %s (%.0f%% of job time is waiting); utilisation %.0f%%, %.1f jobs in the pool on average.",
-			p.Jobs, p.Runs, plural(p.Workers, "worker"), fmtDur(int64(p.QueueWait.P50)), fmtDur(int64(p.QueueWait.P95)), fmtDur(int64(p.RunTime.P50)),
+			p.Jobs, p.Runs, plural(p.Workers, "worker"), dur(p.QueueWait.P50), dur(p.QueueWait.P95), dur(p.RunTime.P50),
 			100*p.QueueShare, 100*p.Utilisation, p.InSystem)
 		f.Recommendation = p.Recommendation
 		out = append(out, f)
@@ -294,16 +294,8 @@ func (fc *findingContext) retryFindings() []Finding {
 		f := Finding{Kind: "retry", Stage: spans.StageRetry, Subject: r.Op, Score: time.Duration(score)}
 		f.Title = fmt.Sprintf("retries of %s cost slow traces %s (%.2f attempts per call)", quote(r.Op), fmtDur(score), r.AttemptsPerCall)
 		f.Detail = fmt.Sprintf("%d calls made %d attempts (max %d), %d failed and %d calls gave up; %s was lost in failed attempts and %s in backoff; failed attempts spent %d tokens ($%.4f).",
-			r.Calls, r.Attempts, r.MaxAttempts, r.FailedAttempts, r.GaveUp, fmtDur(int64(r.FailedTime)), fmtDur(int64(r.Backoff)), r.TokensLost, r.CostLostUSD)
-		failRate := ratio(float64(r.FailedAttempts), float64(r.Attempts))
-		switch {
-		case r.GaveUp*2 >= r.Calls:
-			f.Recommendation = fmt.Sprintf("%s fails for good in %d of %d calls: retrying does not help, so cap attempts at 2 (now up to %d), fail fast and fix or replace the failing %s dependency.",
-				quote(r.Op), r.GaveUp, r.Calls, r.MaxAttempts, r.Stage)
-		default:
-			f.Recommendation = fmt.Sprintf("%.0f%% of %s attempts fail, costing %s per call: fix the failing %s dependency (or route to a fallback), cap attempts at %d and backoff at %s.",
-				100*failRate, quote(r.Op), fmtDur(int64(r.LostPerCall)), r.Stage, max(min(r.MaxAttempts-1, 3), 2), fmtDur(max(int64(r.Backoff)/max(int64(r.FailedAttempts), 1)/2, int64(time.Millisecond))))
-		}
+			r.Calls, r.Attempts, r.MaxAttempts, r.FailedAttempts, r.GaveUp, dur(r.FailedTime), dur(r.Backoff), r.TokensLost, r.CostLostUSD)
+		f.Recommendation = r.Recommendation
 		out = append(out, f)
 	}
 	return out

@@ -234,15 +234,15 @@ func gainSummary(g StageGain, now Prediction, gap time.Duration, q float64) stri
 	switch g.Role {
 	case "floor and tail":
 		role = fmt.Sprintf("%s sets the floor and drives the tail: %s on the median request's critical path (%.0f%% of the %s p50), and %s more in slow requests than in the rest (%.0f%% of the growth behind the %s gap). ",
-			g.Stage, fmtDur(int64(g.FloorPerTrace)), 100*g.FloorShare, fmtDur(int64(p50)), fmtDur(int64(g.TailDelta)), 100*g.TailShare, fmtDur(int64(gap)))
+			g.Stage, dur(g.FloorPerTrace), 100*g.FloorShare, dur(p50), dur(g.TailDelta), 100*g.TailShare, dur(gap))
 	case "floor":
 		role = fmt.Sprintf("%s sets the floor: it costs %s on the median request's critical path (%.0f%% of the %s p50). ",
-			g.Stage, fmtDur(int64(g.FloorPerTrace)), 100*g.FloorShare, fmtDur(int64(p50)))
+			g.Stage, dur(g.FloorPerTrace), 100*g.FloorShare, dur(p50))
 	case "tail":
 		role = fmt.Sprintf("%s drives the tail: it takes %s more in slow requests than in the rest (%.0f%% of the growth behind the %s gap). ",
-			g.Stage, fmtDur(int64(g.TailDelta)), 100*g.TailShare, fmtDur(int64(gap)))
+			g.Stage, dur(g.TailDelta), 100*g.TailShare, dur(gap))
 	}
 	return role + fmt.Sprintf("%g× faster: p95 %s → %s, the slowest %.0f%% %s → %s on average, p50 %s → %s; without it: p95 %s.",
-		g.Factor, fmtDur(int64(now.P95)), fmtDur(int64(g.Faster.P95)), 100*(1-q), fmtDur(int64(now.TailMean)), fmtDur(int64(g.Faster.TailMean)),
-		fmtDur(int64(p50)), fmtDur(int64(g.Faster.P50)), fmtDur(int64(g.Removed.P95)))
+		g.Factor, dur(now.P95), dur(g.Faster.P95), 100*(1-q), dur(now.TailMean), dur(g.Faster.TailMean),
+		dur(p50), dur(g.Faster.P50), dur(g.Removed.P95))
 }

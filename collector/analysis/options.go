@@ -27,6 +27,12 @@ const (
 	// per-trace self time that Compare flags as a regression (when it is
 	// also significant).
 	DefaultRegressionThreshold = 0.10
+	// DefaultMinEffect is the smallest move of a stage's p50 or p95
+	// per-trace time that Compare calls a regression or an improvement,
+	// whatever the relative change: below a millisecond a change is not
+	// worth acting on, and relative changes of near-zero baselines are
+	// meaningless.
+	DefaultMinEffect = time.Millisecond
 )
 
 // Price is what a model costs, in US dollars per million tokens. Embedding
@@ -76,6 +82,9 @@ type config struct {
 	maxExemplars int
 	alpha        float64
 	regression   float64
+	minEffect    time.Duration
+	// runConfigs are the two runs' configurations for Compare's diff.
+	runConfigs *[2][]byte
 }
 
 func newConfig(opts []Option) *config {
@@ -85,6 +94,7 @@ func newConfig(opts []Option) *config {
 		maxExemplars: DefaultMaxExemplars,
 		alpha:        DefaultSignificance,
 		regression:   DefaultRegressionThreshold,
+		minEffect:    DefaultMinEffect,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -182,6 +192,24 @@ func WithRegressionThreshold(r float64) Option {
 			c.regression = r
 		}
 	}
+}
+
+// WithMinEffect sets the smallest move of a stage's p50 or p95 that Compare
+// flags (d ≥ 0; DefaultMinEffect). The floor is max(regression threshold ×
+// baseline value, d).
+func WithMinEffect(d time.Duration) Option {
+	return func(c *config) {
+		if d >= 0 {
+			c.minEffect = d
+		}
+	}
+}
+
+// WithRunConfigs gives Compare the configurations (JSON) of the baseline and
+// the candidate run, so that the comparison lists the settings that differ
+// (Comparison.ConfigDiff) and its findings name them.
+func WithRunConfigs(baseline, candidate []byte) Option {
+	return func(c *config) { c.runConfigs = &[2][]byte{baseline, candidate} }
 }
 
 // priceFor looks model up exactly, then by longest prefix.

@@ -17,12 +17,12 @@ func TestPlantedBottleneck(t *testing.T) {
 		kind    string
 		mention string // the recommendation must quote this
 	}{
-		{"retrieve", func(p *pipeline) { p.extraByStage[spans.StageRetrieve] = 40 }, spans.StageRetrieve, "latency", "retrieval.top_k from 20 to 10"},
-		{"rerank", func(p *pipeline) { p.extraByStage[spans.StageRerank] = 40 }, spans.StageRerank, "latency", "rerank.top_n from 10 to 5"},
+		{"retrieve", func(p *pipeline) { p.extraByStage[spans.StageRetrieve] = 40 }, spans.StageRetrieve, "latency", "retrieval.top_k from 20 (attribute retrieval.top_k of the outermost retrieve spans) to 10"},
+		{"rerank", func(p *pipeline) { p.extraByStage[spans.StageRerank] = 40 }, spans.StageRerank, "latency", "rerank.top_n from 10 (attribute rerank.top_n of the rerank spans) to 5"},
 		{"synth", func(p *pipeline) { p.extraByStage[spans.StageSynth] = 40 }, spans.StageSynth, "latency", `synthesize.mode from "refine"`},
 		{"llm", func(p *pipeline) { p.extraByStage[spans.StageLLM] = 40 }, spans.StageLLM, "latency", `faster model than "gpt-4o-mini"`},
-		{"pool", func(p *pipeline) { p.workers = 1 }, spans.StagePool, "pool", "raise pool.workers from 1 to"},
-		{"retry", func(p *pipeline) { p.failures, p.backoff = 3, 20 }, spans.StageRetry, "retry", "cap attempts"},
+		{"pool", func(p *pipeline) { p.workers = 1 }, spans.StagePool, "pool", "raise pool.workers from 1 (attribute pool.workers of the pool spans) to"},
+		{"retry", func(p *pipeline) { p.failures, p.backoff = 3, 20 }, spans.StageRetry, "retry", "keep the cap at 4 (now up to 4: the most attempts seen in one call, from the retry.attempt spans): at 3, requests that give up would go from 0.0% to 100.0%"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

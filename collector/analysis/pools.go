@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -20,6 +21,18 @@ const (
 	targetUtilisation = 0.7
 	// idleUtilisation: below it, with little queueing, a pool is oversized.
 	idleUtilisation = 0.3
+	// contentionShare: when at least this share of the queue wait passed
+	// while a worker was free, the wait is the CPU (the scheduler starting
+	// the worker), not a lack of workers.
+	contentionShare = 0.5
+	// makespanGain is the least relative drop of the predicted batch time
+	// worth a change of pool.workers.
+	makespanGain = 0.1
+	// maxModelRuns and maxModelWorkers bound the batch-time model's work:
+	// the first runs are kept, and worker counts beyond the bound are not
+	// tried.
+	maxModelRuns    = 2000
+	maxModelWorkers = 256
 )
 
 type poolAcc struct {
@@ -29,7 +42,18 @@ type poolAcc struct {
 	// over runs with a pool span: wall time, workers × wall, and the jobs'
 	// run and in-system time
 	wall, capacity, runInRuns, sysInRuns int64
+	// waitInRuns is the queue wait of jobs in runs whose workers are known,
+	// idleWait the part of it that passed while fewer jobs ran than there
+	// were workers.
+	waitInRuns, idleWait int64
+	// batches are the run times of the first maxModelRuns runs' jobs in
+	// the order they were picked up, for the batch-time model.
+	batches [][]int64
 }
+
+// jobTiming is a job of one pool run: queued, picked up by a worker, done
+// (nanoseconds from the trace's start).
+type jobTiming struct{ queued, picked, done int64 }
 
 // isJob reports whether s is a pool job span.
 func isJob(s *spans.Span) bool {
@@ -103,6 +127,7 @@ func (a *accumulator) addPools() {
 		_, hasWorkers := n.span.Attr(spans.KeyPoolWorkers)
 		var jobs int
 		var run, sys int64
+		timings := a.jobTimings[:0]
 		for _, c := range tr.children(v) {
 			cn := &tr.nodes[c]
 			if cn.span != nil && isJob(cn.span) {
@@ -110,8 +135,14 @@ func (a *accumulator) addPools() {
 				jobs++
 				run += r
 				sys += w + r
+				picked := cn.start + w
+				if cn.waitOutside > 0 {
+					picked = cn.start
+				}
+				timings = append(timings, jobTiming{queued: picked - w, picked: picked, done: picked + r})
 			}
 		}
+		a.jobTimings = timings
 		if !hasWorkers && jobs == 0 {
 			continue
 		}
@@ -126,8 +157,161 @@ func (a *accumulator) addPools() {
 		p.sysInRuns += sys
 		if workers > 0 {
 			p.capacity += int64(workers) * wall
+			for _, j := range timings {
+				p.waitInRuns += j.picked - j.queued
+			}
+			p.idleWait += idleWait(timings, workers)
+		}
+		if len(timings) > 0 && len(p.batches) < maxModelRuns {
+			slices.SortStableFunc(timings, func(x, y jobTiming) int { return cmp.Compare(x.picked, y.picked) })
+			b := make([]int64, len(timings))
+			for i, j := range timings {
+				b[i] = j.done - j.picked
+			}
+			p.batches = append(p.batches, b)
 		}
 	}
+}
+
+// idleWait returns how much of the jobs' queue wait passed while fewer jobs
+// were running than the pool has workers: time a free worker did not pick
+// the job up. Batches beyond maxModelWorkers jobs are not examined.
+func idleWait(jobs []jobTiming, workers int) int64 {
+	if len(jobs) > maxModelWorkers {
+		return 0
+	}
+	var idle int64
+	var cuts []int64
+	for _, j := range jobs {
+		if j.picked <= j.queued {
+			continue
+		}
+		// Between consecutive pick-ups and ends the number running is
+		// constant: cut the wait there and test each piece.
+		cuts = append(cuts[:0], j.queued, j.picked)
+		for _, k := range jobs {
+			if k.picked > j.queued && k.picked < j.picked {
+				cuts = append(cuts, k.picked)
+			}
+			if k.done > j.queued && k.done < j.picked {
+				cuts = append(cuts, k.done)
+			}
+		}
+		slices.Sort(cuts)
+		for i := 1; i < len(cuts); i++ {
+			lo, hi := cuts[i-1], cuts[i]
+			if hi <= lo {
+				continue
+			}
+			running := 0
+			for _, k := range jobs {
+				if k.picked <= lo && k.done > lo {
+					running++
+				}
+			}
+			if running < workers {
+				idle += hi - lo
+			}
+		}
+	}
+	return idle
+}
+
+// makespan predicts the time a FIFO pool of w workers takes for each batch:
+// jobs are picked up in their observed order, each by the worker that
+// frees first, and keep their observed run times. With equal jobs this is
+// ceil(jobs/w) waves × the job time. It returns the mean over the batches.
+func makespan(batches [][]int64, w int) time.Duration {
+	if len(batches) == 0 || w < 1 {
+		return 0
+	}
+	var sum float64
+	var free []int64 // a min-heap of the workers' free times
+	for _, b := range batches {
+		free = free[:0]
+		var end int64
+		for _, r := range b {
+			if len(free) < w {
+				free = append(free, r)
+				siftUp(free, len(free)-1)
+				end = max(end, r)
+				continue
+			}
+			free[0] += r
+			end = max(end, free[0])
+			siftDown(free, 0)
+		}
+		sum += float64(end)
+	}
+	return time.Duration(sum / float64(len(batches)))
+}
+
+func siftUp(h []int64, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= h[i] {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func siftDown(h []int64, i int) {
+	for {
+		l, m := 2*i+1, i
+		if l < len(h) && h[l] < h[m] {
+			m = l
+		}
+		if r := l + 1; r < len(h) && h[r] < h[m] {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h[m], h[i] = h[i], h[m]
+		i = m
+	}
+}
+
+// BatchPrediction is the batch-time model's answer for one worker count.
+type BatchPrediction struct {
+	Workers int           `json:"workers"`
+	Time    time.Duration `json:"time_ns"`
+	TimeMs  float64       `json:"time_ms"`
+}
+
+// batchModel predicts the mean batch time for worker counts from 1 to the
+// largest batch (every count to 16, then powers of two, the current count
+// and the largest batch), at most maxModelWorkers.
+func batchModel(batches [][]int64, workers, maxJobs int) []BatchPrediction {
+	out := []BatchPrediction{}
+	if len(batches) == 0 {
+		return out
+	}
+	top := min(max(maxJobs, workers, 1), maxModelWorkers)
+	var ws []int
+	for w := 1; w <= top; w++ {
+		if w <= 16 || w&(w-1) == 0 || w == workers || w == top {
+			ws = append(ws, w)
+		}
+	}
+	for _, w := range ws {
+		t := makespan(batches, w)
+		out = append(out, BatchPrediction{Workers: w, Time: t, TimeMs: ms(t)})
+	}
+	return out
+}
+
+// predicted returns the model's batch time at w workers (false when w was
+// not modelled).
+func predicted(m []BatchPrediction, w int) (time.Duration, bool) {
+	for _, p := range m {
+		if p.Workers == w {
+			return p.Time, true
+		}
+	}
+	return 0, false
 }
 
 // poolStats finishes the pool table, most queue wait first.
@@ -142,6 +326,13 @@ func (a *accumulator) poolStats() []PoolStats {
 		s.QueueWait = summarize(p.waits)
 		s.RunTime = summarize(p.runTimes)
 		s.Saturated = s.QueueShare >= saturatedQueueShare
+		s.IdleWaitShare = round4(ratio(float64(p.idleWait), float64(p.waitInRuns)))
+		s.CPUContention = s.Saturated && s.Workers > 0 && (s.IdleWaitShare >= contentionShare || (s.MaxJobsPerRun > 0 && s.MaxJobsPerRun <= s.Workers))
+		if p.runs > 0 {
+			s.BatchTime = time.Duration(p.wall / int64(p.runs))
+			s.BatchTimeMs = ms(s.BatchTime)
+		}
+		s.Model = batchModel(p.batches, s.Workers, s.MaxJobsPerRun)
 		s.RecommendedWorkers, s.Recommendation = recommendWorkers(s)
 		out = append(out, s)
 	}
@@ -157,21 +348,49 @@ func (a *accumulator) poolStats() []PoolStats {
 	return out
 }
 
-// recommendWorkers sizes a pool. By Little's law the mean number of jobs in
-// the system is arrival rate × time in system; a pool with that many workers
-// starts every job on arrival, so a saturated pool is told to grow to it
-// (never beyond the largest batch it was given). An idle pool is told to
-// shrink to its mean busy workers at the target utilisation.
+// workersFrom names where a pool's worker count was read.
+const workersFrom = "attribute pool.workers of the pool spans"
+
+// recommendWorkers sizes a pool, never beyond the largest batch it was
+// given. Queue wait that passed while workers were free (or in a pool that
+// never had more jobs than workers) is CPU contention: more workers would
+// not help. A saturated pool with batches is sized by the batch-time model:
+// the fewest workers that reach the shortest predicted batch time, if that
+// is at least makespanGain shorter than now; an idle one shrinks to the
+// fewest workers that keep the predicted batch time. Without batches (jobs
+// that are trace roots), Little's law sizes it: the mean number of jobs in
+// the system is arrival rate × time in system.
 func recommendWorkers(s PoolStats) (int, string) {
-	wait := time.Duration(s.QueueWait.Mean)
+	wait := dur(s.QueueWait.Mean)
+	now, modelled := predicted(s.Model, s.Workers)
 	switch {
+	case s.CPUContention:
+		why := fmt.Sprintf("%.0f%% of the wait passed while a worker was free", 100*s.IdleWaitShare)
+		if s.MaxJobsPerRun > 0 && s.MaxJobsPerRun <= s.Workers {
+			why = fmt.Sprintf("the pool never had more than %s at once for its %s", plural(s.MaxJobsPerRun, "job"), plural(s.Workers, "worker"))
+		}
+		return s.Workers, fmt.Sprintf("pool %q: jobs wait %s on average for a worker (%.0f%% of their time in the pool), yet %s: this is CPU contention (the workers wait for a CPU), not a lack of workers; keep pool.workers at %d (%s) and give the process more CPU or run less beside it.",
+			s.Name, wait, 100*s.QueueShare, why, s.Workers, workersFrom)
+	case s.Saturated && s.Workers > 0 && modelled:
+		best := BatchPrediction{Workers: s.Workers, Time: now}
+		for _, p := range s.Model {
+			if p.Workers > s.Workers && p.Workers <= max(s.MaxJobsPerRun, s.Workers) && p.Time < best.Time {
+				best = p
+			}
+		}
+		if best.Workers > s.Workers && float64(best.Time) <= (1-makespanGain)*float64(now) {
+			return best.Workers, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); raise pool.workers from %d (%s) to %d: its batches of up to %s would take %s instead of %s (measured now: %s), by a model that runs each batch's jobs in order on the first free worker with their measured run times.",
+				s.Name, wait, 100*s.QueueShare, s.Workers, workersFrom, best.Workers, plural(s.MaxJobsPerRun, "job"), dur(best.Time), dur(now), dur(s.BatchTime))
+		}
+		return s.Workers, fmt.Sprintf("pool %q: jobs wait %s on average (%.0f%% of their time in the pool), but more workers would not shorten its batches of up to %s (%s predicted at %d workers); keep pool.workers at %d (%s) and make the jobs shorter instead.",
+			s.Name, wait, 100*s.QueueShare, plural(s.MaxJobsPerRun, "job"), dur(now), s.Workers, s.Workers, workersFrom)
 	case s.Saturated:
 		// Jobs spend (wait + run) / run times their run time in the pool,
 		// so by Little's law that many times the busy workers are needed.
 		factor := ratio(float64(s.QueueWait.Mean+s.RunTime.Mean), float64(s.RunTime.Mean))
 		if s.Workers == 0 && s.InSystem == 0 {
 			return 0, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); multiply pool.workers by %.1f (the worker count is not on the spans).",
-				s.Name, fmtDur(int64(wait)), 100*s.QueueShare, factor)
+				s.Name, wait, 100*s.QueueShare, factor)
 		}
 		need := s.InSystem
 		if need == 0 {
@@ -181,32 +400,30 @@ func recommendWorkers(s PoolStats) (int, string) {
 		if s.MaxJobsPerRun > 0 {
 			rec = min(rec, s.MaxJobsPerRun)
 		}
-		rec = max(rec, s.Workers+1)
+		if rec <= s.Workers {
+			break
+		}
 		return rec, fmt.Sprintf("pool %q is saturated: jobs wait %s on average for a worker (%.0f%% of their time in the pool); raise pool.workers from %d to %d (Little's law: %.1f jobs are in the pool on average).",
-			s.Name, fmtDur(int64(wait)), 100*s.QueueShare, s.Workers, rec, need)
+			s.Name, wait, 100*s.QueueShare, s.Workers, rec, need)
 	case s.Workers > 1 && s.Utilisation > 0 && s.Utilisation < idleUtilisation && s.QueueShare < saturatedQueueShare/2:
+		if modelled {
+			for _, p := range s.Model {
+				if p.Workers < s.Workers && float64(p.Time) <= (1+makespanGain/2)*float64(now) {
+					return p.Workers, fmt.Sprintf("pool %q is mostly idle (%.0f%% utilised); pool.workers could drop from %d (%s) to %d: its batches of up to %s would still take %s (%s now, by the batch model).",
+						s.Name, 100*s.Utilisation, s.Workers, workersFrom, p.Workers, plural(s.MaxJobsPerRun, "job"), dur(p.Time), dur(now))
+				}
+			}
+			break
+		}
 		rec := max(int(math.Ceil(s.Busy/targetUtilisation)), 1)
 		if rec < s.Workers {
-			return rec, fmt.Sprintf("pool %q is mostly idle (%.0f%% utilised); pool.workers could drop from %d to %d without queueing.",
-				s.Name, 100*s.Utilisation, s.Workers, rec)
+			return rec, fmt.Sprintf("pool %q is mostly idle (%.0f%% utilised); pool.workers could drop from %d (%s) to %d without queueing.",
+				s.Name, 100*s.Utilisation, s.Workers, workersFrom, rec)
 		}
 	}
 	return s.Workers, fmt.Sprintf("pool %q is sized right: jobs wait %s on average (%.0f%% of their time in the pool); keep pool.workers at %d.",
-		s.Name, fmtDur(int64(wait)), 100*s.QueueShare, s.Workers)
+		s.Name, wait, 100*s.QueueShare, s.Workers)
 }
 
-// fmtDur prints a duration rounded for people: "1.25s", "120ms", "850µs".
-func fmtDur(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d >= 10*time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= 10*time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Microsecond).String()
-}
+// fmtDur is dur for a duration in nanoseconds.
+func fmtDur(ns int64) string { return dur(time.Duration(ns)) }

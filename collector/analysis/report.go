@@ -37,6 +37,9 @@ type Report struct {
 	// Errors is what failures did to the requests: which stage's failures
 	// fail them, and how failed requests bend the latency figures.
 	Errors ErrorStats `json:"errors"`
+	// Streaming is the time to first token and stream duration of streamed
+	// model calls, per stage and model, and how much of the wait it is.
+	Streaming StreamingStats `json:"streaming"`
 	// Anomalies counts the spans whose place in their trace had to be
 	// interpreted: orphans, clock skew, fire-and-forget (package tracetree).
 	Anomalies TraceAnomalies `json:"anomalies"`
@@ -140,6 +143,19 @@ type PoolStats struct {
 	Busy        float64 `json:"busy"`
 	InSystem    float64 `json:"in_system"`
 	Saturated   bool    `json:"saturated"`
+	// IdleWaitShare is the share of the queue wait (in runs whose workers
+	// are known) that passed while fewer jobs ran than there were workers;
+	// CPUContention is set for a saturated pool whose wait is mostly such
+	// (≥ 50 %), or that never had more jobs at once than workers: the
+	// workers waited for a CPU, and more workers would not help.
+	IdleWaitShare float64 `json:"idle_wait_share"`
+	CPUContention bool    `json:"cpu_contention"`
+	// BatchTime is the mean measured wall time of a run (pool span); Model
+	// predicts it for other worker counts, up to the largest batch (see
+	// recommendWorkers).
+	BatchTime   time.Duration     `json:"batch_time_ns"`
+	BatchTimeMs float64           `json:"batch_time_ms"`
+	Model       []BatchPrediction `json:"batch_model"`
 	// RecommendedWorkers is the worker count that would serve the observed
 	// demand without queueing (or without idling); 0 if it cannot be
 	// derived.
@@ -171,6 +187,14 @@ type RetryStats struct {
 	// TokensLost and CostLostUSD are spent by failed attempts.
 	TokensLost  int64   `json:"tokens_lost"`
 	CostLostUSD float64 `json:"cost_lost_usd"`
+	// GiveUpRate is the share of analysed requests in which a call gave
+	// up; Caps predicts it for each attempt cap up to MaxAttempts, from the
+	// attempts each request's calls needed. RecommendedCap and
+	// Recommendation say what to do, with the predicted give-ups.
+	GiveUpRate     float64    `json:"give_up_rate"`
+	Caps           []RetryCap `json:"caps"`
+	RecommendedCap int        `json:"recommended_cap"`
+	Recommendation string     `json:"recommendation"`
 }
 
 // CostStats is the token use and cost of one stage and model.
@@ -254,7 +278,8 @@ type Finding struct {
 	// Severity is "critical" (≥ 50 % of slow-trace latency), "warning"
 	// (≥ 20 %) or "info".
 	Severity string `json:"severity"`
-	// Kind is "latency", "pool", "retry", "error" or "cost".
+	// Kind is "latency", "pool", "retry", "error", "ttft" (waiting for a
+	// streamed model call's first token dominates) or "cost".
 	Kind  string      `json:"kind"`
 	Stage spans.Stage `json:"stage"`
 	// Subject names the pool, retry operation or model when there is one.

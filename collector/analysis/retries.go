@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,12 @@ type retryAcc struct {
 	failedTime, backoff          int64
 	tokensLost                   int64
 	costLost                     float64
+	// needs holds, per trace with calls of the op, the most attempts one
+	// of them needed to succeed, or 0 when one gave up.
+	needs []int
+	// need is the current trace's, seen whether the op appeared in it.
+	need int
+	seen bool
 }
 
 func isAttempt(s *spans.Span) bool {
@@ -49,6 +56,14 @@ func (a *accumulator) isRetryCall(v int32) bool {
 // have run.
 func (a *accumulator) addRetries() {
 	tr := a.tree
+	defer func() {
+		for _, acc := range a.retries {
+			if acc.seen {
+				acc.needs = append(acc.needs, acc.need)
+				acc.seen, acc.need = false, 0
+			}
+		}
+	}()
 	for _, v := range tr.order {
 		if !a.isRetryCall(v) {
 			continue
@@ -112,6 +127,17 @@ func (a *accumulator) addRetries() {
 		if gaveUp {
 			acc.gaveUp++
 		}
+		switch {
+		case !acc.seen:
+			acc.seen, acc.need = true, attempts
+			if gaveUp {
+				acc.need = 0
+			}
+		case gaveUp:
+			acc.need = 0
+		case acc.need > 0:
+			acc.need = max(acc.need, attempts)
+		}
 	}
 }
 
@@ -148,6 +174,9 @@ func (a *accumulator) retryStats() []RetryStats {
 			s.LostPerCall = time.Duration(lost / int64(r.calls))
 			s.LostPerCallMs = ms(s.LostPerCall)
 		}
+		s.Caps = giveUpCurve(r.needs, len(a.results), r.maxAttempts)
+		s.GiveUpRate = s.Caps[len(s.Caps)-1].GiveUpRate
+		s.RecommendedCap, s.Recommendation = recommendRetries(s)
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(x, y RetryStats) int {
@@ -160,4 +189,63 @@ func (a *accumulator) retryStats() []RetryStats {
 		return strings.Compare(x.Op, y.Op)
 	})
 	return out
+}
+
+// giveUpTolerance is how much the share of requests giving up may grow
+// (in absolute terms) for a lower attempt cap to be recommended.
+const giveUpTolerance = 0.005
+
+// RetryCap is the predicted effect of capping an operation's attempts.
+type RetryCap struct {
+	Cap int `json:"cap"`
+	// GiveUpRate is the share of all analysed requests in which a call of
+	// the operation would give up under the cap: a call that needed more
+	// attempts than the cap to succeed, or that gave up anyway.
+	GiveUpRate float64 `json:"give_up_rate"`
+}
+
+// giveUpCurve predicts the give-up rate for caps 1 … maxAttempts from the
+// attempts each request's calls needed (at least one entry).
+func giveUpCurve(needs []int, traces, maxAttempts int) []RetryCap {
+	out := make([]RetryCap, 0, max(maxAttempts, 1))
+	for c := 1; c <= max(maxAttempts, 1); c++ {
+		n := 0
+		for _, k := range needs {
+			if k == 0 || k > c {
+				n++
+			}
+		}
+		out = append(out, RetryCap{Cap: c, GiveUpRate: round4(ratio(float64(n), float64(traces)))})
+	}
+	return out
+}
+
+// recommendRetries picks the lowest attempt cap whose predicted give-up rate
+// is within giveUpTolerance of today's, and says what it does to give-ups.
+// Today's cap is not on the spans: the most attempts seen in one call
+// stands for it.
+func recommendRetries(s RetryStats) (int, string) {
+	now := s.GiveUpRate
+	cap := s.MaxAttempts
+	for _, c := range s.Caps {
+		if c.GiveUpRate <= now+giveUpTolerance {
+			cap = c.Cap
+			break
+		}
+	}
+	failRate := ratio(float64(s.FailedAttempts), float64(s.Attempts))
+	src := fmt.Sprintf("now up to %d: the most attempts seen in one call, from the retry.attempt spans", s.MaxAttempts)
+	lead := fmt.Sprintf("%.0f%% of %s attempts fail, costing %s per call; fix the failing %s dependency or route to a fallback", 100*failRate, quote(s.Op), dur(s.LostPerCall), s.Stage)
+	if s.GaveUp*2 >= s.Calls {
+		lead = fmt.Sprintf("%s fails for good in %d of %d calls, so retrying does not help: fix or replace the failing %s dependency", quote(s.Op), s.GaveUp, s.Calls, s.Stage)
+	}
+	if cap < s.MaxAttempts {
+		return cap, fmt.Sprintf("%s, and cap attempts at %d (%s): requests that give up would go from %.1f%% to %.1f%% (predicted from the attempts each call needed).",
+			lead, cap, src, 100*now, 100*s.Caps[cap-1].GiveUpRate)
+	}
+	if s.MaxAttempts > 1 {
+		return s.MaxAttempts, fmt.Sprintf("%s; keep the cap at %d (%s): at %d, requests that give up would go from %.1f%% to %.1f%%.",
+			lead, s.MaxAttempts, src, s.MaxAttempts-1, 100*now, 100*s.Caps[s.MaxAttempts-2].GiveUpRate)
+	}
+	return s.MaxAttempts, lead + "."
 }

@@ -59,7 +59,11 @@ func TestRetryAmplification(t *testing.T) {
 		if f.Kind != "retry" || f.Stage != spans.StageRetry || f.Subject != "llm.complete" || f.Score != msDur(600) || f.Severity != "critical" {
 			t.Fatalf("first finding = %+v", f)
 		}
-		if !strings.Contains(f.Recommendation, "cap attempts") || len(f.Exemplars) != 1 {
+		// Every call needed its 3 attempts: a lower cap would fail them all.
+		if len(s.Caps) != 3 || s.Caps[0].GiveUpRate != 1 || s.Caps[1].GiveUpRate != 1 || s.Caps[2].GiveUpRate != 0 || s.RecommendedCap != 3 {
+			t.Fatalf("caps %+v, recommended %d", s.Caps, s.RecommendedCap)
+		}
+		if !strings.Contains(f.Recommendation, "keep the cap at 3 (now up to 3: the most attempts seen in one call, from the retry.attempt spans): at 2, requests that give up would go from 0.0% to 100.0%") || len(f.Exemplars) != 1 {
 			t.Fatalf("retry finding recommendation %q exemplars %d", f.Recommendation, len(f.Exemplars))
 		}
 	}
@@ -80,5 +84,83 @@ func TestRetryGiveUpsWithoutAttemptSpans(t *testing.T) {
 	// Calls that gave up failed all 4 attempts, the others 3.
 	if s.Calls != 4 || s.Attempts != 16 || s.GaveUp != 2 || s.FailedAttempts != 14 || s.Backoff != msDur(120) {
 		t.Fatalf("retry stats = %+v", s)
+	}
+}
+
+func TestRetryCapPredictsGiveUps(t *testing.T) {
+	// 200 requests, one call each: 150 succeed at once, 40 at the 2nd
+	// attempt, 7 at the 3rd, 1 at the 4th, and 2 give up after 4.
+	var traces []Trace
+	add := func(n, attempts int, gaveUp bool) {
+		for range n {
+			b := newTrace()
+			q := b.span(nil, "query", spans.StageQuery, 0, 100)
+			b.span(q, "retry llm", spans.StageRetry, 0, 100, spans.String(spans.KeyRetryOp, "llm"),
+				spans.Int(spans.KeyRetryAttempts, attempts), spans.Bool(spans.KeyRetryGaveUp, gaveUp), spans.Int64(spans.KeyRetryBackoffNanos, int64(msDur(5*float64(attempts-1)))))
+			traces = append(traces, b.trace())
+		}
+	}
+	add(150, 1, false)
+	add(40, 2, false)
+	add(7, 3, false)
+	add(1, 4, false)
+	add(2, 4, true)
+	s := Analyze(traces).Retries[0]
+	want := []RetryCap{{1, 0.25}, {2, 0.05}, {3, 0.015}, {4, 0.01}}
+	if len(s.Caps) != 4 || s.GiveUpRate != 0.01 || s.GaveUp != 2 {
+		t.Fatalf("retry stats = %+v", s)
+	}
+	for i, w := range want {
+		if s.Caps[i] != w {
+			t.Errorf("cap %d: %+v, want %+v", i+1, s.Caps[i], w)
+		}
+	}
+	// Cap 3 adds half a point of give-ups (the tolerance); cap 2 four.
+	if s.RecommendedCap != 3 || !strings.Contains(s.Recommendation,
+		"cap attempts at 3 (now up to 4: the most attempts seen in one call, from the retry.attempt spans): requests that give up would go from 1.0% to 1.5%") {
+		t.Fatalf("recommendation %d %q", s.RecommendedCap, s.Recommendation)
+	}
+}
+
+func TestTopKAdviceReadsTheQuerysSetting(t *testing.T) {
+	// As the engine writes it: the query asks for top_k 10, the hybrid
+	// retriever for 10, and its two inner retrievers for 2 × 10 candidates
+	// each through a pool.
+	var traces []Trace
+	for range 5 {
+		b := newTrace()
+		q := b.span(nil, "query", spans.StageQuery, 0, 100, spans.Int(spans.KeyRetrievalTopK, 10), spans.Int(spans.KeyRerankTopN, 3))
+		h := b.span(q, "retrieve", spans.StageRetrieve, 0, 90, spans.Int(spans.KeyRetrievalTopK, 10))
+		p := b.span(h, "pool hybrid", spans.StagePool, 0, 90, spans.String(spans.KeyPoolName, "hybrid"), spans.Int(spans.KeyPoolWorkers, 2))
+		for j := range 2 {
+			job := b.span(p, "job", spans.StagePool, 0, 90, spans.Int(spans.KeyPoolJob, j), spans.Int64(spans.KeyPoolQueueNanos, 0), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(90))))
+			b.span(job, "retrieve", spans.StageRetrieve, 0, 90, spans.Int(spans.KeyRetrievalTopK, 20))
+		}
+		b.span(q, "llm", spans.StageLLM, 90, 100)
+		traces = append(traces, b.trace())
+	}
+	r := Analyze(traces)
+	var rec string
+	for _, f := range r.Findings {
+		if f.Stage == spans.StageRetrieve && f.Kind == "latency" {
+			rec = f.Recommendation
+		}
+	}
+	if !strings.Contains(rec, "lower retrieval.top_k from 10 (attribute retrieval.top_k of the query spans) to 5") {
+		t.Fatalf("retrieve advice %q", rec)
+	}
+	// Without the query's attribute, the outermost retrieve span's 10, not
+	// the inner retrievers' 20.
+	for _, tr := range traces {
+		tr.Spans[0].Attrs = nil
+	}
+	rec = ""
+	for _, f := range Analyze(traces).Findings {
+		if f.Stage == spans.StageRetrieve && f.Kind == "latency" {
+			rec = f.Recommendation
+		}
+	}
+	if !strings.Contains(rec, "from 10 (attribute retrieval.top_k of the outermost retrieve spans) to 5") {
+		t.Fatalf("retrieve advice without the query's top_k: %q", rec)
 	}
 }

@@ -26,6 +26,7 @@ const (
 	textUnpriced  = "No price for:"
 	textErrors    = "Errors:"
 	textAnomalies = "Spans read with care"
+	textStreaming = "Streamed model calls"
 	textFindings  = "Findings:"
 )
 
@@ -151,6 +152,8 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		}
 	}
 
+	r.writeStreaming(w)
+
 	if e := r.Errors; e.FailedTraces > 0 || e.TracesWithErrors > 0 {
 		fmt.Fprintf(w, "\n%s %d of %d requests failed (%s), %d had a failed span, %d failed through a retry that gave up; successful requests p50 %s p95 %s, failed p50 %s (failures shift the p95 by %s)\n",
 			textErrors, e.FailedTraces, r.Traces, pct(e.FailureRate), e.TracesWithErrors, e.GaveUp, dur(e.Succeeded.P50), dur(e.Succeeded.P95), dur(e.Failed.P50), dur(e.P95Shift))
@@ -209,13 +212,21 @@ func dur(d time.Duration) string {
 	case d < time.Millisecond-500: // rounds to under 1000µs
 		s = fmt.Sprintf("%dµs", (d+500)/time.Microsecond)
 	case d < 10*time.Millisecond:
-		s = fmt.Sprintf("%.2fms", float64(d)/1e6)
+		s = trimZeros(fmt.Sprintf("%.2f", float64(d.Round(10*time.Microsecond))/1e6)) + "ms"
 	case d < time.Second:
-		s = fmt.Sprintf("%.1fms", float64(d)/1e6)
+		s = trimZeros(fmt.Sprintf("%.1f", float64(d.Round(100*time.Microsecond))/1e6)) + "ms"
 	default:
-		s = fmt.Sprintf("%.2fs", float64(d)/1e9)
+		s = trimZeros(fmt.Sprintf("%.2f", float64(d.Round(10*time.Millisecond))/1e9)) + "s"
 	}
 	return neg + s
+}
+
+// trimZeros drops a decimal's trailing zeros: "4.00" → "4", "1.20" → "1.2".
+func trimZeros(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }
 
 // pct prints a fraction as a percentage.

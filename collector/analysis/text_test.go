@@ -41,6 +41,7 @@ var textSections = map[string]string{
 	"E2E": textE2E, "Stages": textStages, "CriticalPath": textPath, "Pools": textPools, "Retries": textRetries,
 	"Cost": textCost, "CostTotalUSD": " in all", "UnpricedModels": textUnpriced, "Tail": textTail, "WhatIf": textWhatIf,
 	"Gains": textGains, "Errors": textErrors, "Anomalies": textAnomalies, "Weighting": textWeighting, "Findings": textFindings,
+	"Streaming": textStreaming,
 }
 
 func TestWriteTextCarriesEverySection(t *testing.T) {
@@ -61,7 +62,9 @@ func TestWriteTextCarriesEverySection(t *testing.T) {
 			o := newTrace()
 			q := o.span(nil, "query", spans.StageQuery, 0, 100)
 			o.span(&spans.Span{SpanID: spans.SpanID{0xee}}, "llm", spans.StageLLM, 10, 90+float64(i))
-			_ = q
+			// A streamed call: its time to first token is analysed.
+			o.span(q, "llm stream", spans.StageLLM, 91+float64(i), 99+float64(i),
+				spans.Bool("llm.stream", true), spans.Int64("llm.ttft_ns", 3_000_000))
 			traces = append(traces, o.trace())
 		}
 	}
@@ -94,8 +97,8 @@ func TestTextDurationsStayReadable(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "0"}, {850, "850ns"}, {27 * time.Microsecond, "27µs"}, {27_400, "27µs"}, {410 * time.Microsecond, "410µs"}, {999_499, "999µs"}, {999_600, "1.00ms"},
-		{3_414_000, "3.41ms"}, {182_449_000, "182.4ms"}, {1_204_000_000, "1.20s"}, {-9 * time.Microsecond, "-9µs"},
+		{0, "0"}, {850, "850ns"}, {27 * time.Microsecond, "27µs"}, {27_400, "27µs"}, {410 * time.Microsecond, "410µs"}, {999_499, "999µs"}, {999_600, "1ms"},
+		{3_414_000, "3.41ms"}, {182_449_000, "182.4ms"}, {1_204_000_000, "1.2s"}, {-9 * time.Microsecond, "-9µs"},
 	} {
 		if got := dur(c.d); got != c.want {
 			t.Errorf("dur(%d) = %q, want %q", c.d, got, c.want)

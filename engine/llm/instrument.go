@@ -25,7 +25,7 @@ func (in *instrument) startAttrs(req Request, stream bool) []spans.Attribute {
 	return []spans.Attribute{
 		spans.String(spans.KeyLLMModel, in.model),
 		spans.String(spans.KeyLLMProvider, in.provider),
-		spans.Bool("llm.stream", stream),
+		spans.Bool(spans.KeyLLMStream, stream),
 		spans.String(KeyGenAIOperationName, "chat"),
 		spans.String(KeyGenAIProviderName, in.provider),
 		spans.String(KeyGenAIRequestModel, in.model),

@@ -116,6 +116,25 @@ func TestTimeToFirstToken(t *testing.T) {
 	}
 }
 
+func TestStreamedFirstToken(t *testing.T) {
+	for _, c := range []struct {
+		attrs []spans.Attribute
+		want  time.Duration
+		ok    bool
+	}{
+		{[]spans.Attribute{spans.Bool("llm.stream", true), num("llm.ttft_ns", 2000000)}, 2 * time.Millisecond, true},
+		// Not streamed: the "first token" is the whole answer.
+		{[]spans.Attribute{spans.Bool("llm.stream", false), num("llm.ttft_ns", 2000000)}, 0, false},
+		{[]spans.Attribute{spans.Float64("ai.response.msToFirstChunk", 40.5)}, 40500 * time.Microsecond, true},
+		{[]spans.Attribute{spans.Bool("llm.stream", true)}, 0, false},
+	} {
+		got, ok := semconv.StreamedFirstToken(&spans.Span{Attrs: c.attrs})
+		if got != c.want || ok != c.ok {
+			t.Errorf("StreamedFirstToken(%v) = %v %v, want %v %v", c.attrs, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 func TestAliasesOnlyDescribeStagescopeKeys(t *testing.T) {
 	s := &spans.Span{Stage: spans.StageLLM, Attrs: []spans.Attribute{str("llm.model", "m"), num("llm.prompt_tokens", 3)}}
 	got := map[string]string{}

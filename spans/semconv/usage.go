@@ -90,4 +90,21 @@ func TimeToFirstToken(s *spans.Span) (time.Duration, bool) {
 	return 0, false
 }
 
+// StreamedFirstToken returns the time to first token of a call whose
+// answer was streamed: TimeToFirstToken of a span with llm.stream true, or,
+// without llm.stream, of any span that reports one (the Vercel AI SDK writes
+// ai.response.msToFirstChunk on streams only). A call with llm.stream false
+// has no first token apart from its whole answer, so it reports none.
+func StreamedFirstToken(s *spans.Span) (time.Duration, bool) {
+	for i := len(s.Attrs) - 1; i >= 0; i-- {
+		if a := s.Attrs[i]; a.Key == spans.KeyLLMStream && a.Value.Kind() == spans.KindBool {
+			if !a.Value.AsBool() {
+				return 0, false
+			}
+			break
+		}
+	}
+	return TimeToFirstToken(s)
+}
+
 func parseNumber(s string) (float64, error) { return strconv.ParseFloat(s, 64) }

@@ -1,10 +1,13 @@
 // Compare: two windows or two benchmark runs side by side, with per-stage
-// deltas, a significance test and flagged regressions.
+// deltas, a significance test with an effect-size floor, flagged
+// regressions, a typical trace of each side, and the runs' settings that
+// differ. Setting names and values come from stored run configs and are only
+// ever set as text.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
-import { ms, num, pct } from '../format.js';
-import { withService } from '../scope.js';
+import { ms, num, shortID } from '../format.js';
+import { hashFor, withService } from '../scope.js';
 
 const keys = ['base_from', 'base_to', 'cand_from', 'cand_to', 'base_run', 'cand_run'];
 
@@ -49,18 +52,35 @@ export async function render(view, ctx) {
   view.appendChild(el('p', { id: 'compare-verdict', class: regs.length ? 'msg error' : 'msg info',
     text: regs.length ? `Regressed: ${regs.join(', ')}` : 'No stage regressed significantly.' }));
   const rows = [{ ...(cmp.e2e || {}), stage: 'end-to-end' }, ...(cmp.stages || [])];
-  view.appendChild(section(`Per-stage self time per trace (Mann–Whitney U, significant below p = ${cmp.significance})`, table([
+  const floor = `max(${Math.round((cmp.regression_threshold || 0) * 100)} % of the baseline, ${ms(cmp.min_effect_ms)})`;
+  view.appendChild(section('Per-stage self time per trace', el('p', { class: 'muted', id: 'compare-rule',
+    text: `A stage regressed or improved when the Mann–Whitney U test is significant (p < ${cmp.significance}) and its p50 or p95 moved by at least ${floor}; a significant change below that is marked "below floor".` }), table([
     { label: 'Stage', value: s => el('span', { class: 'stage', dataset: { stage: s.stage }, text: s.stage }) },
-    { label: 'Baseline mean', class: 'num', value: s => ms(s.baseline_mean_ms) },
-    { label: 'Candidate mean', class: 'num', value: s => ms(s.candidate_mean_ms) },
+    { label: 'Baseline p50', class: 'num', value: s => ms(s.baseline_p50_ms) },
+    { label: 'Candidate p50', class: 'num', value: s => ms(s.candidate_p50_ms) },
     { label: 'Baseline p95', class: 'num', value: s => ms(s.baseline_p95_ms) },
     { label: 'Candidate p95', class: 'num', value: s => ms(s.candidate_p95_ms) },
-    { label: 'Delta', class: 'num', value: s => (s.delta_ms > 0 ? '+' : '') + ms(s.delta_ms) },
-    { label: 'Change', class: 'num', value: s => (s.change > 0 ? '+' : '') + pct(s.change) },
+    { label: 'Mean change', class: 'num change', value: s => s.change_text || '' },
     { label: 'p', class: 'num', value: s => s.test ? s.test.p.toPrecision(2) : '–' },
     { label: 'Verdict', value: s => s.regressed ? el('span', { class: 'badge bad', text: 'regressed' })
-      : s.improved ? el('span', { class: 'badge good', text: 'improved' }) : (s.significant ? 'changed' : '') },
+      : s.improved ? el('span', { class: 'badge good', text: 'improved' })
+      : (s.significant ? el('span', { class: 'muted', title: `moved ${ms(s.effect_ms)}, under the floor of ${ms(s.effect_floor_ms)}`, text: 'below floor' }) : '') },
+    { label: 'Typical traces', class: 'typical', value: s => s.exemplars ? [
+      el('a', { href: hashFor('trace', s.exemplars.baseline), class: 'mono exemplar base', title: 'a typical baseline trace', text: shortID(s.exemplars.baseline) }),
+      ' → ',
+      el('a', { href: hashFor('trace', s.exemplars.candidate), class: 'mono exemplar cand', title: 'a typical candidate trace', text: shortID(s.exemplars.candidate) })] : '' },
   ], rows, { class: 'compare-table', rowData: s => ({ stage: s.stage }) })));
+  if (cmp.config_compared || cmp.config_error) {
+    const diff = cmp.config_diff || [];
+    view.appendChild(section('Run settings that differ', el('div', { id: 'config-diff' },
+      cmp.config_error ? message(cmp.config_error, 'error')
+        : diff.length ? table([
+          { label: 'Setting', class: 'mono', value: d => d.key },
+          { label: 'Baseline', class: 'mono', value: d => d.baseline === undefined ? '(absent)' : d.baseline },
+          { label: 'Candidate', class: 'mono', value: d => d.candidate === undefined ? '(absent)' : d.candidate },
+        ], diff, { class: 'config-diff' })
+          : message('The two runs have the same configuration.'))));
+  }
   const findings = cmp.findings || [];
   if (findings.length) {
     view.appendChild(section('What to do', el('ol', { class: 'findings' }, findings.map(f =>

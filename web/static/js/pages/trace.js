@@ -70,6 +70,12 @@ function row(s, total, segs, traceStartMs, details) {
     const w = Math.max(0.1, (seg.duration_ms / total) * 100);
     return el('div', { class: 'wf-cp', style: { left: l + '%', width: w + '%' }, title: 'critical path: ' + ms(seg.duration_ms) + ' charged to ' + seg.charged_to });
   });
+  // A streamed model call: mark where its first token came.
+  const ft = s.first_token;
+  if (ft) {
+    const l = Math.min(100, Math.max(0, ((s.offset_ms + ft.ttft_ms) / total) * 100));
+    marks.push(el('div', { class: 'wf-ttft', style: { left: l + '%' }, title: 'first token after ' + ms(ft.ttft_ms) }));
+  }
   const label = el('div', { class: 'wf-label', style: { 'padding-left': (0.3 + s.depth * 1.1) + 'em' } },
     s.critical ? el('span', { class: 'cp-dot', title: 'on the critical path' }) : null,
     el('span', { class: 'span-name', text: s.name }),
@@ -110,6 +116,12 @@ function showDetails(node, s) {
     kv('Start offset', ms(s.offset_ms)), kv('Duration', ms(s.duration_ms)), kv('Self time', ms(s.self_ms)),
     kv('On critical path', s.critical ? ms(s.critical_ms) : 'no'),
   ));
+  if (s.first_token) {
+    node.appendChild(el('h3', { text: 'Streaming' }));
+    node.appendChild(el('dl', { class: 'kv first-token' },
+      kv('Time to first token', ms(s.first_token.ttft_ms)),
+      kv('Stream after first token', ms(s.first_token.stream_ms))));
+  }
   if (s.error) node.appendChild(el('p', { class: 'msg error span-error', text: s.error }));
   if (s.tokens) {
     const tk = s.tokens;

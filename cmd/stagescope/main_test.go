@@ -187,7 +187,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		"serve":         {"-addr", "-data", "-token", "-export-jaeger", "-jaeger-ui", "-retention-age", "-retention-mb", "STAGESCOPE_ADDR", "STAGESCOPE_DATA", "OTEL_SERVICE_NAME"},
 		"demo":          {"-addr", "-data", "-plant", "-duration", "-queries", "-workers", "-export-jaeger", "-llm-latency"},
 		"bench":         {"-top-k", "-top-n", "-modes", "-workers", "-questions", "-seed", "-data", "-json"},
-		"report":        {"-data", "-run", "-from", "-to", "-since", "-json", "-jaeger", "-service"},
+		"report":        {"-data", "-run", "-from", "-to", "-since", "-json", "-jaeger", "-service", "-prices", "STAGESCOPE_PRICES"},
 		"export jaeger": {"-data", "-run", "-trace", "-from", "-to", "-service", "-default-service", "-protocol", "-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "thrift"},
 	}
 	for name, flags := range cases {

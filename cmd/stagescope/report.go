@@ -46,6 +46,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	)
 	registerData(fs, &data)
 	win.register(fs)
+	var prices pricesFlag
+	prices.register(fs)
 	var (
 		run       = fs.String("run", "", "analyse the traces of this run `id` (see the Runs page or bench's output)")
 		limit     = fs.Int("limit", defaultReportLimit, "draw at most this many traces by trace-id hash, plus the slow ones (from Jaeger: the newest this many)")
@@ -66,6 +68,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *slowQ <= 0 || *slowQ >= 1 {
 		return usagef("report", "--slow-quantile must be between 0 and 1")
+	}
+	aopts, err := prices.options("report")
+	if err != nil {
+		return err
 	}
 	var traces []analysis.Trace
 	var info collector.SampleInfo
@@ -109,7 +115,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// The sample holds every slow trace but only a hash-drawn fraction of
 	// the others: weighted back to the window (a no-op when every trace was
 	// read, and for Jaeger, whose reader draws no hash sample).
-	rep := analysis.Analyze(traces, analysis.WithSlowQuantile(*slowQ), analysis.WithSample(info.SlowThreshold, info.HashRate))
+	rep := analysis.Analyze(traces, append(aopts, analysis.WithSlowQuantile(*slowQ), analysis.WithSample(info.SlowThreshold, info.HashRate))...)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -34,9 +34,13 @@ type serveFlags struct {
 	retentionAge                                       time.Duration
 	retentionMB                                        int64
 	shutdownTimeout                                    time.Duration
+	prices                                             pricesFlag
+	cmd                                                string // serve or demo, for usage errors
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
+	f.cmd = fs.Name()
+	f.prices.register(fs)
 	fs.StringVar(&f.addr, "addr", env(handlers.DefaultAddr, "STAGESCOPE_ADDR"),
 		"listen `address` of the dashboard, the API and OTLP/HTTP ingest (POST /v1/traces); port 0 picks a free one [STAGESCOPE_ADDR]")
 	registerData(fs, &f.data)
@@ -108,6 +112,10 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	if f.token == "" {
 		f.token = os.Getenv("STAGESCOPE_TOKEN") // not a flag default: --help must not print it
 	}
+	prices, err := f.prices.table(f.cmd)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(f.data)
 	if err != nil {
 		return nil, err
@@ -121,6 +129,9 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	}
 	n := &node{store: st, coll: collector.New(st, copts...), timeout: f.shutdownTimeout, served: make(chan error, 1)}
 	hopts := []handlers.Option{handlers.WithToken(f.token)}
+	if prices != nil {
+		hopts = append(hopts, handlers.WithPriceTable(prices))
+	}
 	if f.jaegerUI != "" {
 		hopts = append(hopts, handlers.WithJaegerUI(f.jaegerUI))
 	}

@@ -328,7 +328,7 @@ func (a *accumulator) costFindings(rep *Report) []Finding {
 		out = append(out, Finding{Kind: "cost", Severity: "info", Stage: spans.StageOther, Exemplars: []spans.TraceID{},
 			Title:          "no price for " + plural(len(rep.UnpricedModels), "model"),
 			Detail:         "No price is configured for: " + strings.Join(rep.UnpricedModels, ", ") + ".",
-			Recommendation: "add these models to the price table (analysis.WithPriceTable) so their cost is counted."})
+			Recommendation: "add these models to the price table (a JSON file given to --prices or STAGESCOPE_PRICES, or analysis.WithPriceTable) so their cost is counted."})
 	}
 	return out
 }

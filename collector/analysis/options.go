@@ -1,6 +1,10 @@
 package analysis
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"math"
 	"strings"
@@ -224,4 +228,36 @@ func (c *config) priceFor(model string) (Price, bool) {
 		}
 	}
 	return best, bestLen >= 0
+}
+
+// ReadPrices reads a price table in JSON — model name → price:
+//
+//	{"gpt-4o": {"prompt_per_mtok": 2.5, "completion_per_mtok": 10}}
+//
+// and returns it added to the built-in table (DefaultPrices), its entries
+// replacing built-in ones of the same name. Unknown fields, negative or
+// non-finite prices and an empty model name are errors that say where.
+func ReadPrices(r io.Reader) (map[string]Price, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var table map[string]Price
+	if err := dec.Decode(&table); err != nil {
+		return nil, fmt.Errorf("price table: %w (want {\"model\": {\"prompt_per_mtok\": 2.5, \"completion_per_mtok\": 10}})", err)
+	}
+	if dec.More() {
+		return nil, errors.New("price table: more than one JSON value")
+	}
+	out := DefaultPrices()
+	for model, p := range table {
+		if strings.TrimSpace(model) == "" {
+			return nil, errors.New("price table: an empty model name")
+		}
+		for _, v := range []float64{p.PromptPerMTok, p.CompletionPerMTok} {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("price table: model %q: price %v is not a non-negative number of dollars per million tokens", model, v)
+			}
+		}
+		out[model] = p
+	}
+	return out, nil
 }

@@ -122,7 +122,7 @@ func TestPlantedBottleneckInTheRealEngineIsNamedFirst(t *testing.T) {
 		{name: "retry storm", want: spans.StageRetry, kind: "retry",
 			run: ask(newEngine(
 				query.WithFaults(map[spans.Stage]*faultinject.Injector{spans.StageLLM: faultinject.New(faultinject.WithErrorRate(0.7), faultinject.WithSeed(7))}),
-				query.WithRetryOptions(retry.WithMaxTries(8), retry.WithMinBackoff(4*time.Millisecond), retry.WithMaxBackoff(20*time.Millisecond), retry.WithSeed(3)),
+				query.WithRetryOptions(retry.WithMaxTries(8), retry.WithMinBackoff(15*time.Millisecond), retry.WithMaxBackoff(60*time.Millisecond), retry.WithSeed(3)),
 			))},
 		{name: "pool saturation", want: spans.StagePool, kind: "pool",
 			run: func(ctx context.Context) {

@@ -44,7 +44,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		firstTok  = fs.Duration("llm-latency", 0, "simulated model latency before the first token")
 		tokLat    = fs.Duration("token-latency", 0, "simulated model latency per completion token")
 		noStore   = fs.Bool("no-store", false, "do not store runs and spans in the database")
-		asJSON    = fs.Bool("json", false, "print the results as JSON instead of a table")
+		asJSON    = fs.Bool("json", false, "print the results as JSON (snake_case keys, milliseconds in _ms fields) instead of a table")
+		quiet     = fs.Bool("quiet", false, "no progress on stderr (by default a bar on a terminal, else a line per configuration)")
 	)
 	registerData(fs, &data)
 	fs.Var(&plant, "plant", plantHelp)
@@ -79,28 +80,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("bench", "no Go root: pass --goroot or set GOROOT")
 	}
 
-	started := time.Now()
-	copts := []corpus.Option{corpus.WithSeed(*seed), corpus.WithQuestions(*questions)}
-	if ps := stringList(*packages); len(ps) > 0 {
-		copts = append(copts, corpus.WithPackages(ps...))
-	}
-	model := llm.NewExtractive(llm.WithFirstTokenLatency(*firstTok), llm.WithTokenLatency(*tokLat))
-	fmt.Fprintln(stderr, "stagescope: indexing the Go standard library's doc comments…")
-	p, err := query.NewGoPipeline(ctx, *goroot, model, copts, nil)
-	if err != nil {
-		return fmt.Errorf("cannot build the pipeline: %w", err)
-	}
-	fmt.Fprintf(stderr, "stagescope: %d documents, %d questions, %d configurations (indexed in %v)\n",
-		len(p.Corpus.Documents), len(p.Corpus.Questions), len(grid.Configs()), time.Since(started).Round(time.Millisecond))
-
-	var opts []bench.Option
-	if plant.faults != nil {
-		opts = append(opts, bench.WithEngineOptions(query.WithFaults(plant.faults)))
-	}
-	if bar := progressBar(len(grid.Configs())*len(p.Corpus.Questions), stderr); bar != nil {
-		opts = append(opts, bench.WithProgress(func(done, _ int) { _ = bar.Set(done) }))
-		defer func() { _ = bar.Finish() }()
-	}
+	// Open the database before the minutes of indexing, so that a data
+	// directory that cannot be written fails at once.
 	var n *node
 	if !*noStore {
 		st, err := openStore(data)
@@ -108,13 +89,57 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		n = &node{store: st, coll: collector.New(st, collector.WithService("stagescope-bench")), timeout: defaultShutdownTimeout}
+	}
+	closeNode := func() error {
+		if n == nil {
+			return nil
+		}
+		return n.close(io.Discard)
+	}
+	progress := stderr
+	if *quiet {
+		progress = io.Discard
+	}
+
+	started := time.Now()
+	copts := []corpus.Option{corpus.WithSeed(*seed), corpus.WithQuestions(*questions)}
+	if ps := stringList(*packages); len(ps) > 0 {
+		copts = append(copts, corpus.WithPackages(ps...))
+	}
+	model := llm.NewExtractive(llm.WithFirstTokenLatency(*firstTok), llm.WithTokenLatency(*tokLat))
+	fmt.Fprintln(progress, "stagescope: indexing the Go standard library's doc comments…")
+	p, err := query.NewGoPipeline(ctx, *goroot, model, copts, nil)
+	if err != nil {
+		return errors.Join(fmt.Errorf("cannot build the pipeline: %w", err), closeNode())
+	}
+	configs := len(grid.Configs())
+	fmt.Fprintf(progress, "stagescope: %d documents, %d questions, %d configurations (indexed in %v)\n",
+		len(p.Corpus.Documents), len(p.Corpus.Questions), configs, time.Since(started).Round(time.Millisecond))
+
+	var opts []bench.Option
+	if plant.faults != nil {
+		opts = append(opts, bench.WithEngineOptions(query.WithFaults(plant.faults)))
+	}
+	perConfig := len(p.Corpus.Questions)
+	if bar := progressBar(configs*perConfig, progress); bar != nil {
+		opts = append(opts, bench.WithProgress(func(done, _ int) { _ = bar.Set(done) }))
+		defer func() { _ = bar.Finish() }()
+	} else if !*quiet {
+		// Not a terminal (a pipe, a CI log): a line per configuration.
+		sweepStart := time.Now()
+		opts = append(opts, bench.WithProgress(func(done, total int) {
+			if perConfig > 0 && done%perConfig == 0 {
+				fmt.Fprintf(progress, "stagescope: %d of %d configurations done (%d of %d queries, %v)\n",
+					done/perConfig, configs, done, total, time.Since(sweepStart).Round(time.Second))
+			}
+		}))
+	}
+	if n != nil {
 		n.attachPipeline()
-		opts = append(opts, bench.WithRecorder(storeRecorder{st}))
+		opts = append(opts, bench.WithRecorder(storeRecorder{n.store}))
 	}
 	results, err := bench.Sweep(ctx, bench.SetupFromPipeline(p, model, *seed), grid, opts...)
-	if n != nil {
-		err = errors.Join(err, n.close(io.Discard))
-	}
+	err = errors.Join(err, closeNode())
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +18,11 @@ type benchResult struct {
 		Mode    string `json:"mode"`
 		Workers int    `json:"workers"`
 	}
-	RunID   string
-	HitRate float64
-	MRR     float64
-	OnFront bool
+	RunID   string  `json:"run_id"`
+	HitRate float64 `json:"hit_rate"`
+	MRR     float64 `json:"mrr"`
+	P95Ms   float64 `json:"p95_ms"`
+	OnFront bool    `json:"on_pareto_front"`
 }
 
 func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
@@ -43,7 +45,7 @@ func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
 		if a.Config != b.Config || a.HitRate != b.HitRate || a.MRR != b.MRR {
 			t.Fatalf("sweep differs at %d: %+v vs %+v", i, a, b)
 		}
-		if a.HitRate <= 0 || a.MRR <= 0 || a.RunID == "" || a.RunID == b.RunID {
+		if a.HitRate <= 0 || a.MRR <= 0 || a.RunID == "" || a.RunID == b.RunID || a.P95Ms <= 0 {
 			t.Fatalf("result %+v (second run id %s)", a, b.RunID)
 		}
 		if a.OnFront {
@@ -54,7 +56,7 @@ func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
 		t.Fatal("no configuration on the Pareto front")
 	}
 
-	st, err := collector.OpenSQLite(filepath.Join(data, databaseFile))
+	st, err := collector.OpenSQLite(filepath.Join(data, databaseFile), collector.WithReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +96,44 @@ func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
 		t.Fatalf("run %s has %d spans in %d traces", want.RunID, spansOf, len(page.Traces))
 	}
 
-	table := mustRun(t, nil, "bench", "--no-store", "--packages", "strings", "--questions", "10", "--top-k", "4", "--top-n", "2", "--workers", "2")
+	// One JSON style: snake_case keys and milliseconds, no Go-cased or
+	// nanosecond fields.
+	r := mustRun(t, nil, args...)
+	for _, bad := range []string{`"RunID"`, `"P95"`, `"Elapsed"`, `"OnFront"`} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("bench --json has %s:\n%.400s", bad, r.stdout)
+		}
+	}
+	// Not a terminal: a progress line per configuration on stderr.
+	if got := strings.Count(r.stderr, "configurations done"); got != 8 || !strings.Contains(r.stderr, "8 of 8 configurations done (200 of 200 queries") {
+		t.Errorf("%d progress lines on stderr:\n%s", got, r.stderr)
+	}
+
+	table := mustRun(t, nil, "bench", "--data", data, "--quiet", "--packages", "strings", "--questions", "10", "--top-k", "4", "--top-n", "2", "--workers", "2")
 	if !strings.Contains(table.stdout, "MRR") || !strings.Contains(table.stdout, "Pareto front") || !strings.Contains(table.stdout, "compact") {
 		t.Fatalf("table output:\n%s", table.stdout)
+	}
+	if table.stderr != "" {
+		t.Errorf("--quiet printed %q", table.stderr)
+	}
+	// The table names each configuration's run, as stored.
+	runs, err = st.Runs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 25 || !strings.Contains(table.stdout, runs[0].ID) {
+		t.Errorf("%d runs; the table does not name the newest (%s):\n%s", len(runs), runs[0].ID, table.stdout)
+	}
+}
+
+// A data directory that cannot be written fails before the indexing.
+func TestBenchFailsFastOnAnUnwritableDataDirectory(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(parent, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, nil, "bench", "--data", filepath.Join(parent, "data"), "--packages", "strings", "--questions", "5")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot create data directory") || strings.Contains(r.stderr, "indexing") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -65,6 +65,18 @@ func (r Result) Summary() Summary {
 	}
 }
 
+// MarshalJSON writes r in the project's one JSON style (the style of
+// report --json and the API): snake_case keys, durations in milliseconds
+// with an _ms suffix.
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		RunID   string `json:"run_id,omitempty"`
+		Config  Config `json:"config"`
+		Summary        // traces: the questions asked
+		OnFront bool   `json:"on_pareto_front"`
+	}{r.RunID, r.Config, r.Summary(), r.OnFront})
+}
+
 // SummaryJSON encodes r's summary.
 func (r Result) SummaryJSON() json.RawMessage {
 	b, _ := json.Marshal(r.Summary()) // plain numbers: cannot fail

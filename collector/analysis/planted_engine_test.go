@@ -102,7 +102,7 @@ func TestPlantedBottleneckInTheRealEngineIsNamedFirst(t *testing.T) {
 	}
 	// Large enough to stand out of the noise of a loaded 2-core machine under
 	// the race detector, small enough to keep the test at a few seconds.
-	const planted = 60 * time.Millisecond
+	const planted = 150 * time.Millisecond
 
 	cases := []struct {
 		name  string

@@ -29,6 +29,10 @@ const (
 	demoRetryMinBackoff     = 20 * time.Millisecond
 	demoRetryMaxBackoff     = 200 * time.Millisecond
 	demoRetryTries          = 3
+	// The demo writes about half a gigabyte an hour: unlike serve it keeps
+	// a bounded store unless told otherwise.
+	defaultDemoRetentionAge = "24h"
+	defaultDemoRetentionMB  = "1024"
 )
 
 const demoSynopsis = `Runs serve plus the built-in RAG pipeline: retrieve (vector + BM25 hybrid) → rerank →
@@ -48,6 +52,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("demo", demoSynopsis, stdout)
 	var f serveFlags
 	f.register(fs, "stagescope-demo")
+	setDefault(fs, "retention-age", defaultDemoRetentionAge, "STAGESCOPE_RETENTION_AGE")
+	setDefault(fs, "retention-mb", defaultDemoRetentionMB, "STAGESCOPE_RETENTION_MB")
 	var (
 		plant      plantFlag
 		duration   = fs.Duration("duration", 0, "stop by itself after this `duration` (0: run until SIGINT/SIGTERM)")
@@ -180,3 +186,16 @@ func demoLoop(ctx context.Context, n *node, f *serveFlags, s demoSettings, stdou
 }
 
 var _ flag.Value = (*plantFlag)(nil)
+
+// setDefault changes a registered flag's default (and what --help says of
+// it), unless the environment variable envName provides one.
+func setDefault(fs *flag.FlagSet, name, value, envName string) {
+	if env("", envName) != "" {
+		return
+	}
+	fl := fs.Lookup(name)
+	if err := fl.Value.Set(value); err != nil {
+		panic(fmt.Sprintf("default %q of --%s: %v", value, name, err))
+	}
+	fl.DefValue = fl.Value.String()
+}

@@ -185,7 +185,7 @@ func (s *server) stop(t *testing.T, sig os.Signal) int {
 func TestHelpOfEveryCommand(t *testing.T) {
 	cases := map[string][]string{
 		"serve":         {"-addr", "-data", "-token", "-export-jaeger", "-jaeger-ui", "-retention-age", "-retention-mb", "STAGESCOPE_ADDR", "STAGESCOPE_DATA", "OTEL_SERVICE_NAME"},
-		"demo":          {"-addr", "-data", "-plant", "-duration", "-queries", "-workers", "-export-jaeger", "-llm-latency"},
+		"demo":          {"-addr", "-data", "-plant", "-duration", "-queries", "-workers", "-export-jaeger", "-llm-latency", "(default 24h0m0s)", "(default 1024)"},
 		"bench":         {"-top-k", "-top-n", "-modes", "-workers", "-questions", "-seed", "-data", "-json"},
 		"report":        {"-data", "-run", "-from", "-to", "-since", "-json", "-jaeger", "-service", "-prices", "STAGESCOPE_PRICES"},
 		"export jaeger": {"-data", "-run", "-trace", "-from", "-to", "-service", "-default-service", "-protocol", "-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "thrift"},
@@ -220,6 +220,11 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	}
 	if r := runCmd(t, nil, "--help"); r.code != 0 || !strings.Contains(r.stdout, "export jaeger") {
 		t.Fatalf("top-level help: exit %d, %q", r.code, r.stdout)
+	}
+	// serve keeps everything unless told; the demo, which writes about half
+	// a gigabyte an hour, keeps a day and a gigabyte.
+	if r := runCmd(t, nil, "serve", "--help"); strings.Contains(r.stdout, "(default 24h0m0s)") || strings.Contains(r.stdout, "(default 1024)") {
+		t.Errorf("serve has the demo's retention defaults:\n%s", r.stdout)
 	}
 	// The revision is there when the build stamped it (-buildvcs).
 	for _, args := range [][]string{{"version"}, {"--version"}} {

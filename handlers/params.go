@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/hex"
+	"fmt"
 	"math"
 	"net/url"
 	"slices"
@@ -26,9 +27,12 @@ const (
 	maxAttrValue = 1024
 	// maxDuration bounds duration parameters.
 	maxDuration = 365 * 24 * time.Hour
-	// maxUnixMillis is the end of year 9999.
-	maxUnixMillis = 253402300799999
 )
+
+// timeRange names the times a parameter may take (spans.EarliestTime to
+// spans.LatestTime), for error messages.
+var timeRange = fmt.Sprintf("times run from %s to %s (Unix milliseconds 0 to %d)",
+	spans.EarliestTime.Format(time.RFC3339), spans.LatestTime.Truncate(time.Second).Format(time.RFC3339), spans.LatestTime.UnixMilli())
 
 // params reads and validates the query string of one request. Unknown and
 // repeated parameters are errors, so a typo never silently widens a search.
@@ -81,8 +85,21 @@ func (p *params) text(name string, max int) (string, error) {
 	return v, nil
 }
 
-// time parses a time: Unix milliseconds, RFC 3339, "now" or "now-<duration>".
+// time parses a time: Unix milliseconds, RFC 3339, "now" or "now-<duration>",
+// within spans.EarliestTime and spans.LatestTime (the store keeps Unix
+// nanoseconds in an int64).
 func (p *params) time(name string) (time.Time, error) {
+	t, err := p.parseTime(name)
+	if err != nil || strings.TrimSpace(p.raw(name)) == "" {
+		return t, err
+	}
+	if !spans.TimeInRange(t) {
+		return time.Time{}, badRequest("parameter %q: %s is out of range: %s", name, t.UTC().Format(time.RFC3339Nano), timeRange)
+	}
+	return t, nil
+}
+
+func (p *params) parseTime(name string) (time.Time, error) {
 	v := strings.TrimSpace(p.raw(name))
 	if v == "" {
 		return time.Time{}, nil
@@ -98,8 +115,8 @@ func (p *params) time(name string) (time.Time, error) {
 		return p.now.Add(-d), nil
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 || n > maxUnixMillis {
-			return time.Time{}, badRequest("parameter %q: %d is out of range for Unix milliseconds", name, n)
+		if n < 0 || n > spans.LatestTime.UnixMilli() {
+			return time.Time{}, badRequest("parameter %q: %d is out of range: %s", name, n, timeRange)
 		}
 		return time.UnixMilli(n), nil
 	}
@@ -107,13 +124,11 @@ func (p *params) time(name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, badRequest("parameter %q: %q is not a time (want Unix milliseconds, RFC 3339 like 2025-01-02T15:04:05Z, or now-15m)", name, v)
 	}
-	if t.Year() < 1970 || t.Year() > 9999 {
-		return time.Time{}, badRequest("parameter %q: year %d is out of range", name, t.Year())
-	}
 	return t, nil
 }
 
-// window reads from and to and checks their order.
+// window reads from and to and checks their order. An open end is now, so a
+// from in the future is an error too: nothing can have started there.
 func (p *params) window(fromName, toName string) (from, to time.Time, err error) {
 	if from, err = p.time(fromName); err != nil {
 		return
@@ -121,8 +136,12 @@ func (p *params) window(fromName, toName string) (from, to time.Time, err error)
 	if to, err = p.time(toName); err != nil {
 		return
 	}
-	if !from.IsZero() && !to.IsZero() && from.After(to) {
+	switch {
+	case !from.IsZero() && !to.IsZero() && from.After(to):
 		err = badRequest("parameter %q (%s) is after %q (%s)", fromName, from.UTC().Format(time.RFC3339Nano), toName, to.UTC().Format(time.RFC3339Nano))
+	case !from.IsZero() && to.IsZero() && from.After(p.now):
+		err = badRequest("parameter %q (%s) is in the future (now is %s, the default of %q): give a from before %q", fromName,
+			from.UTC().Format(time.RFC3339Nano), p.now.UTC().Format(time.RFC3339), toName, toName)
 	}
 	return
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
 
@@ -127,8 +128,7 @@ func (s *Server) stages(c echo.Context) error {
 // rollupLatency is e2e over the traces of a rollup.
 func rollupLatency(rl *collector.TraceRollup, from, to time.Time) *Latency {
 	from, to = openWindow(from, to)
-	lo, hi := from.Unix()/60, to.Unix()/60
-	pts, err := rl.Timeseries(from, to, time.Duration(hi-lo+1)*time.Minute)
+	pts, err := rl.Timeseries(from, to, oneStep(from, to))
 	if err != nil { // only for from after to, which params.window refuses
 		return &Latency{}
 	}
@@ -144,6 +144,15 @@ func openWindow(from, to time.Time) (time.Time, time.Time) {
 		to = time.Now()
 	}
 	return from, to
+}
+
+// oneStep is the step of a time series covering [from, to] in one step of
+// whole minutes (two when the minutes round differently). A window of the
+// whole representable range is longer than a time.Duration: the step then
+// stops short of overflowing, which makes the series two steps.
+func oneStep(from, to time.Time) time.Duration {
+	minutes := to.Unix()/60 - from.Unix()/60 + 1
+	return time.Duration(min(minutes, math.MaxInt64/int64(time.Minute)-1)) * time.Minute
 }
 
 // latencyOf sums the points of a one-step series (two when the window's
@@ -166,8 +175,7 @@ func latencyOf(pts []collector.Point) *Latency {
 // one step of the store's time series.
 func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) {
 	from, to = openWindow(from, to)
-	lo, hi := from.Unix()/60, to.Unix()/60
-	pts, err := s.store.Timeseries(ctx, from, to, time.Duration(hi-lo+1)*time.Minute)
+	pts, err := s.store.Timeseries(ctx, from, to, oneStep(from, to))
 	if err != nil {
 		return nil, storeError("latency", err)
 	}

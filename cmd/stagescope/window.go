@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/stagescope/stagescope/spans"
 )
 
 // window is the time selection shared by report and export.
@@ -38,8 +40,20 @@ func (w *window) bounds(cmd string, now time.Time) (from, to time.Time, err erro
 		}
 		from = end.Add(-w.since)
 	}
+	for _, b := range []struct {
+		flag string
+		t    time.Time
+	}{{"--from", from}, {"--to", to}} {
+		if !b.t.IsZero() && !spans.TimeInRange(b.t) {
+			return from, to, usagef(cmd, "%s %s is out of range: times run from %s to %s", b.flag, b.t.Format(time.RFC3339),
+				spans.EarliestTime.Format(time.RFC3339), spans.LatestTime.Truncate(time.Second).Format(time.RFC3339))
+		}
+	}
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
 		return from, to, usagef(cmd, "--to %s is before --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	if !from.IsZero() && to.IsZero() && from.After(now) {
+		return from, to, usagef(cmd, "--from %s is in the future (now is %s, the default of --to)", from.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return from, to, nil
 }

@@ -166,8 +166,14 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := &coltracepb.ExportTraceServiceResponse{}
-	if rejected > 0 {
+	switch {
+	case rejected > 0:
 		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{RejectedSpans: int64(rejected), ErrorMessage: reason}
+	case batch.Adjusted > 0:
+		// No span rejected: the message is a warning (the specification's
+		// use of partial_success for it).
+		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{
+			ErrorMessage: fmt.Sprintf("%d span(s) stored with adjusted times (attribute %s); first: %s", batch.Adjusted, spans.KeyTimeAdjusted, batch.Adjustment)}
 	}
 	h.write(w, format, http.StatusOK, resp)
 }

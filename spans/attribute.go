@@ -196,18 +196,23 @@ type attributeJSON struct {
 }
 
 // MarshalJSON encodes the attribute with its type, so that a round trip keeps
-// int64 and float64 apart. Non-finite floats are encoded as strings.
+// int64 and float64 apart. Non-finite floats, which JSON has no number for,
+// are encoded as the strings "NaN", "+Inf" and "-Inf", alone or in an array.
 func (a Attribute) MarshalJSON() ([]byte, error) {
 	var raw []byte
 	var err error
 	switch a.Value.kind {
 	case KindFloat64:
-		f := a.Value.AsFloat64()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			raw, err = json.Marshal(strconv.FormatFloat(f, 'g', -1, 64))
-		} else {
-			raw, err = json.Marshal(f)
+		raw = appendFloatJSON(nil, a.Value.AsFloat64())
+	case KindFloat64Slice:
+		raw = append(raw, '[')
+		for i, f := range a.Value.AsFloat64s() {
+			if i > 0 {
+				raw = append(raw, ',')
+			}
+			raw = appendFloatJSON(raw, f)
 		}
+		raw = append(raw, ']')
 	case KindInvalid:
 		raw = []byte("null")
 	default:
@@ -217,6 +222,35 @@ func (a Attribute) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(attributeJSON{K: a.Key, T: a.Value.kind.String(), V: raw})
+}
+
+// appendFloatJSON appends f as a JSON number, or as a string when it is not
+// finite.
+func appendFloatJSON(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.AppendQuote(b, strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	j, _ := json.Marshal(f) // cannot fail for a finite float
+	return append(b, j...)
+}
+
+// floatJSON reads what appendFloatJSON writes.
+type floatJSON float64
+
+func (f *floatJSON) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		*f = floatJSON(v)
+		return err
+	}
+	var v float64
+	err := json.Unmarshal(b, &v)
+	*f = floatJSON(v)
+	return err
 }
 
 // UnmarshalJSON is the inverse of MarshalJSON.
@@ -236,16 +270,9 @@ func (a *Attribute) UnmarshalJSON(b []byte) error {
 		err = json.Unmarshal(aj.V, &n)
 		*a = Int64(aj.K, n)
 	case "float64":
-		var f float64
-		if len(aj.V) > 0 && aj.V[0] == '"' {
-			var s string
-			if err = json.Unmarshal(aj.V, &s); err == nil {
-				f, err = strconv.ParseFloat(s, 64)
-			}
-		} else {
-			err = json.Unmarshal(aj.V, &f)
-		}
-		*a = Float64(aj.K, f)
+		var f floatJSON
+		err = json.Unmarshal(aj.V, &f)
+		*a = Float64(aj.K, float64(f))
 	case "bool":
 		var v bool
 		err = json.Unmarshal(aj.V, &v)
@@ -259,9 +286,16 @@ func (a *Attribute) UnmarshalJSON(b []byte) error {
 		err = json.Unmarshal(aj.V, &v)
 		*a = Int64s(aj.K, v)
 	case "float64[]":
-		var v []float64
+		var v []floatJSON
 		err = json.Unmarshal(aj.V, &v)
-		*a = Float64s(aj.K, v)
+		var fs []float64
+		if v != nil {
+			fs = make([]float64, len(v))
+			for i, f := range v {
+				fs[i] = float64(f)
+			}
+		}
+		*a = Float64s(aj.K, fs)
 	case "bool[]":
 		var v []bool
 		err = json.Unmarshal(aj.V, &v)

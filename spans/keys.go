@@ -8,6 +8,10 @@ const (
 	KeyStage = "stagescope.stage"
 	// Run identifies a benchmark run or a demo session; spans of one run share it.
 	KeyRunID = "stagescope.run_id"
+	// KeyTimeAdjusted is set by the collector on an ingested span whose
+	// times it had to set (a missing start or end, an event time out of
+	// range), saying what it did.
+	KeyTimeAdjusted = "stagescope.time_adjusted"
 	// Service is the logical service (OTel resource service.name).
 	KeyService = "service.name"
 

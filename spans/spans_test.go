@@ -104,6 +104,7 @@ func TestAttributeJSONRoundTripKeepsTypes(t *testing.T) {
 		spans.Float64("nan", math.NaN()), spans.Float64("inf", math.Inf(-1)), spans.Bool("b", true),
 		spans.Strings("ss", []string{"a", "b"}), spans.Int64s("is", []int64{1, 2}), spans.Float64s("fs", []float64{1.5}), spans.Bools("bs", []bool{true, false}),
 		spans.Float64("whole", 3), // must stay a float, not become an int
+		spans.Float64s("nonfinite", []float64{1, math.Inf(1), math.Inf(-1), -0.5}),
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
@@ -130,6 +131,15 @@ func TestAttributeJSONRoundTripKeepsTypes(t *testing.T) {
 		if !in[i].Value.Equal(out[i].Value) {
 			t.Errorf("%s: %v → %v", in[i].Key, in[i].Value.Emit(), out[i].Value.Emit())
 		}
+	}
+	// JSON has no NaN or infinity: they travel as strings, in arrays too.
+	nan, err := json.Marshal(spans.Float64s("a", []float64{math.NaN(), math.Inf(1), math.Inf(-1), 2}))
+	if err != nil || string(nan) != `{"k":"a","t":"float64[]","v":["NaN","+Inf","-Inf",2]}` {
+		t.Fatalf("non-finite array: %s %v", nan, err)
+	}
+	var back spans.Attribute
+	if err := json.Unmarshal(nan, &back); err != nil || len(back.Value.AsFloat64s()) != 4 || !math.IsNaN(back.Value.AsFloat64s()[0]) || !math.IsInf(back.Value.AsFloat64s()[2], -1) {
+		t.Fatalf("non-finite array back: %v %v", back.Value.AsFloat64s(), err)
 	}
 	var bad spans.Attribute
 	if err := json.Unmarshal([]byte(`{"k":"x","t":"complex","v":1}`), &bad); err == nil {

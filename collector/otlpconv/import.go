@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +23,21 @@ type Batch struct {
 	Spans  []spans.Span
 	Events []event.Record // span events, in order, each naming its span
 	// Rejected counts spans that could not be taken (bad ids, end before
-	// start); Reason describes the first.
+	// start, times out of range); Reason describes the first.
 	Rejected int
 	Reason   string
+	// Adjusted counts spans kept with a time set by the collector (a
+	// missing start or end, an event time outside the representable
+	// range); each carries the attribute spans.KeyTimeAdjusted saying what
+	// was done, and Adjustment describes the first.
+	Adjusted   int
+	Adjustment string
 }
+
+// MaxSpanDuration is the longest span accepted. Longer ones are refused:
+// they are a clock bug (a start of 1 and an end in 2262), and summing them
+// into a stage's totals would overflow.
+const MaxSpanDuration = 30 * 24 * time.Hour
 
 // FromResourceSpans converts OTLP resource spans. Every span of one
 // ResourceSpans shares one *spans.Resource, which is never nil for a span
@@ -45,7 +58,7 @@ func FromResourceSpans(rss []*tracepb.ResourceSpans) Batch {
 		for _, ss := range rs.GetScopeSpans() {
 			scope, version := ss.GetScope().GetName(), ss.GetScope().GetVersion()
 			for _, p := range ss.GetSpans() {
-				sp, err := fromSpan(p)
+				sp, adjusted, err := fromSpan(p)
 				if err != nil {
 					b.Rejected++
 					if b.Reason == "" {
@@ -55,10 +68,21 @@ func FromResourceSpans(rss []*tracepb.ResourceSpans) Batch {
 				}
 				sp.Scope, sp.ScopeVersion, sp.Resource = scope, version, res
 				for _, e := range p.GetEvents() {
+					t, ok := eventTime(e.GetTimeUnixNano(), sp)
+					if !ok && adjusted == "" {
+						adjusted = fmt.Sprintf("event %q: time %d out of range; set to the span's start", e.GetName(), e.GetTimeUnixNano())
+					}
 					b.Events = append(b.Events, event.Record{
-						Header: event.Header{Time: fromUnixNano(e.GetTimeUnixNano()), TraceID: sp.TraceID, SpanID: sp.SpanID},
+						Header: event.Header{Time: t, TraceID: sp.TraceID, SpanID: sp.SpanID},
 						Name:   e.GetName(), Stage: sp.Stage, Attrs: Attributes(e.GetAttributes()),
 					})
+				}
+				if adjusted != "" {
+					sp.Attrs = append(sp.Attrs, spans.String(spans.KeyTimeAdjusted, adjusted))
+					b.Adjusted++
+					if b.Adjustment == "" {
+						b.Adjustment = adjusted
+					}
 				}
 				b.Spans = append(b.Spans, sp)
 			}
@@ -74,7 +98,45 @@ func fromUnixNano(ns uint64) time.Time {
 	return time.Unix(0, int64(ns)).UTC()
 }
 
-func fromSpan(p *tracepb.Span) (spans.Span, error) {
+// eventTime is an event's time, or the span's start (and false) when the
+// event has none or one past the representable range.
+func eventTime(ns uint64, sp spans.Span) (time.Time, bool) {
+	if t := fromUnixNano(ns); !t.IsZero() {
+		return t, true
+	}
+	return sp.Start, false
+}
+
+// fromSpan converts one span, checking its times: both missing, past
+// spans.LatestTime, an end before the start or a duration over
+// MaxSpanDuration reject the span; one of them missing is set to the other,
+// which adjusted describes.
+func fromSpan(p *tracepb.Span) (sp spans.Span, adjusted string, err error) {
+	sp, err = fromSpanFields(p)
+	if err != nil {
+		return sp, "", err
+	}
+	start, end := p.GetStartTimeUnixNano(), p.GetEndTimeUnixNano()
+	const latest = uint64(1<<63 - 1)
+	switch {
+	case start > latest || end > latest:
+		return sp, "", fmt.Errorf("span %q: time out of range (start %d, end %d Unix ns; the latest is %d, %s)", p.GetName(), start, end, latest, spans.LatestTime.Format(time.RFC3339))
+	case start == 0 && end == 0:
+		return sp, "", fmt.Errorf("span %q: no start and no end time", p.GetName())
+	case start == 0:
+		start, adjusted = end, "start time missing; set to the end time"
+	case end == 0:
+		end, adjusted = start, "end time missing; set to the start time"
+	case end < start:
+		return sp, "", fmt.Errorf("span %q: ends before it starts", p.GetName())
+	case end-start > uint64(MaxSpanDuration):
+		return sp, "", fmt.Errorf("span %q: lasts %s, more than the %s a span may last", p.GetName(), time.Duration(end-start), MaxSpanDuration)
+	}
+	sp.Start, sp.End = fromUnixNano(start), fromUnixNano(end)
+	return sp, adjusted, nil
+}
+
+func fromSpanFields(p *tracepb.Span) (spans.Span, error) {
 	var sp spans.Span
 	if len(p.GetTraceId()) != 16 {
 		return sp, fmt.Errorf("span %q: trace id has %d bytes, want 16", p.GetName(), len(p.GetTraceId()))
@@ -91,14 +153,7 @@ func fromSpan(p *tracepb.Span) (spans.Span, error) {
 	if sp.TraceID.IsZero() || sp.SpanID.IsZero() {
 		return sp, fmt.Errorf("span %q: all-zero trace or span id", p.GetName())
 	}
-	if p.GetStartTimeUnixNano() > 1<<63-1 || p.GetEndTimeUnixNano() > 1<<63-1 {
-		return sp, fmt.Errorf("span %q: time out of range", p.GetName())
-	}
-	if p.GetEndTimeUnixNano() != 0 && p.GetEndTimeUnixNano() < p.GetStartTimeUnixNano() {
-		return sp, fmt.Errorf("span %q: ends before it starts", p.GetName())
-	}
 	sp.Name = p.GetName()
-	sp.Start, sp.End = fromUnixNano(p.GetStartTimeUnixNano()), fromUnixNano(p.GetEndTimeUnixNano())
 	if k := p.GetKind(); k >= 0 && k <= tracepb.Span_SPAN_KIND_CONSUMER {
 		sp.Kind = spans.SpanKind(k) // the enums agree value for value
 	}
@@ -240,7 +295,11 @@ func writeAnyJSON(b *strings.Builder, v *commonpb.AnyValue, depth int) {
 	case *commonpb.AnyValue_IntValue:
 		enc(x.IntValue)
 	case *commonpb.AnyValue_DoubleValue:
-		enc(x.DoubleValue)
+		if f := x.DoubleValue; math.IsNaN(f) || math.IsInf(f, 0) {
+			enc(strconv.FormatFloat(f, 'g', -1, 64)) // JSON has no number for it
+		} else {
+			enc(f)
+		}
 	case *commonpb.AnyValue_BytesValue:
 		enc(x.BytesValue)
 	case *commonpb.AnyValue_ArrayValue:

@@ -37,13 +37,15 @@ type config struct {
 	service       string
 	retention     *RetentionPolicy
 	lateChildren  bool
+	decodeBudget  int64
+	admissionWait time.Duration
 }
 
 // Option configures New.
 type Option func(*config)
 
 // WithQueueSize sets the queue capacity in spans plus events
-// (DefaultQueueSize). An Ingest call larger than this is always refused.
+// (DefaultQueueSize). An Ingest call larger than this is committed in parts.
 func WithQueueSize(n int) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -111,6 +113,7 @@ type Collector struct {
 	stopped chan struct{}
 	bg      sync.WaitGroup
 	handler *Handler
+	adm     *admission
 	once    sync.Once
 	m       counters
 }
@@ -119,6 +122,7 @@ type Collector struct {
 // Shutdown returns.
 func New(store *SQLiteStore, opts ...Option) *Collector {
 	cfg := config{queueSize: DefaultQueueSize, batchSize: DefaultBatchSize, flushInterval: DefaultFlushInterval,
+		decodeBudget: DefaultDecodeBudget, admissionWait: DefaultAdmissionWait,
 		onError: func(err error) { log.Printf("stagescope collector: %v", err) }}
 	for _, o := range opts {
 		o(&cfg)
@@ -132,6 +136,7 @@ func New(store *SQLiteStore, opts ...Option) *Collector {
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		adm:     newAdmission(cfg.decodeBudget, cfg.admissionWait),
 	}
 	c.m.init()
 	c.handler = &Handler{c: c}
@@ -202,19 +207,20 @@ func (c *Collector) signal() {
 }
 
 // Ingest queues spans and events and waits until they are committed (they
-// share transactions with whatever else is queued: group commit). It
-// accepts all or nothing: ErrQueueFull (or ErrClosed) means none was kept
-// and the caller should retry later. If ctx ends first, Ingest returns its
-// error but the spans, once accepted, are still written. The collector keeps
-// references to the slices' elements until they are written, so the caller
-// must not modify them.
+// share transactions with whatever else is queued: group commit). Up to the
+// queue's capacity it accepts all or nothing: ErrQueueFull (or ErrClosed)
+// means none was kept and the caller should retry later. A larger call is
+// committed in parts (see ingestInParts), so it can always succeed. If ctx
+// ends first, Ingest returns its error but the spans, once accepted, are
+// still written. The collector keeps references to the slices' elements
+// until they are written, so the caller must not modify them.
 func (c *Collector) Ingest(ctx context.Context, ss []spans.Span, evs []event.Record) error {
-	_, err := c.ingest(ctx, ss, evs)
+	_, err := c.ingestAll(ctx, ss, evs)
 	return err
 }
 
-// ingest is Ingest, returning the request with the copies the writer
-// dropped as duplicates.
+// ingest is Ingest of at most a queue's worth, returning the request with
+// the copies the writer dropped as duplicates.
 func (c *Collector) ingest(ctx context.Context, ss []spans.Span, evs []event.Record) (*ingestRequest, error) {
 	req := &ingestRequest{}
 	n := len(ss) + len(evs)

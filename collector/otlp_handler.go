@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/collector/otlpconv"
@@ -34,6 +36,7 @@ type otlpConfig struct {
 	maxBody    int64
 	retryAfter time.Duration
 	onIngested func([]spans.Span, []event.Record)
+	logger     *slog.Logger
 }
 
 // OTLPOption configures NewOTLPHandler.
@@ -44,6 +47,16 @@ func WithMaxBodyBytes(n int64) OTLPOption {
 	return func(c *otlpConfig) {
 		if n > 0 {
 			c.maxBody = n
+		}
+	}
+}
+
+// WithOTLPLogger sets where failed requests (every 5xx, with its cause)
+// are logged; discarded by default.
+func WithOTLPLogger(l *slog.Logger) OTLPOption {
+	return func(c *otlpConfig) {
+		if l != nil {
+			c.logger = l
 		}
 	}
 }
@@ -81,10 +94,15 @@ type otlpHandler struct {
 //   - 400 for a body that cannot be decoded, with the reason;
 //   - 413 for a body over the size limit, 415 for an unknown content type
 //     or encoding, 405 for a method other than POST;
-//   - 429 (queue full) or 503 (shutting down, or the write failed) with
-//     Retry-After, so that the client retries instead of losing data.
+//   - 429 (decode budget or queue full) or 503 (shutting down, or the
+//     write failed) with Retry-After, so that the client retries instead
+//     of losing data.
+//
+// Error bodies are a google.rpc.Status in the request's own format. A body
+// is read only after admission (see DefaultDecodeBudget); a request with
+// more spans and events than the queue holds is committed in parts.
 func NewOTLPHandler(c *Collector, opts ...OTLPOption) http.Handler {
-	cfg := otlpConfig{maxBody: DefaultMaxBodyBytes, retryAfter: DefaultRetryAfter}
+	cfg := otlpConfig{maxBody: DefaultMaxBodyBytes, retryAfter: DefaultRetryAfter, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -101,32 +119,45 @@ const (
 var errTooLarge = errors.New("request body too large")
 
 func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	format := requestFormat(r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "OTLP traces must be sent with POST", http.StatusMethodNotAllowed)
+		h.fail(w, r, format, http.StatusMethodNotAllowed, "OTLP traces must be sent with POST", nil)
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var format wireFormat
 	switch mt {
-	case "application/x-protobuf", "application/protobuf":
-		format = formatProtobuf
-	case "application/json":
-		format = formatJSON
+	case "application/x-protobuf", "application/protobuf", "application/json":
 	default:
-		http.Error(w, fmt.Sprintf("unsupported content type %q: send application/x-protobuf or application/json", mt), http.StatusUnsupportedMediaType)
+		h.fail(w, r, format, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content type %q: send application/x-protobuf or application/json", mt), nil)
 		return
 	}
+	if r.ContentLength > h.cfg.maxBody {
+		h.fail(w, r, format, http.StatusRequestEntityTooLarge, h.tooLarge(), nil)
+		return
+	}
+	switch enc := contentCoding(r); enc {
+	case "", "gzip":
+	default:
+		h.fail(w, r, format, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported content encoding %q: send gzip or none", enc), nil)
+		return
+	}
+	// Admission: the body is read only once its share of the decode budget
+	// is reserved, so memory stays bounded however many clients send at
+	// once. The share is held until the spans are committed.
+	release, err := h.c.adm.acquire(r.Context(), h.c.adm.cost(r, format == formatJSON, h.cfg.maxBody))
+	if err != nil {
+		h.retryLater(w, r, format, http.StatusTooManyRequests, fmt.Sprintf("collector busy: %d bytes of requests are being decoded; retry later", h.c.adm.budget), err)
+		return
+	}
+	defer release()
 	body, err := h.readBody(w, r)
 	switch {
 	case errors.Is(err, errTooLarge):
-		h.fail(w, format, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", h.cfg.maxBody))
-		return
-	case errors.Is(err, errUnsupportedEncoding):
-		h.fail(w, format, http.StatusUnsupportedMediaType, err.Error())
+		h.fail(w, r, format, http.StatusRequestEntityTooLarge, h.tooLarge(), nil)
 		return
 	case err != nil:
-		h.fail(w, format, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		h.fail(w, r, format, http.StatusBadRequest, "cannot read request body: "+err.Error(), nil)
 		return
 	}
 	var req *coltracepb.ExportTraceServiceRequest
@@ -135,16 +166,18 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		req, err = otlpconv.DecodeProtobuf(body)
 	}
+	body = nil // the decoded request is all that is needed now
 	if err != nil {
-		h.fail(w, format, http.StatusBadRequest, err.Error())
+		h.fail(w, r, format, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
 	batch := otlpconv.FromResourceSpans(req.GetResourceSpans())
+	req = nil
 	ss, evs, rejected, reason := batch.Spans, batch.Events, batch.Rejected, batch.Reason
 	if rejected > 0 {
 		h.c.m.spansRejected.Add(uint64(rejected))
 	}
-	ir, err := h.c.ingest(r.Context(), ss, evs)
+	ir, err := h.c.ingestAll(r.Context(), ss, evs)
 	if err != nil {
 		code, msg := http.StatusServiceUnavailable, "cannot store spans now: "+err.Error()
 		switch {
@@ -155,8 +188,7 @@ func (h *otlpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			msg = "request ended before its spans were committed; retry"
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(max(int(h.cfg.retryAfter/time.Second), 1)))
-		h.fail(w, format, code, msg)
+		h.retryLater(w, r, format, code, msg, err)
 		return
 	}
 	if h.cfg.onIngested != nil && len(ss) > 0 {
@@ -199,18 +231,59 @@ func without[T any](xs []T, drop map[*T]bool) []T {
 	return kept
 }
 
+func (h *otlpHandler) tooLarge() string {
+	return fmt.Sprintf("request body too large: the limit is %d bytes (compressed and decompressed); send smaller batches", h.cfg.maxBody)
+}
+
+// retryLater answers code (429 or 503) with Retry-After.
+func (h *otlpHandler) retryLater(w http.ResponseWriter, r *http.Request, format wireFormat, code int, msg string, cause error) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(int(h.cfg.retryAfter/time.Second), 1)))
+	h.fail(w, r, format, code, msg, cause)
+}
+
+// requestFormat is the wire format of the answer: JSON for a JSON request,
+// protobuf otherwise (the OTLP default).
+func requestFormat(r *http.Request) wireFormat {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+		return formatJSON
+	}
+	return formatProtobuf
+}
+
+// contentCoding is the request's Content-Encoding, lower case ("" for none
+// or identity): content codings are case-insensitive.
+func contentCoding(r *http.Request) string {
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if enc == "identity" {
+		return ""
+	}
+	return enc
+}
+
 var errUnsupportedEncoding = errors.New("unsupported content encoding")
 
 func (h *otlpHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	limit := h.cfg.maxBody
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
+	tooLarge := func(err error) bool {
+		var mbe *http.MaxBytesError
+		return errors.As(err, &mbe)
+	}
+	switch enc := contentCoding(r); enc {
+	case "":
+		if n := r.ContentLength; n >= 0 && n <= limit {
+			// Exactly the announced size: no slack from growing a buffer
+			// (admission counted this much).
+			b := make([]byte, n)
+			if _, err := io.ReadFull(rd, b); err != nil {
+				return nil, err
+			}
+			return b, nil
+		}
 	case "gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
+			if tooLarge(err) {
 				return nil, errTooLarge
 			}
 			return nil, fmt.Errorf("invalid gzip body: %w", err)
@@ -222,14 +295,18 @@ func (h *otlpHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, 
 	}
 	// The decompressed size is bounded too, against zip bombs.
 	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || int64(len(b)) > limit {
+	if tooLarge(err) || int64(len(b)) > limit {
 		return nil, errTooLarge
 	}
 	return b, err
 }
 
-func (h *otlpHandler) fail(w http.ResponseWriter, format wireFormat, code int, msg string) {
+// fail answers an error as a google.rpc.Status in the request's format.
+// Every 5xx is logged with its cause.
+func (h *otlpHandler) fail(w http.ResponseWriter, r *http.Request, format wireFormat, code int, msg string, cause error) {
+	if code >= 500 {
+		h.cfg.logger.Error("OTLP request failed", "status", code, "msg", msg, "err", cause, "remote", r.RemoteAddr)
+	}
 	h.write(w, format, code, &statuspb.Status{Code: int32(grpcCode(code)), Message: msg})
 }
 
@@ -245,7 +322,7 @@ func grpcCode(httpCode int) int {
 		return 8 // RESOURCE_EXHAUSTED
 	case http.StatusServiceUnavailable:
 		return 14 // UNAVAILABLE
-	case http.StatusUnsupportedMediaType:
+	case http.StatusUnsupportedMediaType, http.StatusMethodNotAllowed:
 		return 12 // UNIMPLEMENTED
 	}
 	return 2 // UNKNOWN

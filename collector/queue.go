@@ -136,6 +136,13 @@ func (p *progress) advance(n int) {
 	p.mu.Unlock()
 }
 
+// changed returns a channel closed the next time progress advances.
+func (p *progress) changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ch
+}
+
 func (p *progress) wait(ctx context.Context, target uint64) error {
 	for {
 		p.mu.Lock()

@@ -13,13 +13,15 @@ import (
 
 // bodyLimit reads at most max bytes of a request body; a larger body (by
 // Content-Length or by what arrives) gets 413 before any handler sees it.
-// The body is buffered, which every route wants anyway (OTLP decoding and
-// JSON need it whole).
+// The body is buffered, which every route wants anyway (JSON needs it
+// whole). OTLP ingest is left alone: its handler reads the body only after
+// admission control, enforces the same limit itself and answers in the
+// request's format.
 func bodyLimit(max int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
-			if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead || r.URL.Path == otlpPath {
 				return next(c)
 			}
 			tooLarge := &apiError{status: http.StatusRequestEntityTooLarge,

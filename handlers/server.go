@@ -11,6 +11,9 @@ import (
 	"github.com/stagescope/stagescope/collector"
 )
 
+// otlpPath is where OTLP/HTTP traces are received.
+const otlpPath = "/v1/traces"
+
 // Server is stagescope's HTTP face over one store and its collector. Make
 // it with New, serve Handler (or Echo) on a listener of your choice, and
 // Close it before shutting down the HTTP server so live streams end.
@@ -51,26 +54,35 @@ func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *
 	e.GET("/assets/*", s.asset)
 	e.HEAD("/assets/*", s.asset)
 
+	// Every GET route answers HEAD too.
+	get := func(g interface {
+		GET(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route
+		HEAD(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route
+	}, path string, h echo.HandlerFunc) {
+		g.GET(path, h)
+		g.HEAD(path, h)
+	}
 	api := e.Group("/api")
-	api.GET("/health", s.health)
+	get(api, "/health", s.health)
 	api.POST("/session", s.createSession)
-	api.GET("/traces", s.listTraces)
-	api.GET("/traces/:id", s.getTrace)
-	api.GET("/stages", s.stages)
-	api.GET("/timeseries", s.timeseries)
-	api.GET("/report", s.report)
-	api.GET("/compare", s.compare)
-	api.GET("/runs", s.runs)
-	api.GET("/services", s.services)
+	get(api, "/traces", s.listTraces)
+	get(api, "/traces/:id", s.getTrace)
+	get(api, "/stages", s.stages)
+	get(api, "/timeseries", s.timeseries)
+	get(api, "/report", s.report)
+	get(api, "/compare", s.compare)
+	get(api, "/runs", s.runs)
+	get(api, "/services", s.services)
 	api.GET("/live", s.liveStream)
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 
-	e.GET("/metrics", s.metrics)
+	get(e, "/metrics", s.metrics)
 	if c != nil {
-		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, append([]collector.OTLPOption{collector.WithMaxBodyBytes(s.cfg.maxBody)}, s.cfg.otlpOpts...)...))
-		e.POST("/v1/traces", otlp)
+		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, append([]collector.OTLPOption{collector.WithMaxBodyBytes(s.cfg.maxBody),
+			collector.WithOTLPLogger(s.cfg.logger)}, s.cfg.otlpOpts...)...))
+		e.POST(otlpPath, otlp)
 	} else {
-		e.POST("/v1/traces", func(echo.Context) error {
+		e.POST(otlpPath, func(echo.Context) error {
 			return &apiError{status: http.StatusServiceUnavailable, msg: "this server is read-only: it has no collector"}
 		})
 	}

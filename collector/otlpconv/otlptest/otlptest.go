@@ -9,6 +9,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // RandomRequest makes an OTLP request of the shapes stagescope keeps
@@ -95,4 +96,29 @@ func sv(s string) *commonpb.AnyValue {
 }
 func iv(n int64) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: n}}
+}
+
+// RequestOfSize makes a request of random spans (RandomRequest's shapes, one
+// resource) whose protobuf encoding is as close to size bytes as whole
+// spans allow without passing it, and returns it with its number of spans
+// and span events.
+func RequestOfSize(rng *rand.Rand, size int) (req *coltracepb.ExportTraceServiceRequest, nspans, nevents int) {
+	req = RandomRequest(rng, 1, 0)
+	ss := &tracepb.ScopeSpans{Scope: &commonpb.InstrumentationScope{Name: "scope-0"}}
+	req.ResourceSpans[0].ScopeSpans = []*tracepb.ScopeSpans{ss}
+	total := proto.Size(req)
+	for {
+		sp := randomSpan(rng)
+		// A span adds its size plus a tag and a length prefix (at most
+		// 1+3 bytes) to the scope, and the scope's and resource's length
+		// prefixes may grow by a byte each.
+		n := proto.Size(sp) + 6
+		if total+n > size {
+			return req, nspans, nevents
+		}
+		ss.Spans = append(ss.Spans, sp)
+		total += n
+		nspans++
+		nevents += len(sp.Events)
+	}
 }

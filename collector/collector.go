@@ -227,6 +227,11 @@ func (c *Collector) ingest(ctx context.Context, ss []spans.Span, evs []event.Rec
 	if n == 0 {
 		return req, nil
 	}
+	if err := c.store.Health(); err != nil {
+		c.m.spansRefused.Add(uint64(len(ss)))
+		c.m.eventsRefused.Add(uint64(len(evs)))
+		return req, err
+	}
 	seq, err := c.q.pushAll(n, func(i int) item {
 		if i < len(ss) {
 			return item{span: &ss[i], req: req}
@@ -286,6 +291,7 @@ func (c *Collector) run() {
 		select {
 		case <-c.wake:
 		case <-t.C:
+			_ = c.store.Health() // notices vanished files while idle (OnFault logs)
 		case <-c.stop:
 			// The queue is closed: drain what it holds, then the drop counts.
 			for c.drain() > 0 {
@@ -338,7 +344,14 @@ func (c *Collector) writeBatch(chunk []item, drops dropCounts) {
 		}
 	}
 	start := time.Now()
-	err := c.w.write(&b)
+	// A store that lost its files or met corruption acknowledges nothing;
+	// one that loses them during this batch must not acknowledge it either.
+	err := c.store.Health()
+	if err == nil {
+		if err = c.store.Observe(c.w.write(&b)); err == nil {
+			err = c.store.Health()
+		}
+	}
 	c.m.observeBatch(time.Since(start))
 	if err != nil {
 		c.m.writeErrors.Add(1)

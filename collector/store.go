@@ -110,7 +110,7 @@ func WithBusyTimeout(d time.Duration) StoreOption {
 // safe for concurrent use.
 type SQLiteStore struct {
 	path string
-	lock *os.File // the writer's lock on path+".lock"; nil when read-only
+	lock *os.File // the writer's flock on the database file; nil when read-only
 	db   *sql.DB  // queries
 	wdb  *sql.DB  // exactly one connection: the writer
 
@@ -129,6 +129,8 @@ type SQLiteStore struct {
 	// resource share one *spans.Resource; bounded by resourceCacheLimit.
 	resMu     sync.RWMutex
 	resources map[int64]*spans.Resource
+
+	health storeHealth // see store_health.go
 }
 
 // resourceCacheLimit bounds the writer's and the readers' maps of
@@ -206,6 +208,9 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("cannot open store %q: %s: %w", path, what, err)
 	}
+	if err := quickCheck(ctx, wdb); err != nil {
+		return fail("checking integrity", err)
+	}
 	if _, err := migrations.Apply(ctx, wdb); err != nil {
 		return fail("migrating schema", err)
 	}
@@ -229,6 +234,9 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 	s.db.SetMaxIdleConns(cfg.readConns)
 	if err := s.db.PingContext(ctx); err != nil {
 		return fail("connecting readers", err)
+	}
+	if err := s.health.watchFiles(abs); err != nil {
+		return fail("watching files", err)
 	}
 	return s, nil
 }

@@ -11,20 +11,25 @@ import (
 	"github.com/stagescope/stagescope/migrations"
 )
 
-// lockWriter takes an exclusive, non-blocking flock on path+".lock", held
-// until the store closes (the kernel drops it if the process dies, so a
-// crash never leaves a stale lock).
+// lockWriter takes an exclusive, non-blocking flock on the database file
+// itself (created empty if missing, which SQLite takes for a new
+// database), held until the store closes; the kernel drops it if the
+// process dies, so a crash never leaves a stale lock. Locking the file that
+// holds the data, rather than a lock file beside it, means no file can be
+// deleted to let a second writer in: a second writer of the same data
+// must open the same inode and finds it locked. (flock and the POSIX locks
+// SQLite takes on the same file are independent on Linux.)
 func lockWriter(dbPath string) (*os.File, error) {
-	f, err := os.OpenFile(dbPath+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(dbPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cannot create lock file: %w", err)
+		return nil, fmt.Errorf("cannot open the database file to lock it: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w (stop it, or open this one read-only)", ErrLocked)
 		}
-		return nil, fmt.Errorf("cannot lock %s.lock: %w", dbPath, err)
+		return nil, fmt.Errorf("cannot lock %s: %w", dbPath, err)
 	}
 	return f, nil
 }

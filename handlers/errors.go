@@ -74,7 +74,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	}
 	if status >= 500 {
-		s.cfg.logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+		s.store.Observe(err) // a corrupt page turns the store unhealthy
+		cause := err
+		if ae != nil && ae.err != nil {
+			cause = ae.err // what the client was not shown
+		}
+		s.cfg.logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "msg", msg, "err", cause)
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -131,6 +131,9 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	// Structured log of what goes wrong while serving: every 5xx with its
 	// cause, failed batches, store faults.
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	st.OnFault(func(err error) {
+		logger.Error("store fault: no longer acknowledging spans; health is unhealthy until restart", "err", err)
+	})
 	// serve takes OTLP from other processes, whose exporters may deliver a
 	// child after its parent: keep the rollups' self times right.
 	copts := []collector.Option{collector.WithService(f.service), collector.WithLateChildren(),

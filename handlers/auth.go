@@ -1,15 +1,18 @@
 package handlers
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,26 +24,40 @@ const SessionCookie = "stagescope_session"
 // sessionLifetime is how long a dashboard session lasts.
 const sessionLifetime = 12 * time.Hour
 
+// Bounds of the sign-in: at most maxSessions live sessions (the oldest goes
+// first), and after signInFailures wrong tokens from one address, that
+// address waits signInLockout before it may try again.
+const (
+	maxSessions    = 1024
+	signInFailures = 5
+	signInLockout  = time.Minute
+)
+
 // auth checks bearer tokens in constant time and issues session cookies.
-// Sessions are an HMAC under a key drawn at start, so they end when the
-// server restarts and reveal nothing about the token.
+// Each sign-in gets its own random session id, valid until it expires on
+// the server (the cookie's Max-Age is only a hint to the browser); sessions
+// live in memory, so they end when the server restarts, and reveal nothing
+// about the token.
 type auth struct {
 	tokenSum [sha256.Size]byte
 	enabled  bool
-	key      [32]byte
-	session  string // hex HMAC(key, "session")
+
+	mu       sync.Mutex
+	sessions map[string]time.Time // session id → expiry
+	failures map[string]*signInFailuresOf
+	now      func() time.Time
+}
+
+type signInFailuresOf struct {
+	count int
+	last  time.Time
 }
 
 func newAuth(token string) *auth {
-	a := &auth{enabled: token != ""}
-	if !a.enabled {
-		return a
+	a := &auth{enabled: token != "", sessions: map[string]time.Time{}, failures: map[string]*signInFailuresOf{}, now: time.Now}
+	if a.enabled {
+		a.tokenSum = sha256.Sum256([]byte(token))
 	}
-	a.tokenSum = sha256.Sum256([]byte(token))
-	_, _ = rand.Read(a.key[:])
-	m := hmac.New(sha256.New, a.key[:])
-	m.Write([]byte("stagescope session v1"))
-	a.session = hex.EncodeToString(m.Sum(nil))
 	return a
 }
 
@@ -51,12 +68,77 @@ func (a *auth) tokenOK(candidate string) bool {
 	return subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1
 }
 
+// newSession issues a session id valid for sessionLifetime.
+func (a *auth) newSession() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, exp := range a.sessions {
+		if !now.Before(exp) {
+			delete(a.sessions, k)
+		}
+	}
+	if len(a.sessions) >= maxSessions {
+		oldest, first := "", time.Time{}
+		for k, exp := range a.sessions {
+			if oldest == "" || exp.Before(first) {
+				oldest, first = k, exp
+			}
+		}
+		delete(a.sessions, oldest)
+	}
+	a.sessions[id] = now.Add(sessionLifetime)
+	return id
+}
+
 func (a *auth) sessionOK(r *http.Request) bool {
 	ck, err := r.Cookie(SessionCookie)
-	if err != nil {
+	if err != nil || len(ck.Value) != 64 {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(ck.Value), []byte(a.session)) == 1
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.sessions[ck.Value]
+	if ok && !a.now().Before(exp) {
+		delete(a.sessions, ck.Value)
+		return false
+	}
+	return ok
+}
+
+// signInWait is how long the address must still wait before trying a
+// token again (0: it may try now).
+func (a *auth) signInWait(addr string) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f := a.failures[addr]
+	if f == nil || f.count < signInFailures {
+		return 0
+	}
+	if wait := f.last.Add(signInLockout).Sub(a.now()); wait > 0 {
+		return wait
+	}
+	delete(a.failures, addr) // served its time: a fresh start
+	return 0
+}
+
+// signInFailed counts a wrong token from addr.
+func (a *auth) signInFailed(addr string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.failures) >= 10*maxSessions {
+		clear(a.failures) // a flood of addresses: forget rather than grow
+	}
+	f := a.failures[addr]
+	if f == nil {
+		f = &signInFailuresOf{}
+		a.failures[addr] = f
+	}
+	f.count++
+	f.last = a.now()
 }
 
 // open lists what needs no token: the dashboard's files, health, and the
@@ -104,7 +186,8 @@ type sessionRequest struct {
 }
 
 // createSession handles POST /api/session {"token": "..."}: a valid token
-// gets the session cookie.
+// gets a session cookie of its own. After signInFailures wrong tokens an
+// address must wait signInLockout (429 with Retry-After).
 func (s *Server) createSession(c echo.Context) error {
 	var req sessionRequest
 	body, err := io.ReadAll(c.Request().Body)
@@ -117,11 +200,21 @@ func (s *Server) createSession(c echo.Context) error {
 	if !s.auth.enabled {
 		return c.JSON(http.StatusOK, map[string]any{"auth": false})
 	}
+	addr := c.RealIP()
+	if host, _, err := net.SplitHostPort(c.Request().RemoteAddr); err == nil {
+		addr = host // the peer, not a header it could forge
+	}
+	if wait := s.auth.signInWait(addr); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return &apiError{status: http.StatusTooManyRequests, msg: fmt.Sprintf("too many wrong tokens from this address; try again in %d s", secs)}
+	}
 	if !s.auth.tokenOK(req.Token) {
+		s.auth.signInFailed(addr)
 		return unauthorized(c, "wrong token")
 	}
 	c.SetCookie(&http.Cookie{
-		Name: SessionCookie, Value: s.auth.session, Path: "/",
+		Name: SessionCookie, Value: s.auth.newSession(), Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil,
 		MaxAge: int(sessionLifetime / time.Second),
 	})

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,5 +50,33 @@ func TestLiveHubDropsSlowSubscriber(t *testing.T) {
 	h.close()
 	if _, err := h.subscribe(context.Background(), ""); err != errLiveClosed {
 		t.Errorf("subscribe after close: %v", err)
+	}
+}
+
+// A session ends on the server when its lifetime is over, whatever the
+// browser does with the cookie.
+func TestSessionExpiresOnTheServer(t *testing.T) {
+	a := newAuth("tok")
+	now := time.Unix(1_800_000_000, 0)
+	a.now = func() time.Time { return now }
+	id := a.newSession()
+	req := func() *http.Request {
+		r, _ := http.NewRequest(http.MethodGet, "/api/traces", nil)
+		r.AddCookie(&http.Cookie{Name: SessionCookie, Value: id})
+		return r
+	}
+	if !a.sessionOK(req()) {
+		t.Fatal("fresh session refused")
+	}
+	now = now.Add(sessionLifetime - time.Second)
+	if !a.sessionOK(req()) {
+		t.Fatal("session refused before its end")
+	}
+	now = now.Add(time.Second)
+	if a.sessionOK(req()) {
+		t.Fatal("session accepted at its end")
+	}
+	if len(a.sessions) != 0 {
+		t.Fatalf("%d sessions kept", len(a.sessions))
 	}
 }

@@ -58,6 +58,7 @@ type config struct {
 	maxLive        int
 	liveLookback   time.Duration
 	serviceTraces  int
+	allowedHosts   []string
 }
 
 func newConfig(opts []Option) config {
@@ -93,6 +94,14 @@ func WithOTLPOptions(opts ...collector.OTLPOption) Option {
 // WithToken requires "Authorization: Bearer token" on ingest, the API and
 // /metrics. An empty token leaves the server open (fine on loopback).
 func WithToken(token string) Option { return func(c *config) { c.token = token } }
+
+// WithAllowedHosts names the hosts (as in the Host header, port ignored)
+// the server answers to besides IP addresses and localhost, which are always
+// allowed; "*" allows any. Other names get 421: a guard against DNS
+// rebinding, which would let a web page read a loopback server.
+func WithAllowedHosts(hosts ...string) Option {
+	return func(c *config) { c.allowedHosts = append(c.allowedHosts, hosts...) }
+}
 
 // WithJaegerUI sets the base address of a Jaeger UI (for example
 // "http://127.0.0.1:16686"); traces then link to <url>/trace/<id>.

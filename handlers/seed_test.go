@@ -219,6 +219,10 @@ func (s *seeded) do(method, path string, body io.Reader, hdr ...string) (int, ht
 		s.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := s.client.Do(req)

@@ -46,7 +46,7 @@ func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.http.middleware, securityHeaders, s.auth.middleware, bodyLimit(s.cfg.maxBody), requestTimeout(s.cfg.requestTimeout))
+	e.Use(s.http.middleware, securityHeaders, newHostGuard(s.cfg.allowedHosts).middleware, s.auth.middleware, bodyLimit(s.cfg.maxBody), requestTimeout(s.cfg.requestTimeout))
 	e.Server.RegisterOnShutdown(s.live.close)
 
 	e.GET("/", s.index)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/collector"
@@ -44,6 +45,8 @@ type serveFlags struct {
 	shutdownTimeout                                    time.Duration
 	prices                                             pricesFlag
 	cmd                                                string // serve or demo, for usage errors
+	allowUnauthenticated                               bool
+	allowHosts                                         string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
@@ -54,6 +57,10 @@ func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
 	registerData(fs, &f.data)
 	fs.StringVar(&f.token, "token", "",
 		"require \"Authorization: Bearer `token`\" on ingest, the API and /metrics; the dashboard asks for it once [STAGESCOPE_TOKEN]")
+	fs.BoolVar(&f.allowUnauthenticated, "allow-unauthenticated", false,
+		"confirm serving beyond loopback without --token: anyone who can reach the address reads every trace and can send spans")
+	fs.StringVar(&f.allowHosts, "allow-host", env("", "STAGESCOPE_ALLOW_HOST"),
+		"comma-separated host `names` the server answers to besides IP addresses and localhost (a guard against DNS rebinding); * for any [STAGESCOPE_ALLOW_HOST]")
 	fs.StringVar(&f.jaegerUI, "jaeger-ui", env("", "STAGESCOPE_JAEGER_UI"),
 		"`URL` of a Jaeger UI; traces get an \"open in Jaeger\" link [STAGESCOPE_JAEGER_UI]")
 	fs.StringVar(&f.exportJaeger, "export-jaeger", env("", "STAGESCOPE_EXPORT_JAEGER"),
@@ -65,7 +72,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
 	fs.Int64Var(&f.retentionMB, "retention-mb", envInt(0, "STAGESCOPE_RETENTION_MB"),
 		"delete the oldest traces while the database exceeds this many `megabytes`; 0: no bound [STAGESCOPE_RETENTION_MB]")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout,
-		"how long SIGINT/SIGTERM may take to flush everything to the database")
+		"on SIGINT/SIGTERM, running requests get half this `duration` to finish (then stalled uploads are cut, unacknowledged), and the flush of every accepted span to the database gets this much of its own")
 }
 
 // registerData adds --data.
@@ -124,6 +131,13 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	if err != nil {
 		return nil, err
 	}
+	if !loopbackOnly(f.addr) && f.token == "" {
+		if !f.allowUnauthenticated {
+			return nil, usagef(f.cmd, "--addr %s listens beyond loopback without a token: anyone who can reach it reads every trace and can send spans. "+
+				"Set --token (or STAGESCOPE_TOKEN), or pass --allow-unauthenticated to confirm", f.addr)
+		}
+		fmt.Fprintf(stderr, "stagescope: WARNING: serving %s WITHOUT AUTHENTICATION (--allow-unauthenticated): every trace is readable, and spans can be sent, by anyone who reaches this address\n", f.addr)
+	}
 	st, err := openStore(f.data)
 	if err != nil {
 		return nil, err
@@ -142,7 +156,10 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 		copts = append(copts, collector.WithRetention(collector.RetentionPolicy{MaxAge: f.retentionAge, MaxBytes: f.retentionMB << 20}))
 	}
 	n := &node{store: st, coll: collector.New(st, copts...), timeout: f.shutdownTimeout, served: make(chan error, 1)}
-	hopts := []handlers.Option{handlers.WithToken(f.token), handlers.WithLogger(logger)}
+	hopts := []handlers.Option{handlers.WithToken(f.token), handlers.WithLogger(logger), handlers.WithAllowedHosts(stringList(f.allowHosts)...)}
+	if h, _, err := net.SplitHostPort(f.addr); err == nil && h != "" {
+		hopts = append(hopts, handlers.WithAllowedHosts(h)) // the name it was told to listen on
+	}
 	if prices != nil {
 		hopts = append(hopts, handlers.WithPriceTable(prices))
 	}
@@ -172,6 +189,20 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 	return n, nil
 }
 
+// loopbackOnly reports whether addr listens on loopback only: a loopback
+// IP or localhost (an empty host or 0.0.0.0 listens everywhere).
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // attachPipeline sends in-process spans and events to the collector and,
 // with --export-jaeger, to Jaeger.
 func (n *node) attachPipeline() {
@@ -194,13 +225,22 @@ func (n *node) wait(ctx context.Context) error {
 }
 
 // close stops taking requests, flushes every accepted span to the database
-// and to Jaeger, and closes the store.
+// and to Jaeger, and closes the store. In-flight requests get half the
+// shutdown timeout to finish; what is still running then (a client stalled
+// mid-upload) is cut: none of its spans was accepted, so nothing is lost and
+// the client retries elsewhere or later. The collector's flush then gets a
+// deadline of its own, the whole timeout, so a stalled upload cannot use it
+// up. The error is non-nil only when something accepted was not written.
 func (n *node) close(stderr io.Writer) error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
-	defer cancel()
 	var errs []error
 	if n.http != nil {
-		if err := n.http.Shutdown(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.timeout/2)
+		err := n.http.Shutdown(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			_ = n.http.Close() // cuts the stalled connections
+			fmt.Fprintf(stderr, "stagescope: requests still running after %s were cut (their spans were not acknowledged)\n", n.timeout/2)
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 		if err := <-n.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -214,6 +254,8 @@ func (n *node) close(stderr io.Writer) error {
 		n.detach[i]()
 	}
 	n.detach = nil
+	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
+	defer cancel()
 	if n.live != nil {
 		if err := n.live.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("live export shutdown: %w", err))

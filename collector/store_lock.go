@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/stagescope/stagescope/migrations"
@@ -34,6 +36,11 @@ func lockWriter(dbPath string) (*os.File, error) {
 	return f, nil
 }
 
+// dirWritable reports whether this process may create files in dir.
+func dirWritable(dir string) bool {
+	return syscall.Access(dir, 2 /* W_OK */) == nil
+}
+
 // openReadOnly opens only the query connections of an existing database.
 func openReadOnly(ctx context.Context, path, abs string, cfg storeConfig) (*SQLiteStore, error) {
 	if _, err := os.Stat(abs); err != nil {
@@ -46,6 +53,22 @@ func openReadOnly(ctx context.Context, path, abs string, cfg storeConfig) (*SQLi
 	db.SetMaxOpenConns(cfg.readConns)
 	db.SetMaxIdleConns(cfg.readConns)
 	v, err := migrations.Version(ctx, db)
+	if err != nil && !dirWritable(filepath.Dir(abs)) {
+		// A WAL database is read through a shared-memory file beside it,
+		// which a read-only directory or file system cannot hold: read the
+		// file as immutable instead (what a running writer has not yet
+		// checkpointed into it is not seen).
+		db.Close()
+		if db, err = sql.Open("sqlite3", "file:"+(&url.URL{Path: abs}).EscapedPath()+"?mode=ro&immutable=1"); err != nil {
+			return nil, fmt.Errorf("cannot open store %q read-only: %w", path, err)
+		}
+		db.SetMaxOpenConns(cfg.readConns)
+		db.SetMaxIdleConns(cfg.readConns)
+		if v, err = migrations.Version(ctx, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("cannot open store %q read-only: its directory is not writable (a WAL database needs %s-shm beside it) and reading it as immutable failed: %w", path, filepath.Base(abs), err)
+		}
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("cannot open store %q read-only: %w", path, err)

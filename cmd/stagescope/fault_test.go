@@ -245,3 +245,35 @@ func TestReportWindowOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// report reads a database on a read-only file system (a WAL database
+// cannot get its shared-memory file there): it reads the file as immutable
+// instead of failing with "no such file or directory". Needs the right to
+// bind-mount (root in a container); skipped otherwise.
+func TestReportOnReadOnlyFileSystem(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	client := &http.Client{Timeout: 10 * time.Second}
+	if code, body, err := postTrace(client, s.url, randomTraceID()); err != nil || code != http.StatusOK {
+		t.Fatalf("ingest: %d %s %v", code, body, err)
+	}
+	client.CloseIdleConnections()
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	ro := t.TempDir()
+	if out, err := exec.Command("mount", "--bind", data, ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot bind-mount: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", ro).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,ro,bind", ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount read-only: %v %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(ro, "probe"), nil, 0o600); err == nil {
+		t.Fatal("the mount is writable")
+	}
+	r := runCmd(t, nil, "report", "--data", ro)
+	if r.code != 0 || !strings.Contains(r.stdout, "Bottleneck report — 1 traces") {
+		t.Fatalf("report on a read-only file system: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

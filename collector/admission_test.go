@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/stagescope/stagescope/collector/otlpconv/otlptest"
 )
 
 // A request with more spans and events than the queue holds was refused
@@ -185,4 +190,41 @@ func TestOTLPErrorsInTheRequestFormat(t *testing.T) {
 	if resp2.StatusCode != http.StatusMethodNotAllowed || proto.Unmarshal(msg, &st) != nil || !strings.Contains(st.Message, "POST") {
 		t.Fatalf("GET: %d %q", resp2.StatusCode, msg)
 	}
+}
+
+// BenchmarkOTLPIngestUnderAdmission posts 1 MiB protobuf requests (about
+// 4,700 spans and as many events) from 8 concurrent clients through the
+// OTLP handler with the default decode budget (8 MiB: 8 such requests in
+// memory at once) and reports spans per second, end to end: decode,
+// conversion, queue, commit.
+func BenchmarkOTLPIngestUnderAdmission(b *testing.B) {
+	s := openStore(b)
+	c := newCollector(b, s, WithLateChildren())
+	srv := httptest.NewServer(NewOTLPHandler(c))
+	defer srv.Close()
+	req, nspans, _ := otlptest.RequestOfSize(rand.New(rand.NewPCG(1, 2)), 1<<20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	b.SetParallelism(4) // 8 clients on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		r := proto.Clone(req).(*coltracepb.ExportTraceServiceRequest)
+		for pb.Next() {
+			n := next.Add(1)
+			for _, sp := range r.ResourceSpans[0].ScopeSpans[0].Spans {
+				binary.BigEndian.PutUint64(sp.TraceId[8:], uint64(n))
+			}
+			body, _ := proto.Marshal(r)
+			for {
+				resp, _ := post(b, srv.URL, "application/x-protobuf", body, false)
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+				if resp.StatusCode != http.StatusTooManyRequests {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*nspans)/b.Elapsed().Seconds(), "spans/s")
 }

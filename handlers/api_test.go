@@ -119,7 +119,7 @@ func TestBadParametersGetClearErrors(t *testing.T) {
 		{"/api/traces?status=broken", `unknown status "broken"`},
 		{"/api/traces?min_duration=fast", `"min_duration": "fast" is not a duration`},
 		{"/api/traces?min_duration=-5ms", `out of range`},
-		{"/api/traces?from=yesterday", `"from": "yesterday" is not a time`},
+		{"/api/traces?from=last%20tuesday", `"from": "last tuesday" is not a time (want RFC 3339`},
 		{"/api/traces?from=2000&to=1000", `"from" (1970-01-01T00:00:02Z) is after "to"`},
 		{"/api/traces?to=99999999999999999", `out of range`},
 		{"/api/traces?limit=0", `"limit": "0" is not a whole number from 1 to 1000`},

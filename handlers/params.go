@@ -85,44 +85,17 @@ func (p *params) text(name string, max int) (string, error) {
 	return v, nil
 }
 
-// time parses a time: Unix milliseconds, RFC 3339, "now" or "now-<duration>",
-// within spans.EarliestTime and spans.LatestTime (the store keeps Unix
-// nanoseconds in an int64).
+// time parses a time in any of spans.TimeForms, within spans.EarliestTime
+// and spans.LatestTime (the store keeps Unix nanoseconds in an int64); the
+// command line reads times the same way.
 func (p *params) time(name string) (time.Time, error) {
-	t, err := p.parseTime(name)
-	if err != nil || strings.TrimSpace(p.raw(name)) == "" {
-		return t, err
-	}
-	if !spans.TimeInRange(t) {
-		return time.Time{}, badRequest("parameter %q: %s is out of range: %s", name, t.UTC().Format(time.RFC3339Nano), timeRange)
-	}
-	return t, nil
-}
-
-func (p *params) parseTime(name string) (time.Time, error) {
-	v := strings.TrimSpace(p.raw(name))
-	if v == "" {
+	v := p.raw(name)
+	if strings.TrimSpace(v) == "" {
 		return time.Time{}, nil
 	}
-	if v == "now" {
-		return p.now, nil
-	}
-	if rest, ok := strings.CutPrefix(v, "now-"); ok {
-		d, err := time.ParseDuration(rest)
-		if err != nil || d < 0 || d > 100*maxDuration {
-			return time.Time{}, badRequest("parameter %q: %q is not now-<duration> like now-15m", name, v)
-		}
-		return p.now.Add(-d), nil
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 || n > spans.LatestTime.UnixMilli() {
-			return time.Time{}, badRequest("parameter %q: %d is out of range: %s", name, n, timeRange)
-		}
-		return time.UnixMilli(n), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := spans.ParseTime(v, p.now)
 	if err != nil {
-		return time.Time{}, badRequest("parameter %q: %q is not a time (want Unix milliseconds, RFC 3339 like 2025-01-02T15:04:05Z, or now-15m)", name, v)
+		return time.Time{}, badRequest("parameter %q: %v", name, err)
 	}
 	return t, nil
 }

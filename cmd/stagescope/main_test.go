@@ -235,7 +235,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"export"}, {"export", "zipkin"}, {"bench", "--top-k", "x"},
 		{"bench", "--top-k", "2", "--top-n", "3"}, {"demo", "--plant", "query=latency:1ms"}, {"demo", "--plant", "rerank=latency:soon"},
-		{"report", "--jaeger", "http://127.0.0.1:1"}, {"export", "jaeger", "--protocol", "zipkin"}, {"report", "--from", "yesterday"},
+		{"report", "--jaeger", "http://127.0.0.1:1"}, {"export", "jaeger", "--protocol", "zipkin"}, {"report", "--from", "last tuesday"},
 		{"serve", "extra-argument"}, {"help", "frobnicate"}} {
 		if r := runCmd(t, nil, args...); r.code != 2 || r.stderr == "" {
 			t.Errorf("stagescope %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)

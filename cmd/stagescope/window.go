@@ -16,20 +16,20 @@ type window struct {
 }
 
 func (w *window) register(fs *flag.FlagSet) {
-	fs.StringVar(&w.from, "from", "", "start of the window (RFC 3339, e.g. 2025-01-02T15:04:05Z)")
-	fs.StringVar(&w.to, "to", "", "end of the window (RFC 3339; default now)")
+	fs.StringVar(&w.from, "from", "", "start of the window: "+spans.TimeForms)
+	fs.StringVar(&w.to, "to", "", "end of the window, as --from (default now)")
 	fs.DurationVar(&w.since, "since", 0, "the window is the last `duration` (e.g. 15m); overrides --from")
 }
 
 // bounds returns the window; zero times are open ends.
 func (w *window) bounds(cmd string, now time.Time) (from, to time.Time, err error) {
 	if w.to != "" {
-		if to, err = time.Parse(time.RFC3339Nano, w.to); err != nil {
+		if to, err = spans.ParseTime(w.to, now); err != nil {
 			return from, to, usagef(cmd, "--to: %v", err)
 		}
 	}
 	if w.from != "" {
-		if from, err = time.Parse(time.RFC3339Nano, w.from); err != nil {
+		if from, err = spans.ParseTime(w.from, now); err != nil {
 			return from, to, usagef(cmd, "--from: %v", err)
 		}
 	}

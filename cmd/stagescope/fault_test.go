@@ -284,3 +284,105 @@ func TestReportOnReadOnlyFileSystem(t *testing.T) {
 		t.Fatalf("report on a read-only file system: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A full disk under a running serve (a small tmpfs, filled by another
+// file): ingest answers 503 saying the disk is full and acknowledges
+// nothing; once space comes back the client's retry of the same request is
+// stored, once, and health is ok again. Needs mount (root in a container);
+// skipped otherwise.
+func TestDiskFullWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	data := filepath.Join(dir, "data")
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	first := randomTraceID()
+	if code, body, err := postTrace(client, s.url, first); err != nil || code != http.StatusOK {
+		t.Fatalf("ingest before the disk fills: %d %s %v", code, body, err)
+	}
+
+	// Fill the file system.
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	// Requests until the writer meets the full disk (the WAL may still have
+	// room for a few); every refusal says why, and nothing refused is
+	// acknowledged.
+	var full string
+	var acked []string
+	for i := 0; i < 2000 && full == ""; i++ {
+		id := randomTraceID()
+		code, body, err := postTrace(client, s.url, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch code {
+		case http.StatusOK:
+			acked = append(acked, id)
+		case http.StatusServiceUnavailable:
+			if !strings.Contains(body, "full") {
+				t.Fatalf("503 without saying the disk is full: %s", body)
+			}
+			full = id
+		default:
+			t.Fatalf("status %d on a full disk: %s", code, body)
+		}
+	}
+	if full == "" {
+		t.Fatalf("2000 requests acknowledged on a full disk")
+	}
+
+	// Space comes back; the client retries the refused request.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	var body string
+	for range 50 {
+		if code, body, err = postTrace(client, s.url, full); err == nil && code == http.StatusOK {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("retry after space came back: %d %s %v", code, body, err)
+	}
+	resp, err := client.Get(s.url + "api/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("health after space came back: %d", resp.StatusCode)
+	}
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d: %s", code, s.stderr)
+	}
+	st, err := collector.OpenSQLite(filepath.Join(data, databaseFile), collector.WithReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range append(append(acked, first), full) {
+		tid, _ := spans.ParseTraceID(id)
+		tr, err := st.GetTrace(context.Background(), tid)
+		if err != nil || len(tr.Spans) != 3 {
+			t.Fatalf("trace %s: %v (%d spans, want 3, stored once)", id, err, len(tr.Spans))
+		}
+	}
+	t.Logf("%d acknowledged before the disk was full; the refused request stored on retry", len(acked))
+}

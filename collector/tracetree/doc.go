@@ -51,7 +51,12 @@
 // timestamps is the coarser of their ticks: an overlap up to it is rounding,
 // not concurrency. The critical path (package analysis) uses it to keep
 // sequential steps sequential, and Build uses it to decide whether a child
-// really lies outside its parent.
+// really lies outside its parent. There a span's resolution is the coarser
+// tick of its start and its end, and the tolerance the coarser of the two
+// spans': the JS SDKs take a span's end as its millisecond start plus a
+// sub-millisecond elapsed time, so an end that looks fine carries the
+// start's rounding, and a child can appear to end up to 1 ms after the
+// parent that waited for it.
 //
 // A child that starts before its parent by more than the tolerance is flagged
 // ClockSkew: a child cannot start before the span that started it, so the

@@ -276,10 +276,11 @@ func (tr *Tree) checkClock(p, c int32) {
 		return
 	}
 	var f Flags
-	if early := pn.Start - cn.Start; early > 0 && early > tr.Tolerance(pn.Start, cn.Start) {
+	tol := max(tr.spanTick(pn), tr.spanTick(cn))
+	if early := pn.Start - cn.Start; early > 0 && early > tol {
 		f = ClockSkew
 	}
-	if late := cn.End - pn.End; late > 0 && f == 0 && late > tr.Tolerance(pn.End, cn.End) {
+	if late := cn.End - pn.End; late > 0 && f == 0 && late > tol {
 		f = FireAndForget
 		if late <= tr.skewBound && pn.Span.Service() != cn.Span.Service() {
 			f = ClockSkew
@@ -369,6 +370,22 @@ func (tr *Tree) childIntervals(v int32) []Interval {
 // divides it, as a Unix time or as an offset from the trace start.
 func (tr *Tree) Tick(t int64) int64 {
 	return min(max(unit(t), unit(tr.baseNs+t)), tr.maxTol)
+}
+
+// spanTick is the resolution of node n's timestamps: the coarser tick of
+// its start and its end. An end is often the start plus an elapsed time
+// read from a finer clock (the JS SDKs: Date.now() at the start, then
+// performance.now()), so it carries the start's rounding however fine it
+// looks; comparing two spans' ends takes the coarser of their span ticks.
+//
+// The trace's earliest start is 0 from Base, which every unit divides: its
+// tick is read as a Unix time only.
+func (tr *Tree) spanTick(n *Node) int64 {
+	start := min(unit(tr.baseNs), tr.maxTol)
+	if n.Start != 0 {
+		start = tr.Tick(n.Start)
+	}
+	return max(start, tr.Tick(n.End))
 }
 
 // Tolerance returns the overlap between timestamps a and b (nanoseconds from

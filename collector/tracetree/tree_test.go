@@ -187,6 +187,35 @@ func TestMillisecondRoundingIsNotFlagged(t *testing.T) {
 	}
 }
 
+// The JS SDKs stamp a span's start to the millisecond and its end as start
+// plus a sub-millisecond elapsed time, so both ends look fine-grained but
+// carry the starts' rounding: a child ending 0.3 ms after its parent is
+// rounding (the recorded otel-js and langchain fixtures are full of them).
+// On a nanosecond clock the same overrun is a late child.
+func TestSubMillisecondEndsOfMillisecondSpans(t *testing.T) {
+	var b builder
+	q := b.span(nil, "query", 0, 100.2)
+	b.span(q, "retrieve", 0, 60.4)
+	b.span(q, "llm", 60, 100.5)
+	tr, node := build(b.trace())
+	if tr.Anomalies.Any() {
+		t.Fatalf("anomalies %+v: a 0.3 ms overrun of millisecond-stamped spans is rounding", tr.Anomalies)
+	}
+	if got := tr.SelfTime(node(q)); got != 0 { // 0–60.4 and 60–100.2 cover the query
+		t.Fatalf("query self %v, want 0", time.Duration(got))
+	}
+
+	var n builder
+	ns := time.Nanosecond
+	q2 := n.spanAt(nil, "query", epoch.Add(7*ns), epoch.Add(100_200_003*ns))
+	n.spanAt(q2, "retrieve", epoch.Add(11*ns), epoch.Add(60_400_001*ns))
+	late := n.spanAt(q2, "llm", epoch.Add(60_400_009*ns), epoch.Add(100_500_007*ns))
+	tr2, node2 := build(n.trace())
+	if tr2.Nodes[node2(late)].Flags != FireAndForget || tr2.Anomalies != (Anomalies{FireAndForget: 1}) {
+		t.Fatalf("nanosecond clock: flags %b, anomalies %+v; want the 0.3 ms overrun flagged", tr2.Nodes[node2(late)].Flags, tr2.Anomalies)
+	}
+}
+
 func TestTick(t *testing.T) {
 	var b builder
 	// The trace starts at a fractional time origin (as performance.now

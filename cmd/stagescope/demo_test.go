@@ -73,9 +73,23 @@ func TestPlantFlag(t *testing.T) {
 // the number of failed queries it reported.
 func plantedDemo(t *testing.T, queries int, plants ...string) ([]*collector.Trace, int) {
 	t.Helper()
-	data := t.TempDir()
+	data, runID, failed := runPlantedDemo(t, queries, nil, plants...)
+	ts := storedRun(t, data, runID)
+	if len(ts) != queries {
+		t.Fatalf("%d traces stored for %d queries", len(ts), queries)
+	}
+	return ts, failed
+}
+
+// runPlantedDemo runs the small demo (extra flags after the defaults) with
+// plants into a new data directory and returns it, the run id and the
+// number of failed queries the demo reported.
+func runPlantedDemo(t *testing.T, queries int, extra []string, plants ...string) (data, runID string, failed int) {
+	t.Helper()
+	data = t.TempDir()
 	args := []string{"demo", "--addr", "127.0.0.1:0", "--data", data, "--queries", strconv.Itoa(queries), "--workers", "3",
 		"--interval", "1ms", "--packages", "strings,bytes,sort", "--llm-latency", "2ms", "--token-latency", "0"}
+	args = append(args, extra...)
 	for _, p := range plants {
 		args = append(args, "--plant", p)
 	}
@@ -84,12 +98,8 @@ func plantedDemo(t *testing.T, queries int, plants ...string) ([]*collector.Trac
 	if m == nil || m[2] != strconv.Itoa(queries) {
 		t.Fatalf("demo output lacks its run line:\n%s\n%s", r.stdout, r.stderr)
 	}
-	failed, _ := strconv.Atoi(m[3])
-	ts := storedRun(t, data, m[1])
-	if len(ts) != queries {
-		t.Fatalf("%d traces stored for %d queries", len(ts), queries)
-	}
-	return ts, failed
+	failed, _ = strconv.Atoi(m[3])
+	return data, m[1], failed
 }
 
 // replayPlants parses plants as the demo does (so with the same seeds) and

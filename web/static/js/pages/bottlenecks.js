@@ -1,5 +1,7 @@
 // Bottlenecks: the ranked findings of the bottleneck report with their
-// recommendations and exemplar traces, then the tables behind them.
+// recommendations, predicted gains and exemplar traces, then the tables
+// behind them: gains per stage, errors, tail attribution, critical path,
+// stages, what-if, pools, retries, cost, and the spans read with care.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
@@ -28,6 +30,7 @@ export async function render(view, ctx) {
     view.appendChild(message('No traces in this window.'));
     return null;
   }
+  view.appendChild(weighting(r));
   // The window's latency comes from the same rollups as the Overview's
   // (nearest rank, ±2.2%); the analysed traces' figures, weighted back to
   // the window (each trace below the slow threshold stands for 1/hash rate
@@ -44,8 +47,12 @@ export async function render(view, ctx) {
       : `End-to-end latency of the ${num(r.traces)} analysed traces.`));
 
   const findings = r.findings || [];
+  const factor = ((r.gains || [])[0] || {}).factor || 2; // the speed-up the gains assume
   view.appendChild(section('Findings',
-    findings.length ? el('ol', { class: 'findings', id: 'findings' }, findings.map(finding)) : message('Nothing stands out.')));
+    findings.length ? el('ol', { class: 'findings', id: 'findings' }, findings.map(f => finding(f, factor))) : message('Nothing stands out.')));
+  if ((r.gains || []).length) view.appendChild(gains(r.gains));
+  const errs = r.errors || {};
+  if (errs.failed_traces || (errs.stages || []).length) view.appendChild(errorsSection(errs, r.traces, !!(r.weighting || {}).weighted));
 
   const tail = r.tail || {};
   if (tail.slow_traces) {
@@ -122,10 +129,96 @@ export async function render(view, ctx) {
       { label: 'USD/trace', class: 'num', value: c => c.priced ? usd(c.usd_per_trace) : '–' },
     ], r.cost)));
   }
+  const an = r.anomalies || {};
+  if (an.traces) view.appendChild(anomalies(an));
   return null;
 }
 
-function finding(f) {
+// weighting says how the analysed traces were weighted back to the window
+// (analysis.Weighting), in the numbers the report used.
+function weighting(r) {
+  const w = r.weighting || {};
+  const text = w.weighted
+    ? `Weighting: the ${num(w.slow_traces)} analysed traces at or above ${ms(w.slow_threshold_ms)} count once each; ` +
+      `the others were drawn at a rate of ${pct(w.hash_rate, 2)} and each stands for ${num(+(1 / w.hash_rate).toFixed(2))} traces, ` +
+      `so the ${num(r.traces)} analysed traces stand for ${num(Math.round(w.represented))} traces of the window. ` +
+      'Percentiles, means, shares, the slow cohort and predicted gains are weighted; span and trace counts are not.'
+    : `Weighting: none; each of the ${num(r.traces)} analysed traces counts once.`;
+  return el('p', { class: 'muted', id: 'report-weighting', dataset: { weighted: String(!!w.weighted) } }, text);
+}
+
+// gains shows, per stage, what making it faster or taking it out would
+// gain (analysis.StageGain) and which stage sets the floor or drives the
+// tail.
+function gains(gs) {
+  const k = gs[0].factor || 2;
+  const role = g => g.role ? el('span', { class: 'badge role', dataset: { role: g.role }, text: g.role }) : '–';
+  return section('Predicted gains',
+    el('p', { class: 'muted' }, `Every analysed request's critical path replayed with the stage ${k}× faster, or without it. ` +
+      'An upper bound: another branch may become critical once the stage shrinks. "Slowest 5%" is the mean latency of the requests at or above the p95.'),
+    table([
+      { label: 'Stage', value: g => stage(g.stage) },
+      { label: 'Role', value: role },
+      { label: `${k}× faster: p50`, class: 'num', value: g => ms(g.faster.p50_gain_ms) },
+      { label: 'p95', class: 'num', value: g => ms(g.faster.p95_gain_ms) },
+      { label: 'mean', class: 'num', value: g => ms(g.faster.mean_gain_ms) },
+      { label: 'slowest 5%', class: 'num', value: g => ms(g.faster.tail_mean_gain_ms) },
+      { label: 'Removed: p50', class: 'num', value: g => ms(g.removed.p50_gain_ms) },
+      { label: 'p95', class: 'num', value: g => ms(g.removed.p95_gain_ms) },
+      { label: 'slowest 5%', class: 'num', value: g => ms(g.removed.tail_mean_gain_ms) },
+    ], gs, { class: 'gains-table', rowData: g => ({ stage: g.stage }) }),
+    el('ul', { class: 'gain-summaries' }, gs.filter(g => g.role).map(g =>
+      el('li', { class: 'gain-summary', dataset: { stage: g.stage } }, stage(g.stage), ' ', g.summary))));
+}
+
+// errorsSection shows what failures did to the requests
+// (analysis.ErrorStats).
+function errorsSection(e, traces, weighted) {
+  const ok = e.succeeded || {}, bad = e.failed || {};
+  // The rate is weighted back to the window; the counts are of the
+  // analysed traces.
+  let text = weighted
+    ? `${num(e.failed_traces)} of the ${num(traces)} analysed requests failed (weighted back to the window: ${pct(e.failure_rate)} of requests); `
+    : `${num(e.failed_traces)} of ${num(traces)} requests failed (${pct(e.failure_rate)}); `;
+  text += `${num(e.traces_with_errors)} had a failed span; ${num(e.gave_up)} failed through a retry that gave up.`;
+  if (ok.count && bad.count) {
+    text += ` Successful requests took ${ms(ok.p50_ms)} at p50 and ${ms(ok.p95_ms)} at p95, failed ones ${ms(bad.p50_ms)} at p50; ` +
+      `the failures shift the p95 by ${ms(e.p95_shift_ms)}.`;
+  }
+  return el('section', { class: 'card', id: 'errors' }, el('h2', { text: 'Errors' }),
+    el('p', { id: 'errors-summary' }, text),
+    table([
+      { label: 'Stage', value: s => stage(s.stage) },
+      { label: 'Failed spans', class: 'num', value: s => `${num(s.errors)} of ${num(s.spans)}` },
+      { label: 'Span error rate', class: 'num', value: s => pct(s.error_rate) },
+      { label: 'Injected', class: 'num', value: s => num(s.injected) },
+      { label: 'Requests with errors', class: 'num', value: s => `${num(s.traces_with_errors)} of ${num(s.traces)}` },
+      { label: 'Failed requests', class: 'num', value: s => num(s.failed_requests) },
+      { label: 'Survived', class: 'num', value: s => num(s.absorbed) },
+    ], e.stages || [], { class: 'errors-table', rowData: s => ({ stage: s.stage }) }),
+    exemplars(e.exemplars));
+}
+
+// anomalies counts the spans whose place in their trace had to be
+// interpreted (analysis.TraceAnomalies).
+function anomalies(an) {
+  const rows = [
+    { kind: 'orphans', label: 'Orphans', n: an.orphans, what: 'their parent never arrived; adopted by the root' },
+    { kind: 'clock_skew', label: 'Clock skew', n: an.clock_skew, what: 'outside their parent by more than the clocks allow; clipped to it' },
+    { kind: 'fire_and_forget', label: 'Fire-and-forget', n: an.fire_and_forget, what: 'outlived their parent, which did not wait; clipped, off its critical path' },
+    { kind: 'unreachable', label: 'In parent cycles', n: an.unreachable, what: 'not under the root; left out' },
+  ];
+  return el('section', { class: 'card', id: 'anomalies' }, el('h2', { text: 'Spans read with care' }),
+    el('p', null, `${num(an.traces)} analysed traces have spans whose place in the trace had to be interpreted:`),
+    table([
+      { label: 'Kind', value: x => x.label },
+      { label: 'Spans', class: 'num', value: x => num(x.n) },
+      { label: 'How they were read', value: x => x.what },
+    ], rows, { class: 'anomalies-table', rowData: x => ({ kind: x.kind }) }),
+    exemplars(an.exemplars));
+}
+
+function finding(f, factor) {
   return el('li', { class: 'finding ' + f.severity, dataset: { stage: f.stage, kind: f.kind } },
     el('div', { class: 'finding-head' },
       el('span', { class: 'severity ' + f.severity, text: f.severity }),
@@ -134,6 +227,9 @@ function finding(f) {
     el('p', { class: 'finding-detail', text: f.detail }),
     el('p', { class: 'finding-rec' }, el('span', { class: 'rec-label', text: 'What to do: ' }), f.recommendation),
     f.score_ms ? el('p', { class: 'muted', text: `costs each slow trace about ${ms(f.score_ms)} (${pct(f.share)} of its latency)` }) : null,
+    f.tail_gain_ms || f.p95_gain_ms ? el('p', { class: 'finding-gain' },
+      f.role ? el('span', { class: 'badge role', dataset: { role: f.role }, text: f.role }) : null, f.role ? ' ' : null,
+      `${factor}× faster: the slowest 5% of requests ${ms(f.tail_gain_ms)} faster on average, the p95 ${ms(f.p95_gain_ms)} faster`) : null,
     exemplars(f.exemplars));
 }
 

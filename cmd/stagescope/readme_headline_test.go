@@ -17,28 +17,9 @@ import (
 // Only where the data goes, how many queries and the pause between batches
 // are added.
 func TestReadmePlantedHeadlineIsReproduced(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const prefix = "go run ./cmd/stagescope demo "
-	var args []string
-	for line := range strings.Lines(string(readme)) {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok && strings.Contains(rest, "--plant") {
-			args = strings.Fields(rest)
-			break
-		}
-	}
-	if len(args) != 2 || args[0] != "--plant" {
-		t.Fatalf("README has no `%s--plant STAGE=SPEC` command (found %q)", prefix, args)
-	}
-	stageName, _, _ := strings.Cut(args[1], "=")
-	planted, err := spans.ParseStage(stageName)
-	if err != nil {
-		t.Fatalf("README plants an unknown stage: %v", err)
-	}
+	args, planted := readmePlant(t)
 	data := t.TempDir()
-	runID := runDemoCmd(t, nil, append([]string{"demo", "--addr", "127.0.0.1:0", "--data", data, "--queries", "120", "--interval", "5ms"}, args...))
+	runID := runReadmeDemo(t, data, args)
 	out := mustRun(t, nil, "report", "--data", data, "--run", runID, "--json")
 	var rep analysis.Report
 	if err := json.Unmarshal([]byte(out.stdout), &rep); err != nil {
@@ -65,4 +46,40 @@ func TestReadmePlantedHeadlineIsReproduced(t *testing.T) {
 		}
 	}
 	t.Logf("first finding: %s — %s", first.Title, first.Detail)
+}
+
+// readmePlant returns the arguments of the README's planted-bottleneck
+// command (`go run ./cmd/stagescope demo --plant STAGE=SPEC`) and the stage
+// it plants.
+func readmePlant(t *testing.T) ([]string, spans.Stage) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "go run ./cmd/stagescope demo "
+	var args []string
+	for line := range strings.Lines(string(readme)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok && strings.Contains(rest, "--plant") {
+			args = strings.Fields(rest)
+			break
+		}
+	}
+	if len(args) != 2 || args[0] != "--plant" {
+		t.Fatalf("README has no `%s--plant STAGE=SPEC` command (found %q)", prefix, args)
+	}
+	stageName, _, _ := strings.Cut(args[1], "=")
+	planted, err := spans.ParseStage(stageName)
+	if err != nil {
+		t.Fatalf("README plants an unknown stage: %v", err)
+	}
+	return args, planted
+}
+
+// runReadmeDemo runs the README's demo command with args as written, adding
+// only where the data goes, how many queries (120) and the pause between
+// batches, and returns its run id.
+func runReadmeDemo(t *testing.T, data string, args []string) string {
+	t.Helper()
+	return runDemoCmd(t, nil, append([]string{"demo", "--addr", "127.0.0.1:0", "--data", data, "--queries", "120", "--interval", "5ms"}, args...))
 }

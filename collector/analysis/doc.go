@@ -14,7 +14,11 @@
 //     failed attempts and backoff, give-ups;
 //  5. tokens and cost per stage and model, from a configurable price table;
 //  6. tail attribution: which stage explains the gap between the slow cohort
-//     and the rest, with exemplar traces;
+//     and the rest, with exemplar traces; and per stage (Gains) the role it
+//     plays: it sets the floor when its critical-path time in the median
+//     request is ≥ 20 % of the p50, and drives the tail when it explains
+//     ≥ 30 % of the slow cohort's growth over the rest and that part is
+//     ≥ 10 % of the p50 (a tail made of jitter has no driver);
 //  7. (Compare) per-stage deltas between two sets of traces with a
 //     Mann–Whitney U test and an effect-size floor: a stage regressed (or
 //     improved) only when the test is significant (p < 0.01) and its p50 or

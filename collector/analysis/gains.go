@@ -18,6 +18,11 @@ const (
 	// tailShare: a stage drives the tail when it explains at least this
 	// share of the growth between the slow cohort and the rest.
 	tailShare = 0.3
+	// tailMaterial: and only when that growth is material — the stage's own
+	// part of it at least this share of the median latency. A window
+	// whose slowest requests are slower only by the jitter of a busy
+	// machine has no stage driving a tail.
+	tailMaterial = 0.1
 )
 
 // Prediction is the end-to-end latency predicted after a change, and what
@@ -196,7 +201,7 @@ func (a *accumulator) gains(c *cohort, tail TailAttribution) []StageGain {
 			g.TailDelta, g.TailDeltaMs, g.TailShare = t.Delta, t.DeltaMs, t.ShareOfGap
 		}
 		isFloor := g.FloorShare >= floorShare
-		isTail := g.TailDelta > 0 && g.TailShare >= tailShare
+		isTail := g.TailDelta > 0 && g.TailShare >= tailShare && float64(g.TailDelta) >= tailMaterial*float64(p50Now)
 		switch {
 		case isFloor && isTail:
 			g.Role = "floor and tail"

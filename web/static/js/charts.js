@@ -33,9 +33,16 @@ function attach(plot, makeOpts, data) {
   return { create, destroy: () => { if (ro) ro.disconnect(); if (u) u.destroy(); u = null; } };
 }
 
-// axis styles an axis for the dark theme.
+// themeColor reads a colour of the current theme (app.css custom properties).
+export function themeColor(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+// axis styles an axis in the colours of the theme (light or dark, as the
+// system prefers).
 function axis(extra) {
-  return { stroke: '#cbd5e1', grid: { stroke: '#1e293b', width: 1 }, ticks: { stroke: '#334155', width: 1 }, ...extra };
+  return { stroke: themeColor('--chart-axis', '#cbd5e1'), grid: { stroke: themeColor('--chart-grid', '#1e293b'), width: 1 }, ticks: { stroke: themeColor('--chart-tick', '#334155'), width: 1 }, ...extra };
 }
 
 const axisMs = axis({ values: (u, vals) => vals.map(v => ms(v)), size: 70 });

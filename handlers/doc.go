@@ -10,7 +10,7 @@
 //	POST /api/session           exchanges the token for a session cookie (for the dashboard)
 //	GET  /api/services          the services whose traces started in from/to, with counts
 //	GET  /api/traces            search: from, to, service, stage, status, min_duration,
-//	                            name, attr=key=value, run, cursor, limit; a filter no
+//	                            max_duration, name, attr=key=value, run, cursor, limit; a filter no
 //	                            index answers examines at most collector.TraceScanBudget
 //	                            traces, then answers partial with scanned_to and a
 //	                            next_cursor that continues the search. status is the

@@ -107,3 +107,39 @@ export function scatterChart(title, points, front, opts = {}) {
   const h = attach(plot, makeOpts, [xs, ys, fy]);
   return { node, destroy: h.destroy };
 }
+
+// durationScatter plots traces as points, start time (Unix seconds) across
+// and duration (ms) up, failed ones in red. Dragging a box calls
+// onBox({from, to, minMs, maxMs}) with the box's times in Unix ms.
+export function durationScatter(points, onBox) {
+  const { node, plot } = mount('Trace duration over time', 'scatter');
+  node.id = 'duration-scatter';
+  if (!window.uPlot) { plot.appendChild(el('p', { class: 'msg error', text: 'chart library not loaded' })); return { node, destroy() {} }; }
+  const all = [...points].sort((a, b) => a.x - b.x);
+  const xs = all.map(p => p.x);
+  const ok = all.map(p => p.error ? null : p.y);
+  const bad = all.map(p => p.error ? p.y : null);
+  const good = themeColor('--accent', '#60a5fa');
+  const makeOpts = (w) => ({
+    width: w, height: 220,
+    scales: { x: { time: true, range: (u, lo, hi) => lo === hi ? [lo - 60, hi + 60] : [lo - (hi - lo) * 0.02, hi + (hi - lo) * 0.02] },
+      y: { range: (u, lo, hi) => [0, (hi || 1) * 1.08] } },
+    axes: [axis(), axisMs],
+    legend: { show: false },
+    cursor: { drag: { x: true, y: true, uni: 8, setScale: false }, points: { show: false } },
+    series: [{},
+      { label: 'ok', stroke: good, paths: () => null, points: { show: true, size: 6, fill: good, stroke: good } },
+      { label: 'failed', stroke: '#ef4444', paths: () => null, points: { show: true, size: 7, fill: '#ef4444', stroke: '#ef4444' } }],
+    hooks: {
+      setSelect: [(u) => {
+        const s = u.select;
+        if (s.width < 4 || s.height < 4) return;
+        const from = u.posToVal(s.left, 'x') * 1000, to = u.posToVal(s.left + s.width, 'x') * 1000;
+        const maxMs = u.posToVal(s.top, 'y'), minMs = u.posToVal(s.top + s.height, 'y');
+        onBox({ from, to, minMs: Math.max(0, minMs), maxMs });
+      }],
+    },
+  });
+  const h = attach(plot, makeOpts, [xs, ok, bad]);
+  return { node, destroy: h.destroy };
+}

@@ -22,7 +22,7 @@
 //	GET  /api/stages            per-stage breakdown over from/to (or one run), of one
 //	                            service with service (computed from its traces)
 //	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops and
-//	                            per-stage self time per step; service as for stages
+//	                            per-stage self time and p95 per step; service as for stages
 //	GET  /api/report            the bottleneck report over a sample of traces (the
 //	                            filters of /api/traces)
 //	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)

@@ -21,7 +21,7 @@ function mount(title, cls) {
 function attach(plot, makeOpts, data) {
   let u = null;
   let ro = null;
-  const width = () => Math.max(300, plot.clientWidth || plot.parentNode?.clientWidth || 600);
+  const width = () => Math.max(200, plot.clientWidth || plot.parentNode?.clientWidth || 600);
   // Created once the figure is in the document, so its width is known.
   const create = () => {
     if (u || !plot.isConnected) return;

@@ -84,6 +84,12 @@ export function stackedChart(title, xs, series, opts = {}) {
   return timeChart(title, xs, drawn, { ...opts, yMs: true });
 }
 
+// pad widens a scale by a tenth of its span on each side.
+function pad(u, lo, hi) {
+  const d = hi > lo ? (hi - lo) * 0.1 : Math.abs(lo) * 0.1 || 1;
+  return [lo - d, hi + d];
+}
+
 // scatterChart plots points (x ascending is not required) and an optional
 // front line through a subset. points: [{x, y, label}], front: same shape.
 export function scatterChart(title, points, front, opts = {}) {
@@ -96,13 +102,27 @@ export function scatterChart(title, points, front, opts = {}) {
   const fy = all.map(p => onFront.has(p.key) ? p.y : null);
   const makeOpts = (w) => ({
     width: w, height: opts.height || 300,
-    scales: { x: { time: false } },
+    // Room around the points for their labels.
+    scales: { x: { time: false, range: pad }, y: { range: pad } },
     axes: [axis({ label: opts.xLabel, values: (u, vals) => vals.map(v => ms(v)) }), axis({ label: opts.yLabel, size: 60 })],
     series: [
       { label: opts.xLabel, value: (u, v) => v == null ? '–' : ms(v) },
       { label: 'runs', stroke: '#60a5fa', paths: () => null, points: { show: true, size: 9, fill: '#60a5fa' } },
       { label: 'Pareto front', stroke: '#f59e0b', width: 2, spanGaps: true, points: { show: true, size: 11, fill: '#f59e0b' } },
     ],
+    // Each point's label beside it (canvas text, never markup).
+    hooks: { draw: [(u) => {
+      const g = u.ctx;
+      g.save();
+      g.fillStyle = themeColor('--text', '#e5e7eb');
+      g.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+      all.forEach((p, i) => {
+        if (!p.label) return;
+        const x = u.valToPos(xs[i], 'x', true), y = u.valToPos(ys[i], 'y', true);
+        g.fillText(p.label, x + 7 * devicePixelRatio, y - 5 * devicePixelRatio);
+      });
+      g.restore();
+    }] },
   });
   const h = attach(plot, makeOpts, [xs, ys, fy]);
   return { node, destroy: h.destroy };

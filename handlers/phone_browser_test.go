@@ -30,6 +30,7 @@ func TestPhoneLayoutInBrowser(t *testing.T) {
 		{"compare?mode=runs&base_run=" + runBase + "&cand_run=" + runCand, "compare", `true`},
 		{"live", "live", `true`},
 		{"runs", "runs", `document.querySelectorAll('.uplot').length >= 1`},
+		{"diff?a=" + s.ids["normal"][0].String() + "&b=" + s.ids["slow"][0].String(), "diff", `true`},
 	}
 	for _, p := range pages {
 		b.open(p.route, p.page)

@@ -17,8 +17,9 @@ import * as bottlenecks from './pages/bottlenecks.js';
 import * as compare from './pages/compare.js';
 import * as live from './pages/live.js';
 import * as runs from './pages/runs.js';
+import * as diff from './pages/diff.js';
 
-const pages = { overview, traces, trace, bottlenecks, compare, live, runs };
+const pages = { overview, traces, trace, bottlenecks, compare, live, runs, diff };
 const rangeKey = 'stagescope.range';
 const rangeSelect = document.getElementById('range');
 const serviceSelect = document.getElementById('service');
@@ -129,7 +130,7 @@ async function route() {
   showService(currentService());
   document.querySelectorAll('#nav a').forEach(a => a.setAttribute('href', hashFor(a.dataset.page)));
   document.querySelector('.brand').setAttribute('href', hashFor('overview'));
-  document.querySelectorAll('#nav a').forEach(a => a.classList.toggle('active', a.dataset.page === page || (page === 'trace' && a.dataset.page === 'traces')));
+  document.querySelectorAll('#nav a').forEach(a => a.classList.toggle('active', a.dataset.page === page || ((page === 'trace' || page === 'diff') && a.dataset.page === 'traces')));
   clear(view);
   document.body.dataset.state = 'loading';
   document.body.dataset.page = page;

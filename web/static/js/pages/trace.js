@@ -47,6 +47,7 @@ export async function render(view, ctx) {
       meta('Critical path', ms(cpTotal)),
     ),
     el('div', { class: 'trace-actions' },
+      el('a', { class: 'button secondary', id: 'diff-link', href: hashFor('diff', '', { a: t.trace_id }), text: 'Diff with…' }),
       el('a', { class: 'button secondary', id: 'download-json', href: '/api/traces/' + encodeURIComponent(t.trace_id),
         attrs: { download: 'trace-' + t.trace_id + '.json' }, text: 'Download JSON' }),
       t.jaeger_url ? el('a', { class: 'button', id: 'open-jaeger', href: t.jaeger_url, target: '_blank', rel: 'noopener noreferrer', text: 'Open in Jaeger' }) : null),

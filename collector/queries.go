@@ -50,6 +50,7 @@ type TraceQuery struct {
 	Status       string
 	NameContains string        // substring of the root span's name
 	MinDuration  time.Duration // end-to-end duration at least this
+	MaxDuration  time.Duration // end-to-end duration at most this (0: no bound)
 	Attr         string        // "key=value": some span has this attribute or tag
 	RunID        string
 	Limit        int    // DefaultTraceLimit when 0, at most MaxTraceLimit

@@ -94,6 +94,9 @@ func (s *SQLiteStore) traceFilter(ctx context.Context, q TraceQuery) (*traceFilt
 	if q.MinDuration > 0 {
 		f.test("end_ns - start_ns >= ?", int64(q.MinDuration))
 	}
+	if q.MaxDuration > 0 {
+		f.test("end_ns - start_ns <= ?", int64(q.MaxDuration))
+	}
 	if q.Attr != "" {
 		var ok bool
 		f.attrKey, f.attrVal, ok = strings.Cut(q.Attr, "=")

@@ -120,6 +120,7 @@ func TestBadParametersGetClearErrors(t *testing.T) {
 		{"/api/traces?min_duration=fast", `"min_duration": "fast" is not a duration`},
 		{"/api/traces?min_duration=-5ms", `out of range`},
 		{"/api/traces?from=last%20tuesday", `"from": "last tuesday" is not a time (want RFC 3339`},
+		{"/api/traces?min_duration=1s&max_duration=500ms", `"max_duration" (500ms) is below "min_duration" (1s)`},
 		{"/api/traces?from=2000&to=1000", `"from" (1970-01-01T00:00:02Z) is after "to"`},
 		{"/api/traces?to=99999999999999999", `out of range`},
 		{"/api/traces?limit=0", `"limit": "0" is not a whole number from 1 to 1000`},
@@ -162,7 +163,7 @@ func TestSQLInjectionInEveryFilter(t *testing.T) {
 		`' OR 1=1 --`, `"; DROP TABLE spans; --`, `') OR ('1'='1`, `1; DELETE FROM traces`,
 		`%' OR '%'='`, `1 UNION SELECT * FROM runs --`, `\'; DROP TABLE traces; --`,
 	}
-	filters := []string{"from", "to", "service", "stage", "status", "min_duration", "name", "attr", "run", "cursor", "limit"}
+	filters := []string{"from", "to", "service", "stage", "status", "min_duration", "max_duration", "name", "attr", "run", "cursor", "limit"}
 	for _, f := range filters {
 		for _, p := range payloads {
 			values := []string{p}
@@ -274,6 +275,8 @@ func TestTraceListFiltersAndPages(t *testing.T) {
 		{"status=error", seedFailing},
 		{"min_duration=500ms", seedSlow},
 		{"min_duration=500", seedSlow},
+		{"max_duration=150ms", seedTotal - seedSlow - seedRun},
+		{"min_duration=150ms&max_duration=500ms", seedRun}, // the candidate run's 200 ms traces
 		{"name=" + url.QueryEscape("slow rerank"), seedSlow},
 		{"attr=customer%3Dacme", 1},
 		{"run=" + runBase, seedRun},

@@ -81,7 +81,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("overview", func(t *testing.T) {
 		b := b0.with(t)
 		b.open("overview", "overview")
-		b.waitFor("three charts", `document.querySelectorAll('.uplot').length === 3`)
+		b.waitFor("four charts", `document.querySelectorAll('.uplot').length === 4`)
 		if got := b.text(`.stat[data-stat="traces"] .stat-value`); got != fmt.Sprint(seedTotal) {
 			t.Errorf("traces card %q, want %d", got, seedTotal)
 		}
@@ -137,11 +137,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		if n := b.count(".wf-bar"); n != spansPerRAG {
 			t.Errorf("%d bars, want %d", n, spansPerRAG)
 		}
-		if n := b.count(`.wf-row.critical[data-stage="rerank"] .wf-cp`); n != 1 {
-			t.Errorf("rerank critical-path marks: %d, want 1", n)
+		// The critical path is one line through embed, retrieve, rerank and
+		// llm, not a mark per row.
+		b.waitFor("the critical path", `document.querySelectorAll('#wf-critical').length === 1 && document.querySelector('#wf-critical').getAttribute('d') !== ''`)
+		visited := b.evalStrings(`document.querySelector('#wf-critical').dataset.spans.split(',').map(id => document.querySelector('.wf-row[data-span-id="' + id + '"]').dataset.stage)`)
+		if got := strings.Join(visited, ","); got != "embed,retrieve,rerank,synth,llm,synth" {
+			t.Errorf("critical path visits %s, want embed,retrieve,rerank,synth,llm,synth (synth waits 1 ms before and after its call)", got)
 		}
-		if n := b.count(".wf-cp"); n < 4 {
-			t.Errorf("%d critical-path marks, want at least 4 (embed, retrieve, rerank, llm)", n)
+		if n := b.count(".cp-dot, .wf-cp"); n != 0 {
+			t.Errorf("%d per-row critical-path marks, want none", n)
 		}
 		width, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`parseFloat(document.querySelector('.wf-row[data-stage="rerank"] .wf-bar').style.width)`))
 		if err != nil {

@@ -10,7 +10,7 @@
 //	POST /api/session           exchanges the token for a session cookie (for the dashboard)
 //	GET  /api/services          the services whose traces started in from/to, with counts
 //	GET  /api/traces            search: from, to, service, stage, status, min_duration,
-//	                            name, attr=key=value, run, cursor, limit; a filter no
+//	                            max_duration, name, attr=key=value, run, cursor, limit; a filter no
 //	                            index answers examines at most collector.TraceScanBudget
 //	                            traces, then answers partial with scanned_to and a
 //	                            next_cursor that continues the search. status is the
@@ -22,7 +22,7 @@
 //	GET  /api/stages            per-stage breakdown over from/to (or one run), of one
 //	                            service with service (computed from its traces)
 //	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops and
-//	                            per-stage self time per step; service as for stages
+//	                            per-stage self time and p95 per step; service as for stages
 //	GET  /api/report            the bottleneck report over a sample of traces (the
 //	                            filters of /api/traces)
 //	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)

@@ -19,7 +19,7 @@ type ReportResponse struct {
 // maxReportSample bounds the sample parameter.
 const maxReportSample = collector.MaxTraceLimit
 
-var reportParams = []string{"from", "to", "service", "stage", "status", "min_duration", "name", "attr", "run", "sample", "slow_quantile"}
+var reportParams = []string{"from", "to", "service", "stage", "status", "min_duration", "max_duration", "name", "attr", "run", "sample", "slow_quantile"}
 
 // analysisOptions reads the options shared by report and compare.
 func (s *Server) analysisOptions(p *params) ([]analysis.Option, error) {

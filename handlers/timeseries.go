@@ -25,11 +25,15 @@ type SeriesPoint struct {
 	Stages map[string]StageSlice `json:"stages"`
 }
 
-// StageSlice is one stage within one step.
+// StageSlice is one stage within one step. The percentiles are of its
+// spans' durations and self times in the step, from the store's per-minute
+// histograms (about ±2.2 %).
 type StageSlice struct {
-	Count   int64   `json:"count"`
-	SelfMs  float64 `json:"self_ms"`
-	TotalMs float64 `json:"total_ms"`
+	Count     int64   `json:"count"`
+	SelfMs    float64 `json:"self_ms"`
+	TotalMs   float64 `json:"total_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	SelfP95Ms float64 `json:"self_p95_ms"`
 }
 
 // Series is the answer of GET /api/timeseries.
@@ -130,7 +134,8 @@ func (s *Server) timeseries(c echo.Context) error {
 			}
 			for _, r := range rows {
 				seen[r.Stage] = true
-				sp.Stages[r.Stage.String()] = StageSlice{Count: r.Count, SelfMs: millis(r.Self), TotalMs: millis(r.Total)}
+				sp.Stages[r.Stage.String()] = StageSlice{Count: r.Count, SelfMs: millis(r.Self), TotalMs: millis(r.Total),
+					P95Ms: millis(r.P95), SelfP95Ms: millis(r.SelfP95)}
 			}
 		}
 		out.Points = append(out.Points, sp)

@@ -89,6 +89,10 @@ type Tokens struct {
 	Prompt     int64  `json:"prompt"`
 	Completion int64  `json:"completion"`
 	Embedding  int64  `json:"embedding,omitempty"`
+	// CostUSD is what the tokens cost at the server's price table
+	// (WithPriceTable, else analysis.DefaultPrices); absent when the model
+	// has no price.
+	CostUSD *float64 `json:"cost_usd,omitempty"`
 }
 
 // getTrace handles GET /api/traces/:id; with service, a trace that has no
@@ -113,7 +117,11 @@ func (s *Server) getTrace(c echo.Context) error {
 	if service != "" && !inService(t, service) {
 		return &apiError{status: http.StatusNotFound, msg: "trace " + id.String() + " has no span of service " + strconv.Quote(truncate(service, 64))}
 	}
-	d := buildTraceDetail(t)
+	prices := s.cfg.prices
+	if prices == nil {
+		prices = analysis.DefaultPrices()
+	}
+	d := buildTraceDetail(t, prices)
 	if s.cfg.jaegerUI != "" {
 		d.JaegerURL = strings.TrimRight(s.cfg.jaegerUI, "/") + "/trace/" + id.String()
 	}
@@ -134,8 +142,9 @@ func inService(t *collector.Trace, service string) bool {
 	return false
 }
 
-// buildTraceDetail arranges a stored trace for the waterfall.
-func buildTraceDetail(t *collector.Trace) TraceDetail {
+// buildTraceDetail arranges a stored trace for the waterfall, pricing token
+// use with prices.
+func buildTraceDetail(t *collector.Trace, prices map[string]analysis.Price) TraceDetail {
 	d := TraceDetail{TraceRow: toRow(t.Summary), CriticalPath: []PathSegment{}, Spans: make([]SpanDetail, 0, len(t.Spans))}
 	ptrs := t.Spans
 	base := t.Summary.Start
@@ -192,7 +201,7 @@ func buildTraceDetail(t *collector.Trace) TraceDetail {
 			SelfMs: millis(time.Duration(tr.SelfTime(v))), Critical: onChain[v], CriticalMs: millis(onPath[sp.SpanID]),
 			Flags: flagNames(tr.Nodes[v].Flags),
 			Attrs: nonNil(sp.Attrs), Tags: nonNil(sp.Tags), Links: sp.Links,
-			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp), FirstToken: firstTokenOf(sp),
+			Events: nonNil(events[sp.SpanID]), Tokens: tokensOf(sp, prices), FirstToken: firstTokenOf(sp),
 		}
 		if !sp.ParentID.IsZero() {
 			sd.ParentID = sp.ParentID.String()
@@ -259,11 +268,17 @@ func firstTokenOf(sp *spans.Span) *FirstToken {
 }
 
 // tokensOf reads a span's token use, in whichever convention it was
-// written (semconv); nil when it reports none.
-func tokensOf(sp *spans.Span) *Tokens {
+// written (semconv), and its cost at prices; nil when it reports none.
+func tokensOf(sp *spans.Span, prices map[string]analysis.Price) *Tokens {
 	u := semconv.UsageOf(sp)
 	if u.Zero() {
 		return nil
 	}
-	return &Tokens{Prompt: u.Prompt, Completion: u.Completion, Embedding: u.Embedding, Model: semconv.Model(sp)}
+	tk := &Tokens{Prompt: u.Prompt, Completion: u.Completion, Embedding: u.Embedding, Model: semconv.Model(sp)}
+	if tk.Model != "" {
+		if p, ok := analysis.PriceOf(prices, tk.Model); ok {
+			tk.CostUSD = ptr(p.Cost(u.Prompt, u.Completion, u.Embedding))
+		}
+	}
+	return tk
 }

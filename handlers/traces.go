@@ -58,7 +58,7 @@ func toRow(t collector.TraceSummary) TraceRow {
 // millis converts a duration to milliseconds rounded to the microsecond.
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
-var traceListParams = []string{"from", "to", "service", "stage", "status", "min_duration", "name", "attr", "run", "cursor", "limit"}
+var traceListParams = []string{"from", "to", "service", "stage", "status", "min_duration", "max_duration", "name", "attr", "run", "cursor", "limit"}
 
 // traceQuery validates the filters of a trace search.
 func traceQuery(p *params) (collector.TraceQuery, error) {
@@ -78,6 +78,12 @@ func traceQuery(p *params) (collector.TraceQuery, error) {
 	}
 	if q.MinDuration, err = p.duration("min_duration"); err != nil {
 		return q, err
+	}
+	if q.MaxDuration, err = p.duration("max_duration"); err != nil {
+		return q, err
+	}
+	if q.MaxDuration > 0 && q.MaxDuration < q.MinDuration {
+		return q, badRequest("parameter \"max_duration\" (%s) is below \"min_duration\" (%s)", q.MaxDuration, q.MinDuration)
 	}
 	if q.NameContains, err = p.text("name", maxTextParam); err != nil {
 		return q, err

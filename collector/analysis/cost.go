@@ -77,7 +77,7 @@ func (a *accumulator) countSpanTokens(n *node) (tokenSum, bool) {
 		a.cost[key] = acc
 	}
 	p, _ := a.cfg.priceFor(model)
-	usd := (float64(prompt+embedding)*p.PromptPerMTok + float64(completion)*p.CompletionPerMTok) / 1e6
+	usd := p.Cost(prompt, completion, embedding)
 	acc.calls++
 	acc.prompt += prompt
 	acc.completion += completion

@@ -217,17 +217,27 @@ func WithRunConfigs(baseline, candidate []byte) Option {
 }
 
 // priceFor looks model up exactly, then by longest prefix.
-func (c *config) priceFor(model string) (Price, bool) {
-	if p, ok := c.prices[model]; ok {
+func (c *config) priceFor(model string) (Price, bool) { return PriceOf(c.prices, model) }
+
+// PriceOf looks model up in a price table: its exact entry, or the longest
+// entry it starts with; ok is false when neither exists.
+func PriceOf(table map[string]Price, model string) (p Price, ok bool) {
+	if p, ok := table[model]; ok {
 		return p, true
 	}
 	best, bestLen := Price{}, -1
-	for name, p := range c.prices {
+	for name, p := range table {
 		if len(name) > bestLen && strings.HasPrefix(model, name) {
 			best, bestLen = p, len(name)
 		}
 	}
 	return best, bestLen >= 0
+}
+
+// Cost is what tokens cost at price p, in US dollars (embedding tokens at
+// the prompt price).
+func (p Price) Cost(prompt, completion, embedding int64) float64 {
+	return (float64(prompt+embedding)*p.PromptPerMTok + float64(completion)*p.CompletionPerMTok) / 1e6
 }
 
 // ReadPrices reads a price table in JSON — model name → price:

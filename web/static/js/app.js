@@ -8,8 +8,8 @@
 
 import { clear, el, message } from './dom.js';
 import { getJSON } from './api.js';
-import { num } from './format.js';
-import { setService, currentService, hashFor } from './scope.js';
+import { num, time } from './format.js';
+import { setService, currentService, hashFor, setWindowParams } from './scope.js';
 import * as overview from './pages/overview.js';
 import * as traces from './pages/traces.js';
 import * as trace from './pages/trace.js';
@@ -17,8 +17,9 @@ import * as bottlenecks from './pages/bottlenecks.js';
 import * as compare from './pages/compare.js';
 import * as live from './pages/live.js';
 import * as runs from './pages/runs.js';
+import * as diff from './pages/diff.js';
 
-const pages = { overview, traces, trace, bottlenecks, compare, live, runs };
+const pages = { overview, traces, trace, bottlenecks, compare, live, runs, diff };
 const rangeKey = 'stagescope.range';
 const rangeSelect = document.getElementById('range');
 const serviceSelect = document.getElementById('service');
@@ -36,15 +37,51 @@ export function parseHash(hash) {
   return { page: page || 'overview', arg: decodeURIComponent(rest.join('/')), params: new URLSearchParams(query) };
 }
 
-// timeWindow returns {from, to} in Unix milliseconds for the selected range
-// ({} for everything).
+const rangeHours = { '15m': 0.25, '1h': 1, '6h': 6, '24h': 24, '168h': 168, '720h': 720, all: 0 };
+// custom is the window of the URL's from and to (Unix ms), when it has them.
+let custom = null;
+
+// timeWindow returns {from, to} in Unix milliseconds for the window of the
+// URL: its from/to, or its range (the picker's, else the saved one); {} for
+// everything.
 function timeWindow() {
+  if (custom) return { from: custom.from, to: custom.to };
   const r = rangeSelect.value;
   if (r === 'all') return {};
-  const hours = { '15m': 0.25, '1h': 1, '6h': 6, '24h': 24, '168h': 168, '720h': 720 }[r] || 1;
+  const hours = rangeHours[r] || 1;
   const to = Date.now();
   return { from: Math.floor(to - hours * 3600e3), to: Math.ceil(to) };
 }
+
+// applyWindow reads the window from the URL's parameters into the picker
+// and the links; it returns a key that changes when the window does.
+function applyWindow(params) {
+  const from = params.get('from'), to = params.get('to');
+  const old = rangeSelect.querySelector('option[value="custom"]');
+  if (from && to && /^\d+$/.test(from) && /^\d+$/.test(to) && Number(from) < Number(to)) {
+    custom = { from: Number(from), to: Number(to) };
+    const text = `${time(custom.from)} – ${time(custom.to)}`;
+    const o = old || el('option', { value: 'custom' });
+    o.textContent = text;
+    if (!old) rangeSelect.appendChild(o);
+    rangeSelect.value = 'custom';
+    setWindowParams({ from, to });
+    return 'custom:' + from + '-' + to;
+  }
+  custom = null;
+  if (old) old.remove();
+  const r = params.get('range');
+  if (r && r in rangeHours) rangeSelect.value = r;
+  else if (rangeSelect.value === 'custom' || !(rangeSelect.value in rangeHours)) rangeSelect.value = savedRange();
+  setWindowParams({ range: rangeSelect.value });
+  return rangeSelect.value;
+}
+
+function savedRange() {
+  const saved = localStorage.getItem(rangeKey);
+  return saved && saved in rangeHours ? saved : '1h';
+}
+let windowKey = '';
 
 // setHash navigates; the chosen service is kept unless params name one
 // (an empty one clears it).
@@ -87,10 +124,13 @@ async function route() {
   const { page, arg, params } = parseHash(location.hash);
   const mod = pages[page];
   setService(params.get('service'));
+  const wk = applyWindow(params);
+  if (windowKey && wk !== windowKey) loadServices();
+  windowKey = wk;
   showService(currentService());
   document.querySelectorAll('#nav a').forEach(a => a.setAttribute('href', hashFor(a.dataset.page)));
   document.querySelector('.brand').setAttribute('href', hashFor('overview'));
-  document.querySelectorAll('#nav a').forEach(a => a.classList.toggle('active', a.dataset.page === page || (page === 'trace' && a.dataset.page === 'traces')));
+  document.querySelectorAll('#nav a').forEach(a => a.classList.toggle('active', a.dataset.page === page || ((page === 'trace' || page === 'diff') && a.dataset.page === 'traces')));
   clear(view);
   document.body.dataset.state = 'loading';
   document.body.dataset.page = page;
@@ -119,12 +159,16 @@ async function route() {
 }
 
 function init() {
-  const saved = localStorage.getItem(rangeKey);
-  if (saved && [...rangeSelect.options].some(o => o.value === saved)) rangeSelect.value = saved;
+  rangeSelect.value = savedRange();
   rangeSelect.addEventListener('change', () => {
+    if (rangeSelect.value === 'custom') return;
     localStorage.setItem(rangeKey, rangeSelect.value);
-    loadServices();
-    route();
+    const { page, arg, params } = parseHash(location.hash);
+    const q = Object.fromEntries(params);
+    q.range = rangeSelect.value;
+    q.from = ''; q.to = '';
+    delete q.cursor;
+    setHash(page, arg, q);
   });
   serviceSelect.addEventListener('change', () => {
     const { page, arg, params } = parseHash(location.hash);

@@ -21,7 +21,7 @@ function mount(title, cls) {
 function attach(plot, makeOpts, data) {
   let u = null;
   let ro = null;
-  const width = () => Math.max(300, plot.clientWidth || plot.parentNode?.clientWidth || 600);
+  const width = () => Math.max(200, plot.clientWidth || plot.parentNode?.clientWidth || 600);
   // Created once the figure is in the document, so its width is known.
   const create = () => {
     if (u || !plot.isConnected) return;
@@ -33,9 +33,16 @@ function attach(plot, makeOpts, data) {
   return { create, destroy: () => { if (ro) ro.disconnect(); if (u) u.destroy(); u = null; } };
 }
 
-// axis styles an axis for the dark theme.
+// themeColor reads a colour of the current theme (app.css custom properties).
+export function themeColor(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+// axis styles an axis in the colours of the theme (light or dark, as the
+// system prefers).
 function axis(extra) {
-  return { stroke: '#cbd5e1', grid: { stroke: '#1e293b', width: 1 }, ticks: { stroke: '#334155', width: 1 }, ...extra };
+  return { stroke: themeColor('--chart-axis', '#cbd5e1'), grid: { stroke: themeColor('--chart-grid', '#1e293b'), width: 1 }, ticks: { stroke: themeColor('--chart-tick', '#334155'), width: 1 }, ...extra };
 }
 
 const axisMs = axis({ values: (u, vals) => vals.map(v => ms(v)), size: 70 });
@@ -77,6 +84,12 @@ export function stackedChart(title, xs, series, opts = {}) {
   return timeChart(title, xs, drawn, { ...opts, yMs: true });
 }
 
+// pad widens a scale by a tenth of its span on each side.
+function pad(u, lo, hi) {
+  const d = hi > lo ? (hi - lo) * 0.1 : Math.abs(lo) * 0.1 || 1;
+  return [lo - d, hi + d];
+}
+
 // scatterChart plots points (x ascending is not required) and an optional
 // front line through a subset. points: [{x, y, label}], front: same shape.
 export function scatterChart(title, points, front, opts = {}) {
@@ -89,14 +102,64 @@ export function scatterChart(title, points, front, opts = {}) {
   const fy = all.map(p => onFront.has(p.key) ? p.y : null);
   const makeOpts = (w) => ({
     width: w, height: opts.height || 300,
-    scales: { x: { time: false } },
+    // Room around the points for their labels.
+    scales: { x: { time: false, range: pad }, y: { range: pad } },
     axes: [axis({ label: opts.xLabel, values: (u, vals) => vals.map(v => ms(v)) }), axis({ label: opts.yLabel, size: 60 })],
     series: [
       { label: opts.xLabel, value: (u, v) => v == null ? '–' : ms(v) },
       { label: 'runs', stroke: '#60a5fa', paths: () => null, points: { show: true, size: 9, fill: '#60a5fa' } },
       { label: 'Pareto front', stroke: '#f59e0b', width: 2, spanGaps: true, points: { show: true, size: 11, fill: '#f59e0b' } },
     ],
+    // Each point's label beside it (canvas text, never markup).
+    hooks: { draw: [(u) => {
+      const g = u.ctx;
+      g.save();
+      g.fillStyle = themeColor('--text', '#e5e7eb');
+      g.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+      all.forEach((p, i) => {
+        if (!p.label) return;
+        const x = u.valToPos(xs[i], 'x', true), y = u.valToPos(ys[i], 'y', true);
+        g.fillText(p.label, x + 7 * devicePixelRatio, y - 5 * devicePixelRatio);
+      });
+      g.restore();
+    }] },
   });
   const h = attach(plot, makeOpts, [xs, ys, fy]);
+  return { node, destroy: h.destroy };
+}
+
+// durationScatter plots traces as points, start time (Unix seconds) across
+// and duration (ms) up, failed ones in red. Dragging a box calls
+// onBox({from, to, minMs, maxMs}) with the box's times in Unix ms.
+export function durationScatter(points, onBox) {
+  const { node, plot } = mount('Trace duration over time', 'scatter');
+  node.id = 'duration-scatter';
+  if (!window.uPlot) { plot.appendChild(el('p', { class: 'msg error', text: 'chart library not loaded' })); return { node, destroy() {} }; }
+  const all = [...points].sort((a, b) => a.x - b.x);
+  const xs = all.map(p => p.x);
+  const ok = all.map(p => p.error ? null : p.y);
+  const bad = all.map(p => p.error ? p.y : null);
+  const good = themeColor('--accent', '#60a5fa');
+  const makeOpts = (w) => ({
+    width: w, height: 220,
+    scales: { x: { time: true, range: (u, lo, hi) => lo === hi ? [lo - 60, hi + 60] : [lo - (hi - lo) * 0.02, hi + (hi - lo) * 0.02] },
+      y: { range: (u, lo, hi) => [0, (hi || 1) * 1.08] } },
+    axes: [axis(), axisMs],
+    legend: { show: false },
+    cursor: { drag: { x: true, y: true, uni: 8, setScale: false }, points: { show: false } },
+    series: [{},
+      { label: 'ok', stroke: good, paths: () => null, points: { show: true, size: 6, fill: good, stroke: good } },
+      { label: 'failed', stroke: '#ef4444', paths: () => null, points: { show: true, size: 7, fill: '#ef4444', stroke: '#ef4444' } }],
+    hooks: {
+      setSelect: [(u) => {
+        const s = u.select;
+        if (s.width < 4 || s.height < 4) return;
+        const from = u.posToVal(s.left, 'x') * 1000, to = u.posToVal(s.left + s.width, 'x') * 1000;
+        const maxMs = u.posToVal(s.top, 'y'), minMs = u.posToVal(s.top + s.height, 'y');
+        onBox({ from, to, minMs: Math.max(0, minMs), maxMs });
+      }],
+    },
+  });
+  const h = attach(plot, makeOpts, [xs, ok, bad]);
   return { node, destroy: h.destroy };
 }

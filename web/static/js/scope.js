@@ -1,6 +1,7 @@
-// The dashboard's scope: the service every view is filtered by. It lives in
-// the URL (the hash's service parameter), so a filtered view can be
-// bookmarked, shared and reloaded; app.js sets it on every route.
+// The dashboard's scope: the service every view is filtered by and the time
+// window. Both live in the URL (the hash's service, range or from/to
+// parameters), so a view can be bookmarked, shared and reloaded; app.js
+// sets them on every route.
 
 let service = '';
 
@@ -17,11 +18,21 @@ export function withService(params) {
   return p;
 }
 
-// hashFor builds an in-page link that keeps the chosen service.
+// The time window of the URL: {range} (a preset such as 1h) or {from, to}
+// (Unix milliseconds); app.js sets it on every route.
+let win = {};
+const windowKeys = ['range', 'from', 'to'];
+
+export function setWindowParams(w) { win = w || {}; }
+
+// hashFor builds an in-page link that keeps the chosen service and time
+// window (unless params name them; an empty value clears one).
 export function hashFor(page, arg, params) {
   let h = '#/' + page + (arg ? '/' + encodeURIComponent(arg) : '');
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(withService(params))) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  const own = params || {};
+  const keepWin = !windowKeys.some(k => k in own);
+  for (const [k, v] of Object.entries({ ...(keepWin ? win : {}), ...withService(params) })) if (v !== undefined && v !== null && v !== '') q.set(k, v);
   const qs = q.toString();
   return qs ? h + '?' + qs : h;
 }

@@ -68,7 +68,9 @@ export async function render(view, ctx) {
     { label: 'Typical traces', class: 'typical', value: s => s.exemplars ? [
       el('a', { href: hashFor('trace', s.exemplars.baseline), class: 'mono exemplar base', title: 'a typical baseline trace', text: shortID(s.exemplars.baseline) }),
       ' → ',
-      el('a', { href: hashFor('trace', s.exemplars.candidate), class: 'mono exemplar cand', title: 'a typical candidate trace', text: shortID(s.exemplars.candidate) })] : '' },
+      el('a', { href: hashFor('trace', s.exemplars.candidate), class: 'mono exemplar cand', title: 'a typical candidate trace', text: shortID(s.exemplars.candidate) }),
+      ' ',
+      el('a', { href: hashFor('diff', '', { a: s.exemplars.baseline, b: s.exemplars.candidate }), class: 'exemplar-diff', title: 'the two typical traces stage by stage', text: 'diff' })] : '' },
   ], rows, { class: 'compare-table', rowData: s => ({ stage: s.stage }) })));
   if (cmp.config_compared || cmp.config_error) {
     const diff = cmp.config_diff || [];

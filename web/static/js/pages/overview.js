@@ -1,11 +1,17 @@
 // Overview: end-to-end percentiles over time, stacked per-stage self time,
-// throughput, errors and drops, and the stage breakdown of the window.
+// each stage's p95 over time, throughput, errors and drops, and the stage
+// breakdown of the window. An empty store shows how to attach a pipeline;
+// an empty window says where the data is.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
 import { ms, num, pct, time } from '../format.js';
 import { timeChart, stackedChart, stageColor } from '../charts.js';
 import { withService } from '../scope.js';
+import { onboarding } from '../onboarding.js';
+
+// Windows the "show where the data is" offer picks from, smallest first.
+const offers = [['1h', 1], ['6h', 6], ['24h', 24], ['168h', 168], ['720h', 720]];
 
 export async function render(view, ctx) {
   const w = withService(ctx.window());
@@ -15,14 +21,41 @@ export async function render(view, ctx) {
   ]);
   if (!ctx.alive()) return null;
   const charts = [];
-  const pts = ts.points || [];
-  const xs = pts.map(p => p.t / 1000);
-  const totals = pts.reduce((a, p) => ({
+  const allPts = ts.points || [];
+  const totals = allPts.reduce((a, p) => ({
     traces: a.traces + (p.traces || 0), errors: a.errors + (p.errors || 0), dropped: a.dropped + (p.dropped_spans || 0),
   }), { traces: 0, errors: 0, dropped: 0 });
   const e2e = st.e2e || {};
 
   view.appendChild(el('h1', { text: 'Overview' + (ctx.service ? ' · ' + ctx.service : '') }));
+  if (!totals.traces) {
+    // Nothing in this window: an empty store gets the onboarding panel,
+    // otherwise the newest trace says where the data is.
+    const newest = await getJSON('/api/traces', withService({ limit: 1 }));
+    if (!ctx.alive()) return null;
+    const t = (newest.traces || [])[0];
+    if (!t && !ctx.service) {
+      view.appendChild(onboarding(location.origin));
+      return null;
+    }
+    if (!t) {
+      view.appendChild(message(`Service ${ctx.service} has no traces.`));
+      return null;
+    }
+    const age = (Date.now() - t.start_ms) / 3600e3;
+    const fit = offers.find(([, h]) => h > age);
+    view.appendChild(el('div', { class: 'msg', id: 'window-empty' },
+      `No traces in this window. The newest trace started at ${time(t.start_ms)}. `,
+      fit ? el('button', { type: 'button', class: 'secondary', id: 'show-data', text: 'Show the last ' + fit[0].replace('168h', '7 days').replace('720h', '30 days'),
+        on: { click: () => ctx.go('overview', '', { range: fit[0] }) } }) : null, ' ',
+      el('button', { type: 'button', class: 'secondary', id: 'show-all', text: 'Show everything', on: { click: () => ctx.go('overview', '', { range: 'all' }) } })));
+    return null;
+  }
+  // A window mostly empty before its first trace is drawn from there on.
+  const first = allPts.findIndex(p => p.traces > 0);
+  const trimmed = first > allPts.length / 4;
+  const pts = trimmed ? allPts.slice(Math.max(0, first - 1)) : allPts;
+  const xs = pts.map(p => p.t / 1000);
   const cov = st.coverage;
   if (cov && cov.partial) {
     view.appendChild(message(`Service ${ctx.service}: computed from its newest ${num(cov.traces)} traces, back to ${time(cov.scanned_to)}; narrow the window to cover all of it.`));
@@ -35,11 +68,10 @@ export async function render(view, ctx) {
     card('p99', ms(e2e.p99_ms), 'p99'),
     card('Dropped spans', num(totals.dropped), 'dropped'),
   ));
-  if (!pts.length) {
-    view.appendChild(message('No traces in this window yet. Attach a pipeline (OTLP to /v1/traces) or widen the window.'));
-    return null;
+  if (trimmed) {
+    view.appendChild(el('p', { class: 'muted', id: 'data-span', text: `The charts start at ${time(pts[0].t)}: the window holds no trace before.` }));
   }
-  const grid = el('div', { class: 'chart-grid' });
+  const grid = el('div', { class: 'chart-grid', dataset: { points: String(pts.length) } });
   view.appendChild(grid);
   const add = (c) => { charts.push(c); grid.appendChild(c.node); };
   add(timeChart('End-to-end latency', xs, [
@@ -52,6 +84,11 @@ export async function render(view, ctx) {
     label: s, color: stageColor(s),
     values: pts.map(p => p.traces ? ((p.stages && p.stages[s] ? p.stages[s].self_ms : 0) / p.traces) : 0),
   }))));
+  // Each stage's p95 per step (self time: what the stage itself spent).
+  add(timeChart('Self-time p95 by stage', xs, stageNames.map(s => ({
+    label: s, color: stageColor(s),
+    values: pts.map(p => p.stages && p.stages[s] ? p.stages[s].self_p95_ms : null),
+  })), { yMs: true, class: 'stage-p95' }));
   const perMin = (ts.step_ms || 60000) / 60000;
   add(timeChart('Throughput, errors and drops (per minute)', xs, [
     { label: 'traces/min', values: pts.map(p => (p.traces || 0) / perMin), color: '#60a5fa' },

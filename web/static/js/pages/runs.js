@@ -1,13 +1,19 @@
-// Runs: benchmark runs, their latency against their retrieval quality, and
-// the Pareto front (no other run is both faster and better).
+// Runs: benchmark runs grouped by sweep — runs over the same questions
+// (their configs' questions, seed and corpus), the only ones whose latency
+// and quality compare — each sweep with its latency against its retrieval
+// quality, its own Pareto front (no other run of the sweep is both faster
+// and better) and numbered points keyed to the runs. Names and settings
+// come from stored runs and are only ever set as text.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
-import { ms, num, time } from '../format.js';
+import { ms, num, time, shortID } from '../format.js';
 import { scatterChart } from '../charts.js';
 import { hashFor } from '../scope.js';
 
 const qualityKeys = { mrr: 'MRR', hit_rate: 'Hit rate' };
+// The config fields that make runs comparable; the rest are the settings.
+const sweepFields = ['questions', 'seed', 'corpus'];
 
 // paretoFront returns the points with the lowest x for their y: sorted by x,
 // each point better in y than every faster one.
@@ -21,13 +27,38 @@ export function paretoFront(points) {
   return front;
 }
 
+// sweepOf names the sweep of a run: its questions, seed and corpus.
+export function sweepOf(r) {
+  const c = r.config && typeof r.config === 'object' ? r.config : {};
+  const parts = [];
+  if (c.questions !== undefined) parts.push(`${num(c.questions)} questions`);
+  if (c.seed !== undefined) parts.push(`seed ${c.seed}`);
+  if (c.corpus) parts.push(`corpus ${c.corpus}`);
+  return parts.length ? parts.join(' · ') : 'runs without sweep settings';
+}
+
+// settings flattens a run's config (less the sweep fields) to key=value.
+export function settings(config) {
+  const out = [];
+  const walk = (v, prefix) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        if (!prefix && sweepFields.includes(k)) continue;
+        walk(x, prefix ? prefix + '.' + k : k);
+      }
+    } else out.push([prefix, Array.isArray(v) ? v.join(',') : String(v)]);
+  };
+  if (config && typeof config === 'object') walk(config, '');
+  return out;
+}
+
 export async function render(view, ctx) {
   const res = await getJSON('/api/runs');
   if (!ctx.alive()) return null;
   const runs = res.runs || [];
   view.appendChild(el('h1', { text: 'Benchmark runs' }));
   if (!runs.length) {
-    view.appendChild(message('No benchmark runs recorded yet.'));
+    view.appendChild(message('No benchmark runs recorded yet. Run "stagescope bench" to sweep a pipeline over a grid of settings.'));
     return null;
   }
   const qKey = qualityKeys[ctx.params.get('quality')] ? ctx.params.get('quality') : 'mrr';
@@ -38,32 +69,47 @@ export async function render(view, ctx) {
   pick.addEventListener('change', () => ctx.go('runs', '', { quality: pick.elements.quality.value, latency: pick.elements.latency.value }));
   view.appendChild(pick);
 
-  const pts = runs.filter(r => r.summary && typeof r.summary[latKey] === 'number' && typeof r.summary[qKey] === 'number')
-    .map(r => ({ key: r.id, x: r.summary[latKey], y: r.summary[qKey], label: r.name }));
-  const front = paretoFront(pts);
-  const onFront = new Set(front.map(p => p.key));
-  let chart = null;
-  if (pts.length) {
-    chart = scatterChart(`${qualityKeys[qKey]} against ${latKey.replace('_ms', '')} latency`, pts, front,
-      { xLabel: latKey.replace('_ms', '') + ' latency', yLabel: qualityKeys[qKey] });
-    view.appendChild(section('Latency against quality', chart.node,
-      el('p', { class: 'muted', text: `${front.length} of ${pts.length} runs are on the Pareto front: no other run is both faster and better.` })));
-  } else {
-    view.appendChild(message('No run has a summary with latency and quality yet.'));
+  // Sweeps, newest first (runs come newest first).
+  const groups = new Map();
+  for (const r of runs) {
+    const k = sweepOf(r);
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(r);
   }
-  view.appendChild(section('Runs', table([
-    { label: 'Run', value: r => el('a', { href: hashFor('bottlenecks', '', { run: r.id }), text: r.name || r.id }) },
-    { label: 'Started', value: r => time(r.started) },
-    { label: 'p50', class: 'num', value: r => ms(r.summary?.p50_ms) },
-    { label: 'p95', class: 'num', value: r => ms(r.summary?.p95_ms) },
-    { label: 'p99', class: 'num', value: r => ms(r.summary?.p99_ms) },
-    { label: 'Hit rate', class: 'num', value: r => fmtQ(r.summary?.hit_rate) },
-    { label: 'MRR', class: 'num', value: r => fmtQ(r.summary?.mrr) },
-    { label: 'Traces', class: 'num', value: r => num(r.summary?.traces ?? r.traces) },
-    { label: 'Pareto', value: r => onFront.has(r.id) ? el('span', { class: 'badge pareto', text: 'front' }) : '' },
-    { label: 'Config', class: 'config', value: r => r.config ? JSON.stringify(r.config) : '' },
-  ], runs, { class: 'runs-table', rowData: r => ({ runId: r.id }) })));
-  return chart ? () => chart.destroy() : null;
+  const charts = [];
+  for (const [name, rs] of groups) {
+    const pts = rs.filter(r => r.summary && typeof r.summary[latKey] === 'number' && typeof r.summary[qKey] === 'number')
+      .map((r, i) => ({ key: r.id, x: r.summary[latKey], y: r.summary[qKey], label: String(i + 1), name: r.name || r.id }));
+    const front = paretoFront(pts);
+    const onFront = new Set(front.map(p => p.key));
+    const pointOf = new Map(pts.map(p => [p.key, p]));
+    const parts = [el('p', { class: 'muted', text: `${rs.length} runs` + (pts.length ? `; ${front.length} of ${pts.length} on the Pareto front: no other run of this sweep is both faster and better.` : '.') })];
+    if (pts.length) {
+      const chart = scatterChart(`${qualityKeys[qKey]} against ${latKey.replace('_ms', '')} latency`, pts, front,
+        { xLabel: latKey.replace('_ms', '') + ' latency', yLabel: qualityKeys[qKey] });
+      charts.push(chart);
+      parts.push(chart.node);
+    }
+    parts.push(table([
+      { label: '#', class: 'num point-no', value: r => pointOf.get(r.id)?.label || '' },
+      { label: 'Run', value: r => [el('a', { href: hashFor('bottlenecks', '', { run: r.id }), class: 'run-name', text: r.name || r.id }), ' ',
+        el('span', { class: 'mono muted run-id', title: 'run id', text: shortID(r.id) })] },
+      { label: 'Started', value: r => time(r.started) },
+      { label: 'p50', class: 'num', value: r => ms(r.summary?.p50_ms) },
+      { label: 'p95', class: 'num', value: r => ms(r.summary?.p95_ms) },
+      { label: 'p99', class: 'num', value: r => ms(r.summary?.p99_ms) },
+      { label: 'Hit rate', class: 'num', value: r => fmtQ(r.summary?.hit_rate) },
+      { label: 'MRR', class: 'num', value: r => fmtQ(r.summary?.mrr) },
+      { label: 'Traces', class: 'num', value: r => num(r.summary?.traces ?? r.traces) },
+      { label: 'Pareto', value: r => onFront.has(r.id) ? el('span', { class: 'badge pareto', text: 'front' }) : '' },
+      { label: 'Settings', class: 'config', value: r => settings(r.config).map(([k, v]) => el('span', { class: 'setting' }, el('span', { class: 'muted', text: k + '=' }), v)) },
+    ], rs, { class: 'runs-table', rowData: r => ({ runId: r.id }) }));
+    const sec = section('Sweep: ' + name, ...parts);
+    sec.classList.add('sweep');
+    sec.dataset.sweep = name;
+    view.appendChild(sec);
+  }
+  return () => charts.forEach(c => c.destroy());
 }
 
 function fmtQ(v) { return typeof v === 'number' ? v.toFixed(3) : '–'; }

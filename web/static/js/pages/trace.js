@@ -1,11 +1,15 @@
-// Trace: a waterfall of one trace with its critical path highlighted, and
-// the details of the selected span. Names, attributes and events come from
-// the traced pipeline and are only ever set as text.
+// Trace: the waterfall of one trace (package waterfall.js) and the details
+// of the selected span, with the model-call view for LLM spans. The
+// selected span and the zoom live in the URL (span=, zoom=), so a link
+// opens the trace at that span. Names, attributes and events come from the
+// traced pipeline and are only ever set as text.
 
-import { el, clear, section, table, message } from '../dom.js';
+import { el, clear, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
 import { ms, num, time, attrValue } from '../format.js';
-import { stageColor } from '../charts.js';
+import { hashFor } from '../scope.js';
+import { waterfall } from '../waterfall.js';
+import { llmView } from '../llm.js';
 
 export async function render(view, ctx) {
   if (!ctx.arg) {
@@ -14,11 +18,23 @@ export async function render(view, ctx) {
   }
   const t = await getJSON('/api/traces/' + encodeURIComponent(ctx.arg));
   if (!ctx.alive()) return null;
-  const total = Math.max(t.duration_ms || 0, 1e-6);
   const cpTotal = (t.critical_path || []).reduce((a, s) => a + (s.duration_ms || 0), 0);
+  const inFlight = !t.name;
+
+  // The URL holds the selected span and the zoom; replaceState changes it
+  // without a new render.
+  const state = { span: ctx.params.get('span') || '', zoom: ctx.params.get('zoom') || '' };
+  const keep = () => {
+    const q = {};
+    for (const [k, v] of ctx.params) if (k !== 'span' && k !== 'zoom') q[k] = v;
+    if (state.span) q.span = state.span;
+    if (state.zoom) q.zoom = state.zoom;
+    history.replaceState(null, '', hashFor('trace', t.trace_id, q));
+  };
 
   const head = el('div', { class: 'trace-head' },
-    el('h1', { class: 'trace-title', text: t.name || '(no root span)' }),
+    el('h1', { class: 'trace-title', text: t.name || 'in flight: the root span has not arrived yet' }),
+    inFlight ? el('span', { class: 'badge in-flight', text: 'in flight' }) : null,
     el('div', { class: 'trace-meta' },
       meta('Trace', t.trace_id, 'mono'),
       meta('Start', time(t.start)),
@@ -30,100 +46,68 @@ export async function render(view, ctx) {
       t.run_id ? meta('Run', t.run_id) : null,
       meta('Critical path', ms(cpTotal)),
     ),
-    t.jaeger_url ? el('a', { class: 'button', id: 'open-jaeger', href: t.jaeger_url, target: '_blank', rel: 'noopener noreferrer', text: 'Open in Jaeger' }) : null,
+    el('div', { class: 'trace-actions' },
+      el('a', { class: 'button secondary', id: 'diff-link', href: hashFor('diff', '', { a: t.trace_id }), text: 'Diff with…' }),
+      el('a', { class: 'button secondary', id: 'download-json', href: '/api/traces/' + encodeURIComponent(t.trace_id),
+        attrs: { download: 'trace-' + t.trace_id + '.json' }, text: 'Download JSON' }),
+      t.jaeger_url ? el('a', { class: 'button', id: 'open-jaeger', href: t.jaeger_url, target: '_blank', rel: 'noopener noreferrer', text: 'Open in Jaeger' }) : null),
   );
   view.appendChild(head);
 
   const details = el('div', { id: 'span-details', class: 'card' }, message('Select a span to see its attributes, events and tokens.'));
-  const segsBySpan = new Map();
-  for (const s of t.critical_path || []) {
-    if (!segsBySpan.has(s.span_id)) segsBySpan.set(s.span_id, []);
-    segsBySpan.get(s.span_id).push(s);
-  }
-  const rows = (t.spans || []).map(s => row(s, total, segsBySpan.get(s.span_id) || [], t.start_ms, details));
-  const axis = el('div', { class: 'wf-axis' },
-    el('span', { text: '0' }), el('span', { text: ms(total / 2) }), el('span', { text: ms(total) }));
-  const legend = el('p', { class: 'muted legend' },
-    el('span', { class: 'legend-cp' }), ' critical path (what the trace waited for) · click a span for details');
-  view.appendChild(section('Waterfall', legend,
-    el('div', { class: 'waterfall', id: 'waterfall' }, el('div', { class: 'wf-row wf-header' }, el('div', { class: 'wf-label', text: 'Span' }), axis), rows)));
+  let zoom = null;
+  const z = state.zoom.split(',').map(Number);
+  if (z.length === 2 && z.every(Number.isFinite) && z[1] > z[0]) zoom = z;
+  let opened = false; // the first selection is the page's, not the user's
+  const wf = waterfall(t, {
+    zoom,
+    onSelect: (s) => {
+      showDetails(details, s, t);
+      if (!opened) return;
+      state.span = s.span_id;
+      keep();
+    },
+    onZoom: (r) => { state.zoom = r ? r.map(v => +v.toFixed(3)).join(',') : ''; keep(); },
+  });
+  view.appendChild(el('section', { class: 'card' }, el('h2', { text: 'Waterfall' }), wf.node));
   view.appendChild(details);
-  const first = (t.spans || []).find(s => s.status === 'error') || (t.spans || [])[0];
-  if (first) showDetails(details, first);
-  return null;
+  const spans = t.spans || [];
+  if (state.span && wf.select(state.span, true)) {
+    // opened at a span (a deep link)
+  } else {
+    const i = Math.max(0, spans.findIndex(s => s.status === 'error'));
+    if (spans.length) wf.selectRow(i);
+    if (state.span) details.prepend(message(`Span ${state.span} is not in this trace.`, 'error'));
+  }
+  opened = true;
+  return () => wf.destroy();
 }
 
 function meta(label, value, cls) {
   return el('span', { class: 'meta' }, el('span', { class: 'meta-label', text: label }), el('span', { class: 'meta-value ' + (cls || ''), text: value }));
 }
 
-function row(s, total, segs, traceStartMs, details) {
-  const left = Math.min(100, Math.max(0, (s.offset_ms / total) * 100));
-  const width = Math.max(0.15, Math.min(100 - left, (s.duration_ms / total) * 100));
-  const bar = el('div', {
-    class: 'wf-bar' + (s.status === 'error' ? ' error' : ''),
-    style: { left: left + '%', width: width + '%', background: stageColor(s.stage) },
-    title: `${s.stage} · ${ms(s.duration_ms)} (self ${ms(s.self_ms)})`,
-  });
-  const marks = segs.map(seg => {
-    const l = ((seg.offset_ms) / total) * 100;
-    const w = Math.max(0.1, (seg.duration_ms / total) * 100);
-    return el('div', { class: 'wf-cp', style: { left: l + '%', width: w + '%' }, title: 'critical path: ' + ms(seg.duration_ms) + ' charged to ' + seg.charged_to });
-  });
-  // A streamed model call: mark where its first token came.
-  const ft = s.first_token;
-  if (ft) {
-    const l = Math.min(100, Math.max(0, ((s.offset_ms + ft.ttft_ms) / total) * 100));
-    marks.push(el('div', { class: 'wf-ttft', style: { left: l + '%' }, title: 'first token after ' + ms(ft.ttft_ms) }));
-  }
-  const label = el('div', { class: 'wf-label', style: { 'padding-left': (0.3 + s.depth * 1.1) + 'em' } },
-    s.critical ? el('span', { class: 'cp-dot', title: 'on the critical path' }) : null,
-    el('span', { class: 'span-name', text: s.name }),
-    el('span', { class: 'stage', dataset: { stage: s.stage }, text: s.stage }),
-    el('span', { class: 'wf-dur', text: ms(s.duration_ms) }),
-    (s.flags || []).map(f => el('span', { class: 'badge span-flag', dataset: { flag: f }, text: flagText[f] || f, title: flagHelp[f] || '' })),
-  );
-  const r = el('div', {
-    class: 'wf-row span-row' + (s.critical ? ' critical' : '') + (s.status === 'error' ? ' error' : ''),
-    dataset: { spanId: s.span_id, stage: s.stage },
-    attrs: { tabindex: '0', role: 'button' },
-  }, label, el('div', { class: 'wf-track' }, bar, marks));
-  const select = () => {
-    r.parentNode.querySelectorAll('.selected').forEach(x => x.classList.remove('selected'));
-    r.classList.add('selected');
-    showDetails(details, s);
-  };
-  r.addEventListener('click', select);
-  r.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); select(); } });
-  return r;
-}
-
-// How a span sits in its trace (package tracetree's flags).
-const flagText = { orphan: 'parent missing', clock_skew: 'clock skew', fire_and_forget: 'outlives parent', unreachable: 'parent cycle' };
-const flagHelp = {
-  orphan: 'its parent span never arrived; shown under the root, whose self time excludes it',
-  clock_skew: 'starts before its parent (or, from another service, ends just after it): the two clocks disagree',
-  fire_and_forget: 'ends after its parent returned: the parent did not wait for it',
-  unreachable: 'caught in a parent cycle; not under the root',
-};
-
-function showDetails(node, s) {
+function showDetails(node, s, t) {
   clear(node);
-  node.appendChild(el('h2', { class: 'detail-name', text: s.name }));
+  node.appendChild(el('div', { class: 'detail-head' },
+    el('h2', { class: 'detail-name', text: s.name }),
+    el('a', { id: 'span-link', class: 'muted', href: hashFor('trace', t.trace_id, { span: s.span_id }), text: 'link to this span' })));
   node.appendChild(el('dl', { class: 'kv' },
     kv('Span', s.span_id), kv('Parent', s.parent_id || '(root)'), kv('Stage', s.stage),
     kv('Scope', s.scope || ''), kv('Status', s.status),
     kv('Start offset', ms(s.offset_ms)), kv('Duration', ms(s.duration_ms)), kv('Self time', ms(s.self_ms)),
     kv('On critical path', s.critical ? ms(s.critical_ms) : 'no'),
   ));
+  if (s.error) node.appendChild(el('p', { class: 'msg error span-error', text: s.error }));
+  const llm = llmView(s);
+  if (llm) node.appendChild(llm);
   if (s.first_token) {
     node.appendChild(el('h3', { text: 'Streaming' }));
     node.appendChild(el('dl', { class: 'kv first-token' },
       kv('Time to first token', ms(s.first_token.ttft_ms)),
       kv('Stream after first token', ms(s.first_token.stream_ms))));
   }
-  if (s.error) node.appendChild(el('p', { class: 'msg error span-error', text: s.error }));
-  if (s.tokens) {
+  if (s.tokens && !llm) {
     const tk = s.tokens;
     node.appendChild(el('h3', { text: 'Tokens' }));
     node.appendChild(el('dl', { class: 'kv tokens' },

@@ -1,0 +1,85 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/handlers"
+)
+
+// TestPageReadyTimes measures how long each dashboard page takes, from
+// navigation to rendered (body[data-state=ready], charts drawn), on a
+// synthetic database of STAGESCOPE_PAGE_TIMES traces over 24 hours. It logs
+// the median of three loads per page (fresh, and from another page) and
+// asserts nothing about speed; it is
+// skipped unless the variable is set (BENCHMARKS.md has the figures).
+func TestPageReadyTimes(t *testing.T) {
+	n, err := strconv.Atoi(os.Getenv("STAGESCOPE_PAGE_TIMES"))
+	if err != nil || n <= 0 {
+		t.Skip("STAGESCOPE_PAGE_TIMES is not set (number of synthetic traces)")
+	}
+	bin := chromium(t)
+	store, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "pages.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	began := time.Now()
+	if _, err := collector.GenerateSynthetic(ctx, store, n, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("generated %d traces in %v", n, time.Since(began).Round(time.Second))
+	page, err := store.ListTraces(ctx, collector.TraceQuery{Limit: 2})
+	if err != nil || len(page.Traces) < 2 {
+		t.Fatalf("list: %v", err)
+	}
+	a, b := page.Traces[0].TraceID.String(), page.Traces[1].TraceID.String()
+	srv := handlers.New(store, nil)
+	ts := httptest.NewServer(srv.Handler())
+	defer func() { srv.Close(); ts.Close() }()
+	br := startBrowser(t, bin, &seeded{t: t, ts: ts})
+	for _, p := range []struct{ route, page, drawn string }{
+		{"overview?range=24h", "overview", `document.querySelectorAll('.uplot').length === 4`},
+		{"traces?range=24h", "traces", `!!document.querySelector('#duration-scatter .uplot')`},
+		{"trace/" + a, "trace", `true`},
+		{"bottlenecks?range=24h", "bottlenecks", `true`},
+		{"compare?range=24h", "compare", `true`},
+		{"runs", "runs", `true`},
+		{"live", "live", `true`},
+		{"diff?a=" + a + "&b=" + b, "diff", `true`},
+	} {
+		// Cold: a fresh load of the dashboard at this page. Warm: moving to
+		// it from another page, as a user clicking the navigation does.
+		var cold, warm []time.Duration
+		for range 3 {
+			if err := chromedp.Do(br.ctx, chromedp.Navigate("about:blank")); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			br.open(p.route, p.page)
+			br.waitFor(p.route+" drawn", p.drawn)
+			cold = append(cold, time.Since(start))
+			br.evalInt(`(location.hash = '#/runs', 1)`)
+			br.waitFor("runs", `document.body.dataset.page === 'runs' && document.body.dataset.state === 'ready'`)
+			start = time.Now()
+			br.evalInt(`(location.hash = '#/` + p.route + `', 1)`)
+			br.waitFor(p.route, `document.body.dataset.page === '`+p.page+`' && document.body.dataset.state === 'ready' && (`+p.drawn+`)`)
+			warm = append(warm, time.Since(start))
+		}
+		slices.Sort(cold)
+		slices.Sort(warm)
+		t.Logf("%-22.22s cold %v (%v–%v), warm %v (%v–%v)", p.route, cold[1].Round(time.Millisecond), cold[0].Round(time.Millisecond), cold[2].Round(time.Millisecond),
+			warm[1].Round(time.Millisecond), warm[0].Round(time.Millisecond), warm[2].Round(time.Millisecond))
+	}
+	br.checkClean("page times")
+}

@@ -198,6 +198,16 @@ func (fc *findingContext) latencyFinding() Finding {
 func (fc *findingContext) stageRecommendation(share float64) string {
 	st, h := fc.stage, &fc.a.hints
 	lead := fmt.Sprintf("%s is on the critical path of %.0f%% of slow traces and costs each %s (%.0f%%); ", st, 100*fc.onSlow, fmtDur(fc.score), 100*share)
+	if ss, ok := fc.stageStats(); ok && ss.Injected > 0 {
+		// Time in spans of a planted fault is not the stage's own work:
+		// no setting of the stage would remove it.
+		injected := float64(ss.InjectedSelf.Mean) * float64(ss.Injected)
+		own := float64(ss.Self.Mean) * float64(ss.Count)
+		if injected >= own {
+			return lead + fmt.Sprintf("%.0f%% of %s's time is in %s of a planted fault (attribute %s), not in its own work: remove the plant to see what %s really costs; no %s setting would win this time back.",
+				100*injected/(injected+own), st, plural(ss.Injected, "span"), spans.KeyFaultInjected, st, st)
+		}
+	}
 	switch st {
 	case spans.StageRetrieve:
 		if k, from, ok := h.retrievalTopK(); ok && k > 1 {

@@ -61,6 +61,28 @@ func TestPerRequestFiguresFirstAndInjectedApart(t *testing.T) {
 	if !strings.Contains(f.Detail, "It costs a request 15ms at p50 and 60ms at p95 (its self time summed per trace, over the 20 traces that have it); per span, its 40 spans take 5ms self time at p50 and 10ms at p95. 10 injected spans planted faults ran in are counted apart (45ms self time at p50).") {
 		t.Errorf("rerank finding detail %q", f.Detail)
 	}
+	// 450 ms of the stage's 750 ms is in the planted fault's spans: the
+	// advice says so instead of tuning rerank.
+	if !strings.Contains(f.Recommendation, "60% of rerank's time is in 10 spans of a planted fault (attribute fault.injected), not in its own work") {
+		t.Errorf("rerank advice %q", f.Recommendation)
+	}
+	// A small plant (50 ms of 350) leaves the stage's own advice.
+	traces = traces[:0]
+	for range 10 {
+		traces = append(traces, injectedTrace(5), injectedTrace(0))
+	}
+	own := 0
+	for _, x := range Analyze(traces).Findings {
+		if x.Stage == spans.StageRerank {
+			if strings.Contains(x.Recommendation, "planted fault") || !strings.Contains(x.Recommendation, "rerank") {
+				t.Errorf("a small plant took over the advice: %q", x.Recommendation)
+			}
+			own++
+		}
+	}
+	if own == 0 {
+		t.Error("no rerank finding with a small plant")
+	}
 }
 
 // Every share in a report is a fraction of a whole: within [−1, 1] even

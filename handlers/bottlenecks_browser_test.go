@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +18,15 @@ import (
 // jsFixed is JavaScript's Number.prototype.toFixed: the exact value rounded
 // to d decimals, halves away from zero.
 func jsFixed(v float64, d int) string {
-	p := math.Pow(10, float64(d))
-	if f := math.Abs(v) * p; f-math.Floor(f) == 0.5 {
-		return strconv.FormatFloat(math.Copysign((math.Floor(f)+1)/p, v), 'f', d, 64)
+	// toFixed rounds the double's exact value; only an exact tie (which
+	// FormatFloat would round to even) goes up. 4.55 is stored as
+	// 4.5499…, so it is "4.5" in both.
+	x := new(big.Rat).SetFloat64(math.Abs(v))
+	x.Mul(x, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d)), nil)))
+	frac := new(big.Rat).Sub(x, new(big.Rat).SetInt(new(big.Int).Quo(x.Num(), x.Denom())))
+	if frac.Cmp(big.NewRat(1, 2)) == 0 {
+		p := math.Pow(10, float64(d))
+		return strconv.FormatFloat(math.Copysign((math.Floor(math.Abs(v)*p)+1)/p, v), 'f', d, 64)
 	}
 	return strconv.FormatFloat(v, 'f', d, 64)
 }

@@ -108,6 +108,9 @@ func (s *Span) Emit(e event.Event) {
 		return
 	}
 	h := e.EventHeader()
+	if h.Time.IsZero() && len(s.handlers.events) > 0 {
+		h.Time = spans.Now() // as Dispatcher.Emit does
+	}
 	h.TraceID, h.SpanID = s.rec.TraceID, s.rec.SpanID
 	if h.Tags == nil {
 		h.Tags = s.rec.Tags

@@ -132,7 +132,9 @@ func Attach(ctx context.Context, c *Client, sink Sink, o AttachOptions) (*Attach
 			o.Progress(&res.Progress)
 		}
 	}
-	takeSnapshot := func(before time.Time) error {
+	// takeSnapshot fetches the snapshot and hands it to store, which
+	// writes it to the sink.
+	takeSnapshot := func(ctx context.Context, before time.Time, store func(*coltracepb.ExportTraceServiceRequest, otlpconv.Batch) error) error {
 		req, info, err := c.Snapshot(ctx, -1)
 		if err != nil {
 			return err
@@ -144,8 +146,8 @@ func Attach(ctx context.Context, c *Client, sink Sink, o AttachOptions) (*Attach
 		}
 		b := otlpconv.FromResourceSpans(req.ResourceSpans)
 		if len(b.Spans) > 0 {
-			if err := sink.Write(ctx, req, b); err != nil {
-				return fmt.Errorf("cannot store the snapshot: %w", err)
+			if err := store(req, b); err != nil {
+				return err
 			}
 		}
 		res.SnapshotSpans = len(b.Spans)
@@ -154,7 +156,12 @@ func Attach(ctx context.Context, c *Client, sink Sink, o AttachOptions) (*Attach
 		return nil
 	}
 	if o.SnapshotOnly {
-		return res, takeSnapshot(time.Time{})
+		return res, takeSnapshot(ctx, time.Time{}, func(req *coltracepb.ExportTraceServiceRequest, b otlpconv.Batch) error {
+			if err := sink.Write(ctx, req, b); err != nil {
+				return fmt.Errorf("cannot store the snapshot: %w", err)
+			}
+			return nil
+		})
 	}
 
 	// The stream runs on its own context: when ctx ends we ask the
@@ -180,11 +187,25 @@ func Attach(ctx context.Context, c *Client, sink Sink, o AttachOptions) (*Attach
 			cancel()
 		}
 	}()
+	// The snapshot is written while the stream is read, so that a slow
+	// sink does not make the program drop streamed spans meanwhile.
+	snapStored := make(chan error, 1)
+	snapStored <- nil
 	final, err := c.Stream(streamCtx, o.For, func(f Frame, req *coltracepb.ExportTraceServiceRequest) error {
 		res.Frame = f
 		if f.Seq == 1 {
 			res.Attached = f.Attached
-			return takeSnapshot(f.Attached)
+			return takeSnapshot(streamCtx, f.Attached, func(req *coltracepb.ExportTraceServiceRequest, b otlpconv.Batch) error {
+				<-snapStored
+				go func() {
+					if err := sink.Write(streamCtx, req, b); err != nil {
+						snapStored <- fmt.Errorf("cannot store the snapshot: %w", err)
+						return
+					}
+					snapStored <- nil
+				}()
+				return nil
+			})
 		}
 		if req != nil {
 			b := otlpconv.FromResourceSpans(req.ResourceSpans)
@@ -198,6 +219,9 @@ func Attach(ctx context.Context, c *Client, sink Sink, o AttachOptions) (*Attach
 		return nil
 	})
 	res.Final, res.Cutoff = final, final.Cutoff
+	if serr := <-snapStored; err == nil {
+		err = serr
+	}
 	if err != nil {
 		return res, err
 	}

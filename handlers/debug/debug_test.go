@@ -209,8 +209,13 @@ func TestAttachStreamsEverySpanThatEndsWhileAttached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tr.Events) != 1 || tr.Events[0].Name != "retrieval.start" {
-		t.Fatalf("trace events = %+v, want the retrieval.start", tr.Events)
+	var names []string
+	for _, e := range tr.Events {
+		names = append(names, e.Name)
+	}
+	// Every trace has its retrieval.start; one in 7 an exception of the llm.
+	if got := strings.Join(names, ","); got != "retrieval.start" && got != "retrieval.start,exception" {
+		t.Fatalf("trace events = %s, want the retrieval.start (and an exception if the llm failed)", got)
 	}
 	sum := res.Stages.Summary()
 	var llm debug.StageSummary

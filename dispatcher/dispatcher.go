@@ -22,6 +22,8 @@ type Dispatcher struct {
 	mu  sync.Mutex // serialises writers of own
 	own atomic.Pointer[handlerSet]
 	eff atomic.Pointer[handlerSet] // own plus propagated ancestors', tagged with gen
+
+	sampling atomic.Pointer[samplingRule] // nil: none of its own (sampling.go)
 }
 
 // handlerSet is immutable once published.
@@ -36,6 +38,10 @@ type handlerSet struct {
 	// not implement EndOnly (or return false) — computed with the
 	// effective set so that Start skips the others without a check.
 	starters []SpanHandler
+	// sampleAll, else sampleBelow: the sampling rule of traces starting
+	// here (sampling.go), in effective sets.
+	sampleAll   bool
+	sampleBelow uint64
 }
 
 var (
@@ -206,6 +212,7 @@ func (d *Dispatcher) effective() *handlerSet {
 		return e
 	}
 	e := &handlerSet{gen: g}
+	e.sampleAll, e.sampleBelow = d.samplingThreshold()
 	for n := d; n != nil; n = n.parent {
 		own := n.own.Load()
 		e.spans = append(e.spans, own.spans...)
@@ -235,6 +242,9 @@ func (d *Dispatcher) EventsEnabled() bool { return len(d.effective().events) > 0
 func (d *Dispatcher) Emit(ctx context.Context, e event.Event) {
 	hs := d.effective().events
 	if len(hs) == 0 {
+		return
+	}
+	if samplingUsed.Load() && unsampledParent(spans.ParentFromContext(ctx)) {
 		return
 	}
 	h := e.EventHeader()

@@ -20,6 +20,12 @@
 // handler that panics is recovered, counted and reported once through the
 // error handler; the pipeline goes on.
 //
+// A dispatcher may deliver only a fraction of traces (SetSampling, or
+// SampleFor for a bounded time): the decision is made where a trace starts,
+// from its trace ID, and its later spans follow their parent. All and the
+// SpanHandlers and EventHandlers of each dispatcher describe the tree at
+// run time, for debug endpoints.
+//
 // The package must not do I/O of its own on the hot path or import anything
 // beyond spans and the standard library; exporters live in sub-packages.
 package dispatcher

@@ -18,7 +18,9 @@ type Span struct {
 	rec      spans.Span
 	handlers *handlerSet
 	ended    atomic.Bool
-	ctx      spans.ParentContext // the child context, in the span's own allocation
+	// unsampled spans have no handlers; their children inherit that.
+	unsampled bool
+	ctx       spans.ParentContext // the child context, in the span's own allocation
 }
 
 // Start begins a span named name in stage under the parent carried by ctx (a
@@ -35,12 +37,21 @@ func (d *Dispatcher) Start(ctx context.Context, name string, stage spans.Stage, 
 	}
 	s := &Span{handlers: hs}
 	r := &s.rec
-	if p := spans.ParentFromContext(ctx); p != nil {
+	p := spans.ParentFromContext(ctx)
+	if p != nil {
 		sc := p.SpanContext()
 		r.TraceID, r.ParentID = sc.TraceID, sc.SpanID
 	}
 	if r.TraceID.IsZero() {
 		r.TraceID = spans.NewTraceID()
+	}
+	if ps, local := p.(*Span); local && ps != nil {
+		s.unsampled = ps.unsampled // one decision per trace (sampling.go)
+	} else if !hs.sampleAll {
+		s.unsampled = !traceSampled(r.TraceID, hs.sampleBelow)
+	}
+	if s.unsampled {
+		s.handlers = unsampledSet
 	}
 	r.SpanID = spans.NewSpanID()
 	r.Name, r.Scope, r.Stage = name, d.name, stage
@@ -49,7 +60,7 @@ func (d *Dispatcher) Start(ctx context.Context, name string, stage spans.Stage, 
 		r.Attrs = append(make([]spans.Attribute, 0, len(attrs)+4), attrs...)
 	}
 	r.Start = spans.Now()
-	for _, h := range hs.starters {
+	for _, h := range s.handlers.starters {
 		safeStarted(h, r)
 	}
 	s.ctx = spans.ParentContext{Context: ctx, P: s}
@@ -108,6 +119,9 @@ func (s *Span) Emit(e event.Event) {
 		return
 	}
 	h := e.EventHeader()
+	if h.Time.IsZero() && len(s.handlers.events) > 0 {
+		h.Time = spans.Now() // as Dispatcher.Emit does
+	}
 	h.TraceID, h.SpanID = s.rec.TraceID, s.rec.SpanID
 	if h.Tags == nil {
 		h.Tags = s.rec.Tags

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/stagescope/stagescope/handlers/bearer"
 )
 
 // SessionCookie is the cookie the dashboard gets for a valid token.
@@ -39,8 +39,8 @@ const (
 // live in memory, so they end when the server restarts, and reveal nothing
 // about the token.
 type auth struct {
-	tokenSum [sha256.Size]byte
-	enabled  bool
+	token   bearer.Token
+	enabled bool
 
 	mu       sync.Mutex
 	sessions map[string]time.Time // session id → expiry
@@ -55,18 +55,12 @@ type signInFailuresOf struct {
 
 func newAuth(token string) *auth {
 	a := &auth{enabled: token != "", sessions: map[string]time.Time{}, failures: map[string]*signInFailuresOf{}, now: time.Now}
-	if a.enabled {
-		a.tokenSum = sha256.Sum256([]byte(token))
-	}
+	a.token = bearer.New(token)
 	return a
 }
 
-// tokenOK compares the SHA-256 of the candidate with that of the token, so
-// the comparison takes the same time whatever the candidate's length.
-func (a *auth) tokenOK(candidate string) bool {
-	sum := sha256.Sum256([]byte(candidate))
-	return subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1
-}
+// tokenOK compares candidate with the token in constant time.
+func (a *auth) tokenOK(candidate string) bool { return a.token.Match(candidate) }
 
 // newSession issues a session id valid for sessionLifetime.
 func (a *auth) newSession() string {

@@ -29,6 +29,7 @@ Commands:
   bench          sweep top_k × top_n × response mode × workers; latency, throughput, tokens, hit rate, MRR
   report         the bottleneck report in the terminal, from the local database or from Jaeger
   export jaeger  replay stored traces to Jaeger over OTLP (or Thrift for old collectors)
+  attach         stream from a running program's debug endpoint into the database, detach cleanly
   version        the version of this binary (also --version)
 
 Run "stagescope help <command>" or "stagescope <command> --help" for the flags of a command.
@@ -43,6 +44,7 @@ var commands = map[string]command{
 	"bench":  runBench,
 	"report": runReport,
 	"export": runExport,
+	"attach": runAttach,
 }
 
 func main() {

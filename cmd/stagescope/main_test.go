@@ -188,6 +188,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		"demo":          {"-addr", "-data", "-plant", "-duration", "-queries", "-workers", "-export-jaeger", "-llm-latency", "(default 24h0m0s)", "(default 1024)"},
 		"bench":         {"-top-k", "-top-n", "-modes", "-workers", "-questions", "-seed", "-data", "-json"},
 		"report":        {"-data", "-run", "-from", "-to", "-since", "-json", "-jaeger", "-service", "-prices", "STAGESCOPE_PRICES"},
+		"attach":        {"-data", "-to", "-token", "-for", "-snapshot", "STAGESCOPE_DEBUG_TOKEN"},
 		"export jaeger": {"-data", "-run", "-trace", "-from", "-to", "-service", "-default-service", "-protocol", "-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "thrift"},
 	}
 	for name, flags := range cases {
@@ -236,7 +237,8 @@ func TestHelpOfEveryCommand(t *testing.T) {
 	for _, args := range [][]string{{}, {"frobnicate"}, {"export"}, {"export", "zipkin"}, {"bench", "--top-k", "x"},
 		{"bench", "--top-k", "2", "--top-n", "3"}, {"demo", "--plant", "query=latency:1ms"}, {"demo", "--plant", "rerank=latency:soon"},
 		{"report", "--jaeger", "http://127.0.0.1:1"}, {"export", "jaeger", "--protocol", "zipkin"}, {"report", "--from", "last tuesday"},
-		{"serve", "extra-argument"}, {"help", "frobnicate"}} {
+		{"serve", "extra-argument"}, {"help", "frobnicate"}, {"attach"}, {"attach", "ftp://x/"}, {"attach", "http://127.0.0.1:1/", "extra"},
+		{"attach", "--snapshot", "--for", "1s", "http://127.0.0.1:1/"}} {
 		if r := runCmd(t, nil, args...); r.code != 2 || r.stderr == "" {
 			t.Errorf("stagescope %v: exit %d, stderr %q; want 2 and a message", args, r.code, r.stderr)
 		}

@@ -135,7 +135,9 @@ func TestDemoReportNamesPlantedErrors(t *testing.T) {
 	if want < 3 || want > 19 { // n·p = 10, σ ≈ 2.8
 		t.Fatalf("the seeded 20%% plant fails %d of %d calls", want, queries)
 	}
-	rep, failed := plantedReport(t, queries, nil, plants...)
+	// A model latency, as real pipelines have, so that rerank's own CPU
+	// time (swollen on a loaded machine) is not most of a request.
+	rep, failed := plantedReport(t, queries, []string{"--llm-latency", "30ms"}, plants...)
 	e := rep.Errors
 	if int64(failed) != want || int64(e.FailedTraces) != want || e.FailureRate != float64(want)/queries {
 		t.Fatalf("demo: %d failed, report: %d failed (rate %v); the plant fails %d of %d", failed, e.FailedTraces, e.FailureRate, want, queries)
@@ -149,8 +151,8 @@ func TestDemoReportNamesPlantedErrors(t *testing.T) {
 		t.Fatalf("first finding %s %s/%s %q, want critical error/rerank %q:\n%s", first.Severity, first.Kind, first.Stage, first.Title, title, describe(rep))
 	}
 	for _, f := range rep.Findings {
-		if f.Stage == spans.StageRerank && f.Kind != "error" {
-			t.Errorf("the error plant made a %s finding on rerank: %s", f.Kind, f.Title)
+		if f.Stage == spans.StageRerank && f.Kind != "error" && f.Severity != "info" {
+			t.Errorf("the error plant made a %s %s finding on rerank: %s", f.Severity, f.Kind, f.Title)
 		}
 	}
 }

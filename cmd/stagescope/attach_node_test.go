@@ -17,13 +17,19 @@ import (
 // running serve on SIGUSR2. It needs node and the example's modules
 // (npm ci in tools/attach-node); without them it is skipped.
 func TestNodeFlightRecorderExample(t *testing.T) {
+	skip := func(why string) {
+		if os.Getenv("STAGESCOPE_REQUIRE_ALL") == "1" {
+			t.Fatalf("%s, and STAGESCOPE_REQUIRE_ALL=1", why)
+		}
+		t.Skip(why)
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed")
+		skip("node is not installed")
 	}
 	dir, _ := filepath.Abs("../../tools/attach-node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@opentelemetry", "sdk-trace")); err != nil {
-		t.Skip("tools/attach-node has no node_modules: run npm ci there")
+		skip("tools/attach-node has no node_modules: run npm ci there")
 	}
 	srv := startServer(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir())
 	cmd := exec.Command(node, "pipeline.js")

@@ -1,0 +1,1 @@
+INSERT INTO chunks (id, data) VALUES (?1, ?2)

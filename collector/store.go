@@ -125,14 +125,14 @@ type SQLiteStore struct {
 	db   *sql.DB  // queries
 	wdb  *sql.DB  // exactly one connection: the writer
 
-	wmu         sync.Mutex // guards everything below
-	wconn       *sql.Conn
-	stmts       *writeStmts
+	wmu   sync.Mutex // guards everything below
+	wconn *sql.Conn
+	stmts *writeStmts
 	// The next rows of traces and chunks: the single writer assigns them.
 	nextTraceRow int64
 	nextChunkID  int64
 	blockTraces  int
-	rollups     map[rollupKey]*rollupRow
+	rollups      map[rollupKey]*rollupRow
 	// resourceIDs maps a resource's encoded attributes to its row in
 	// resources (see internResource); bounded by resourceCacheLimit.
 	resourceIDs map[string]int64

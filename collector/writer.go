@@ -43,14 +43,14 @@ func (d dropCounts) zero() bool { return d == dropCounts{} }
 
 // traceAgg is what one batch contributes to a trace's summary row.
 type traceAgg struct {
-	id                     spans.TraceID
-	start, end             int64
-	hasRoot                bool
-	rootName               string
-	rootStatus             spans.Status
-	service, run           string
-	spanCount              int64
-	errors, stages         int64
+	id             spans.TraceID
+	start, end     int64
+	hasRoot        bool
+	rootName       string
+	rootStatus     spans.Status
+	service, run   string
+	spanCount      int64
+	errors, stages int64
 }
 
 // batchWriter turns batches into rows. It is used by one goroutine at a

@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -53,13 +54,14 @@ func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
 	zstdOnce.Do(func() {
 		var err error
 		// EncodeAll and DecodeAll start no goroutines and are safe for
-		// concurrent use.
-		zstdEncoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		// concurrent use; each call holds one of concurrency encoders, so
+		// the writer's compressions run side by side up to that.
+		zstdEncoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
 			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			panic(err)
 		}
-		zstdDecoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(chunkMaxBytes), zstd.WithDecoderLowmem(true))
+		zstdDecoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(min(runtime.GOMAXPROCS(0), 4)), zstd.WithDecoderMaxMemory(chunkMaxBytes), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			panic(err)
 		}
@@ -69,9 +71,8 @@ func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
 
 // chunkBuilder collects the parts of one chunk.
 type chunkBuilder struct {
-	raw   []byte // version, then parts (the count is prepended on close)
+	raw   []byte // version, then parts (the count is added by compressChunk)
 	parts int
-	out   []byte
 }
 
 func (c *chunkBuilder) reset() {
@@ -150,18 +151,27 @@ func fixLength(p []byte, n int) []byte {
 	return p
 }
 
-// close returns the stored form of the chunk.
-func (c *chunkBuilder) close() []byte {
+// take hands the chunk's parts over (to compress) and starts a new chunk
+// in spare, a buffer a finished compression gave back.
+func (c *chunkBuilder) take(spare []byte) (raw []byte, parts int) {
+	raw, parts = c.raw, c.parts
+	c.raw = append(spare[:0], chunkVersion1)
+	c.parts = 0
+	return raw, parts
+}
+
+// compressChunk returns the stored form of a chunk made of parts parts
+// (raw as chunkBuilder holds it), appended to dst.
+func compressChunk(dst, raw []byte, parts int) []byte {
 	enc, _ := zstdCodecs()
-	// The part count goes after the version byte.
+	// The part count goes after the version byte: compress the two
+	// pieces as one frame without copying the parts.
 	var hdr [1 + binary.MaxVarintLen64]byte
 	hdr[0] = chunkVersion1
-	k := 1 + binary.PutUvarint(hdr[1:], uint64(c.parts))
-	src := append(hdr[:k:k], c.raw[1:]...)
-	c.out = append(c.out[:0], chunkZstd)
-	c.out = enc.EncodeAll(src, c.out)
-	c.reset()
-	return c.out
+	k := 1 + binary.PutUvarint(hdr[1:], uint64(parts))
+	src := append(hdr[:k:k], raw[1:]...)
+	dst = append(dst, chunkZstd)
+	return enc.EncodeAll(src, dst)
 }
 
 // chunkParts decompresses a stored chunk and calls fn for each part; fn

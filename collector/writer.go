@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,9 @@ type batchWriter struct {
 	sealing      *traceBlock
 	blockScratch []int64
 	vals         [3]driver.Value
+	jobs         []*chunkJob
+	rawFree      [][]byte
+	compressing  sync.WaitGroup
 }
 
 // dupCopies describes a span of which the batch held more than one copy or
@@ -165,6 +169,9 @@ func (w *batchWriter) write(b *batch) error {
 			clear(s.resourceIDs)
 			s.nextTraceRow, s.nextChunkID = traceRow, chunkID
 			w.chunk.reset()
+			w.compressing.Wait()
+			clear(w.jobs)
+			w.jobs = w.jobs[:0]
 			w.written.reset()
 		}
 		var err error
@@ -286,7 +293,8 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 		dups += d
 		ss, es = ss[n:], es[m:]
 	}
-	if err := w.flushChunk(st); err != nil {
+	w.flushChunk()
+	if err := w.insertChunks(st); err != nil {
 		return dups, err
 	}
 
@@ -412,9 +420,7 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 		}
 	}
 	if len(w.chunk.raw) >= chunkTargetBytes {
-		if err := w.flushChunk(st); err != nil {
-			return dups, err
-		}
+		w.flushChunk()
 	}
 
 	// Self times: children of this trace's spans are in this trace.
@@ -476,18 +482,53 @@ func (w *batchWriter) seal(st *writeStmts) error {
 	return nil
 }
 
-// flushChunk compresses and inserts the open chunk.
-func (w *batchWriter) flushChunk(st *writeStmts) error {
+// flushChunk hands the open chunk to a goroutine that compresses it, so
+// that compression (a third of the writer's work) runs beside the writer;
+// insertChunks waits for them and inserts the chunks in id order.
+func (w *batchWriter) flushChunk() {
 	if w.chunk.empty() {
-		return nil
+		return
 	}
 	s := w.store
-	data := w.chunk.close()
-	w.args = nv(w.args, s.nextChunkID, data)
-	if err := execStmt(st.insertChunk, w.args); err != nil {
-		return fmt.Errorf("cannot insert chunk %d: %w", s.nextChunkID, err)
+	var spare []byte
+	if n := len(w.rawFree); n > 0 {
+		spare, w.rawFree = w.rawFree[n-1], w.rawFree[:n-1]
 	}
+	raw, parts := w.chunk.take(spare)
+	j := &chunkJob{id: s.nextChunkID, raw: raw}
 	s.nextChunkID++
+	w.jobs = append(w.jobs, j)
+	w.compressing.Add(1)
+	go func() {
+		defer w.compressing.Done()
+		j.data = compressChunk(nil, j.raw, parts)
+	}()
+}
+
+// chunkJob is a chunk being compressed.
+type chunkJob struct {
+	id   int64
+	raw  []byte
+	data []byte
+}
+
+// insertChunks waits for the compressions started by flushChunk and
+// inserts their chunks.
+func (w *batchWriter) insertChunks(st *writeStmts) error {
+	w.compressing.Wait()
+	defer func() {
+		for _, j := range w.jobs {
+			w.rawFree = append(w.rawFree, j.raw)
+		}
+		clear(w.jobs)
+		w.jobs = w.jobs[:0]
+	}()
+	for _, j := range w.jobs {
+		w.args = nv(w.args, j.id, j.data)
+		if err := execStmt(st.insertChunk, w.args); err != nil {
+			return fmt.Errorf("cannot insert chunk %d: %w", j.id, err)
+		}
+	}
 	return nil
 }
 

@@ -174,14 +174,21 @@ func compressChunk(dst, raw []byte, parts int) []byte {
 	return enc.EncodeAll(src, dst)
 }
 
+// chunkBuffers recycles decompressed chunks: a report reads thousands of
+// traces, each from its own chunk.
+var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // chunkParts decompresses a stored chunk and calls fn for each part; fn
-// returns false to stop.
+// returns false to stop. part is only valid during the call.
 func chunkParts(data []byte, fn func(tid spans.TraceID, part []byte) bool) error {
 	if len(data) == 0 || data[0] != chunkZstd {
 		return fmt.Errorf("%w: unknown chunk format", errCorruptBody)
 	}
 	_, dec := zstdCodecs()
-	raw, err := dec.DecodeAll(data[1:], nil)
+	buf := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(buf)
+	raw, err := dec.DecodeAll(data[1:], (*buf)[:0])
+	*buf = raw
 	if err != nil {
 		return fmt.Errorf("%w: chunk: %v", errCorruptBody, err)
 	}

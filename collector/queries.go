@@ -9,9 +9,12 @@ import (
 	"github.com/stagescope/stagescope/collector/tracetree"
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher/event"
@@ -278,18 +281,51 @@ func (s *SQLiteStore) LoadTraces(ctx context.Context, q TraceQuery) ([]*Trace, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Trace, 0, len(page.Traces))
-	for _, ts := range page.Traces {
-		t, err := s.traceAt(ctx, ts.row, ts.TraceID)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted by retention meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	refs := make([]traceRef, len(page.Traces))
+	for i, ts := range page.Traces {
+		refs[i] = traceRef{ts.row, ts.TraceID}
 	}
-	return out, nil
+	return s.tracesAt(ctx, refs)
+}
+
+// traceRef is a trace and its row in traces.
+type traceRef struct {
+	row int64
+	id  spans.TraceID
+}
+
+// tracesAt reads many traces, in order, on a few read connections at once
+// (decompressing their chunks is most of the work); traces deleted since
+// they were listed are left out.
+func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, error) {
+	out := make([]*Trace, len(refs))
+	workers := min(runtime.GOMAXPROCS(0), DefaultReadConns, len(refs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(refs) || ctx.Err() != nil {
+					return
+				}
+				t, err := s.traceAt(ctx, refs[i].row, refs[i].id)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					errs[w] = err
+					return
+				}
+				out[i] = t
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(t *Trace) bool { return t == nil }), nil
 }
 
 // StageStats aggregates one stage over a window, from the rollups.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -487,18 +486,11 @@ func (s *SQLiteStore) withAttr(ctx context.Context, f *traceFilter, cands []samp
 // loadCandidates reads the chosen traces whole, skipping those retention
 // deleted meanwhile.
 func (s *SQLiteStore) loadCandidates(ctx context.Context, cands []sampleCandidate) ([]*Trace, error) {
-	out := make([]*Trace, 0, len(cands))
-	for _, c := range cands {
-		t, err := s.traceAt(ctx, c.row, c.id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	refs := make([]traceRef, len(cands))
+	for i, c := range cands {
+		refs[i] = traceRef{c.row, c.id}
 	}
-	return out, nil
+	return s.tracesAt(ctx, refs)
 }
 
 // frameLatency is the nearest-rank latency of the candidates.

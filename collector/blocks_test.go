@@ -73,8 +73,26 @@ func TestChunkRoundTrip(t *testing.T) {
 	scratch := c.add(tid, sp, []int64{7, 0}, ev, nil)
 	other := spans.NewTraceID()
 	c.add(other, []*spans.Span{{TraceID: other, SpanID: spans.NewSpanID(), Name: "x"}}, []int64{0}, nil, scratch)
-	raw, parts := c.take(nil)
+	raw, parts, keys := c.take(nil, nil)
 	data := compressChunk(nil, raw, parts)
+	// The span keys tell which trace's spans may be in the chunk.
+	for _, k := range []struct {
+		tid  spans.TraceID
+		ids  []spans.SpanID
+		want bool
+	}{
+		{tid, []spans.SpanID{spans.NewSpanID(), sp[1].SpanID}, true},
+		{tid, []spans.SpanID{spans.NewSpanID()}, false},
+		{other, []spans.SpanID{sp[0].SpanID}, false},
+		{spans.NewTraceID(), []spans.SpanID{sp[0].SpanID}, false},
+	} {
+		if got, err := keysMatch(keys, k.tid, k.ids); err != nil || got != k.want {
+			t.Fatalf("keysMatch(%s, %v) = %v, %v; want %v", k.tid, k.ids, got, err, k.want)
+		}
+	}
+	if _, err := keysMatch(keys[:20], tid, []spans.SpanID{sp[0].SpanID}); err == nil {
+		t.Fatal("truncated span keys accepted")
+	}
 	var got []spans.TraceID
 	var d decodedPart
 	err := chunkParts(data, func(id spans.TraceID, part []byte) bool {

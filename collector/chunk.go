@@ -73,11 +73,15 @@ func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
 type chunkBuilder struct {
 	raw   []byte // version, then parts (the count is added by compressChunk)
 	parts int
+	// keys holds, per part, the trace id, a uvarint span count and
+	// spanKey of each span: the chunks.span_keys column.
+	keys []byte
 }
 
 func (c *chunkBuilder) reset() {
 	c.raw = append(c.raw[:0], chunkVersion1)
 	c.parts = 0
+	c.keys = c.keys[:0]
 }
 
 func (c *chunkBuilder) empty() bool { return c.parts == 0 }
@@ -90,6 +94,11 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 	}
 	c.parts++
 	c.raw = append(c.raw, tid[:]...)
+	c.keys = append(c.keys, tid[:]...)
+	c.keys = binary.AppendUvarint(c.keys, uint64(len(gs)))
+	for _, sp := range gs {
+		c.keys = binary.LittleEndian.AppendUint32(c.keys, spanKeyOf(sp.SpanID))
+	}
 	p := scratch[:0]
 	p = binary.AppendUvarint(p, uint64(len(gs)))
 	var base int64
@@ -152,12 +161,43 @@ func fixLength(p []byte, n int) []byte {
 }
 
 // take hands the chunk's parts over (to compress) and starts a new chunk
-// in spare, a buffer a finished compression gave back.
-func (c *chunkBuilder) take(spare []byte) (raw []byte, parts int) {
+// in spare, a buffer a finished compression gave back; keys is appended to
+// keysDst.
+func (c *chunkBuilder) take(spare, keysDst []byte) (raw []byte, parts int, keys []byte) {
 	raw, parts = c.raw, c.parts
+	keys = append(keysDst[:0], c.keys...)
 	c.raw = append(spare[:0], chunkVersion1)
 	c.parts = 0
-	return raw, parts
+	c.keys = c.keys[:0]
+	return raw, parts, keys
+}
+
+// spanKeyOf is the 4-byte key of a span id in chunks.span_keys.
+func spanKeyOf(id spans.SpanID) uint32 {
+	return binary.LittleEndian.Uint32(id[:4]) ^ binary.LittleEndian.Uint32(id[4:])
+}
+
+// keysMatch reports whether the span_keys of a chunk list, for trace tid,
+// the key of any of ids: only then can the chunk hold one of those spans.
+func keysMatch(keys []byte, tid spans.TraceID, ids []spans.SpanID) (bool, error) {
+	r := bodyReader{b: keys}
+	for len(r.b) > 0 && r.err == nil {
+		t := r.bytes(16, "trace id")
+		n := r.count("span keys", 4)
+		ks := r.bytes(4*n, "span keys")
+		if r.err != nil || spans.TraceID(t) != tid {
+			continue
+		}
+		for i := 0; i < len(ks); i += 4 {
+			k := binary.LittleEndian.Uint32(ks[i:])
+			for _, id := range ids {
+				if spanKeyOf(id) == k {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, r.err
 }
 
 // compressChunk returns the stored form of a chunk made of parts parts

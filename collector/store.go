@@ -161,12 +161,12 @@ type writeStmts struct {
 	insertTrace, updateTrace, insertChunk, traceInBlock, selectRollup, upsertRollup, addDrops driver.Stmt
 	// Off the hot path: duplicate checks of traces that already have spans,
 	// resources, and sealing a block.
-	traceStored, selectChunk, spanIDsInRange, findResource, insertResource, insertTraceID, insertBlock driver.Stmt
+	traceStored, selectChunk, selectChunkKeys, spanIDsInRange, findResource, insertResource, insertTraceID, insertBlock driver.Stmt
 }
 
 func (st *writeStmts) all() []driver.Stmt {
 	return []driver.Stmt{st.insertTrace, st.updateTrace, st.insertChunk, st.traceInBlock, st.selectRollup, st.upsertRollup, st.addDrops,
-		st.traceStored, st.selectChunk, st.spanIDsInRange, st.findResource, st.insertResource, st.insertTraceID, st.insertBlock}
+		st.traceStored, st.selectChunk, st.selectChunkKeys, st.spanIDsInRange, st.findResource, st.insertResource, st.insertTraceID, st.insertBlock}
 }
 
 func dsn(path string, cfg storeConfig, write bool) string {
@@ -275,6 +275,7 @@ func (s *SQLiteStore) prepare() error {
 			{&st.traceInBlock, "trace_in_block.sql"},
 			{&st.traceStored, "trace_stored.sql"},
 			{&st.selectChunk, "select_chunk.sql"},
+			{&st.selectChunkKeys, "select_chunk_keys.sql"},
 			{&st.insertTraceID, "insert_trace_id.sql"},
 			{&st.insertBlock, "insert_block.sql"},
 			{&st.spanIDsInRange, "span_ids_in_range.sql"},

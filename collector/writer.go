@@ -112,6 +112,7 @@ type batchWriter struct {
 	blockScratch []int64
 	vals         [3]driver.Value
 	jobs         []*chunkJob
+	incoming     []spans.SpanID
 	rawFree      [][]byte
 	compressing  sync.WaitGroup
 }
@@ -494,8 +495,9 @@ func (w *batchWriter) flushChunk() {
 	if n := len(w.rawFree); n > 0 {
 		spare, w.rawFree = w.rawFree[n-1], w.rawFree[:n-1]
 	}
-	raw, parts := w.chunk.take(spare)
-	j := &chunkJob{id: s.nextChunkID, raw: raw}
+	j := &chunkJob{id: s.nextChunkID}
+	var parts int
+	j.raw, parts, j.keys = w.chunk.take(spare, nil)
 	s.nextChunkID++
 	w.jobs = append(w.jobs, j)
 	w.compressing.Add(1)
@@ -509,6 +511,7 @@ func (w *batchWriter) flushChunk() {
 type chunkJob struct {
 	id   int64
 	raw  []byte
+	keys []byte
 	data []byte
 }
 
@@ -524,7 +527,7 @@ func (w *batchWriter) insertChunks(st *writeStmts) error {
 		w.jobs = w.jobs[:0]
 	}()
 	for _, j := range w.jobs {
-		w.args = nv(w.args, j.id, j.data)
+		w.args = nv(w.args, j.id, j.data, j.keys)
 		if err := execStmt(st.insertChunk, w.args); err != nil {
 			return fmt.Errorf("cannot insert chunk %d: %w", j.id, err)
 		}
@@ -761,8 +764,19 @@ func (w *batchWriter) dropStored(st *writeStmts, row int64, tid spans.TraceID, g
 	more := blobOf(vals[1])
 	legacy := blobOf(vals[2])
 	w.stored = w.stored[:0]
+	w.incoming = w.incoming[:0]
+	for _, sp := range gs {
+		w.incoming = append(w.incoming, sp.SpanID)
+	}
 	err = forChunkIDs(first, more, func(id int64) error {
-		data, err := w.readChunk(st, id)
+		keys, err := w.readChunkColumn(st.selectChunkKeys, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := keysMatch(keys, tid, w.incoming); err != nil || !ok {
+			return err // none of the spans can be in this chunk
+		}
+		data, err := w.readChunkColumn(st.selectChunk, id)
 		if err != nil {
 			return err
 		}
@@ -823,10 +837,11 @@ func (w *batchWriter) dropStored(st *writeStmts, row int64, tid spans.TraceID, g
 	}), true, nil
 }
 
-// readChunk reads a stored chunk on the writer's connection.
-func (w *batchWriter) readChunk(st *writeStmts, id int64) ([]byte, error) {
+// readChunkColumn reads a column of a stored chunk (stmt selects it) on the
+// writer's connection.
+func (w *batchWriter) readChunkColumn(stmt driver.Stmt, id int64) ([]byte, error) {
 	vals := w.vals[:1]
-	rows, err := st.selectChunk.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, id))
+	rows, err := stmt.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, id))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read chunk %d: %w", id, err)
 	}

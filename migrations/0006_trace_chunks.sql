@@ -46,10 +46,14 @@ CREATE INDEX traces_by_start ON traces (start_ns, trace_id);
 CREATE INDEX traces_by_run ON traces (run_id, start_ns, trace_id) WHERE run_id IS NOT NULL;
 CREATE INDEX traces_by_service ON traces (service, start_ns, trace_id) WHERE service IS NOT NULL;
 
--- The encoded, compressed trace parts (collector's chunk encoding).
+-- The encoded, compressed trace parts (collector's chunk encoding), and
+-- uncompressed, per part, its trace id and a 4-byte key of each span id:
+-- the duplicate check of a later part of a trace reads the keys and
+-- decompresses the chunk only when a key matches.
 CREATE TABLE chunks (
-    id   INTEGER PRIMARY KEY,
-    data BLOB NOT NULL
+    id        INTEGER PRIMARY KEY,
+    data      BLOB NOT NULL,
+    span_keys BLOB
 );
 
 -- Sealed blocks of traces: rows first_trace..last_trace of traces, their

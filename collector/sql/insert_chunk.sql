@@ -1,1 +1,1 @@
-INSERT INTO chunks (id, data) VALUES (?1, ?2)
+INSERT INTO chunks (id, data, span_keys) VALUES (?1, ?2, ?3)

@@ -28,10 +28,13 @@ const (
 	// DefaultReadConns is how many connections serve queries. WAL lets them
 	// read while the single writer appends.
 	DefaultReadConns = 4
-	// DefaultCacheBytes is SQLite's page cache per connection. The writer's
-	// cache keeps the hot right edge of the append-only tables and most of
-	// the traces B-tree in memory.
+	// DefaultCacheBytes is SQLite's page cache of the writer's connection:
+	// the right edges of the append-only tables and indexes, and the
+	// sorted trace-id runs its duplicate checks probe.
 	DefaultCacheBytes = 32 << 20
+	// readCacheShare is how much smaller a query connection's cache is
+	// than the writer's.
+	readCacheShare = 4
 	// DefaultBusyTimeout is how long a connection waits for a lock.
 	DefaultBusyTimeout = 10 * time.Second
 )
@@ -96,7 +99,8 @@ func WithReadConns(n int) StoreOption {
 	}
 }
 
-// WithCacheBytes sets SQLite's page cache per connection (DefaultCacheBytes).
+// WithCacheBytes sets SQLite's page cache of the writer's connection
+// (DefaultCacheBytes); each query connection gets a quarter of it.
 func WithCacheBytes(n int64) StoreOption {
 	return func(c *storeConfig) {
 		if n > 0 {
@@ -174,7 +178,15 @@ func dsn(path string, cfg storeConfig, write bool) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_busy_timeout", strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10))
-	q.Set("_cache_size", strconv.FormatInt(-cfg.cacheBytes/1024, 10))
+	cache := cfg.cacheBytes
+	if !write {
+		// A query reads a few index pages and the chunks of the traces it
+		// returns, which it will not read again soon: a report reading
+		// thousands of traces on four connections would otherwise fill
+		// four full caches with chunks (+100 MB of RSS at 100M spans).
+		cache = max(cache/readCacheShare, 1<<20)
+	}
+	q.Set("_cache_size", strconv.FormatInt(-cache/1024, 10))
 	if write {
 		// Takes effect only when the file is new: deleted pages can then be
 		// returned to the file system by retention.

@@ -272,13 +272,8 @@ func (x *traceIndex) candidates(id spans.TraceID, blocks []int64) (int64, []int6
 	return 0, blocks
 }
 
-// rowQueryer runs the probe of a sealed block.
-type rowQueryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // lookup returns the traces row of trace id, 0 when it is not stored.
-func (x *traceIndex) lookup(ctx context.Context, q rowQueryer, id spans.TraceID) (int64, error) {
+func (x *traceIndex) lookup(ctx context.Context, q rowQuerier, id spans.TraceID) (int64, error) {
 	var buf [4]int64
 	row, blocks := x.candidates(id, buf[:0])
 	if row != 0 {

@@ -29,9 +29,10 @@ const (
 	// read while the single writer appends.
 	DefaultReadConns = 4
 	// DefaultCacheBytes is SQLite's page cache of the writer's connection:
-	// the right edges of the append-only tables and indexes, and the
-	// sorted trace-id runs its duplicate checks probe.
-	DefaultCacheBytes = 32 << 20
+	// the right edges of the append-only tables and indexes it writes, and
+	// the pages its rare duplicate checks read. Since every write appends,
+	// more does not make ingest faster, only RSS higher.
+	DefaultCacheBytes = 16 << 20
 	// readCacheShare is how much smaller a query connection's cache is
 	// than the writer's.
 	readCacheShare = 4

@@ -14,24 +14,45 @@
 // (group commit). One writer goroutine takes everything queued and commits it
 // in transactions of up to the batch size on one SQLite connection (WAL,
 // synchronous=NORMAL) through statements prepared once at the driver level.
+// A span acknowledged to an OTLP client is in a committed transaction.
 //
 // # Schema (migrations package)
 //
-// SQLite inserts are fast while they append and about 4× slower when every
-// row also lands on a random page of an index on a random key such as a
-// trace id. The schema is built around that:
+// SQLite inserts are fast while they append and several times slower when
+// every row also lands on a random page of an index on a random key such as
+// a trace id: each such insert dirties a page of its own, and the writes and
+// checkpoints grow with the data. The schema (migration 0006) keeps the hot
+// path appending:
 //
-//   - spans and events have INTEGER PRIMARY KEY ids assigned in arrival
-//     order by the single writer, and no secondary index: every insert lands
-//     on the last page. A batch is sorted by trace id before it is written,
-//     so the spans of one trace in one batch form one contiguous id range.
-//   - traces has one row per trace keyed by trace id (WITHOUT ROWID). It is
-//     the only random-key B-tree on the hot path and is touched once per
-//     (trace, batch), about once per ten spans; it holds the summary a trace
-//     list needs (root name and status, service, start, end, span and error
-//     counts, a bit set of stages, run id) and the id ranges of its spans and
-//     events, which is how GetTrace finds them without a per-span index.
-//     traces_by_start orders the list; start times grow, so it appends too.
+//   - chunks: the spans and events of one trace that one writer batch
+//     brings form a part; the parts of a few dozen traces (about 64 KiB
+//     encoded) are compressed together with zstd into one row. Within a
+//     chunk, span bodies keep the compact encoding of codec.go (resource as
+//     an id into resources, typed attributes) and times are varint deltas;
+//     compression removes the keys and values that repeat from span to
+//     span. A RAG-shaped span costs about 60 bytes on disk. Chunks are
+//     compressed by goroutines beside the writer and inserted in id order.
+//   - traces has one row per trace with an INTEGER PRIMARY KEY in arrival
+//     order, holding the summary a trace list needs (root name and status,
+//     service, start, end, span and error counts, a bit set of stages, run
+//     id) and the chunk of its first part (more_chunks lists later parts).
+//     traces_by_start, traces_by_service and traces_by_run end in the trace
+//     id and order the list; start times grow with arrival, so they append
+//     too. A later part of a known trace updates its row in place.
+//   - A trace is found by its id through blocks, the shape of a time-series
+//     database's blocks: rows after the last sealed block (the head, at
+//     most DefaultBlockTraces) are a map in memory, rebuilt from traces at
+//     start; when the head is full the writer writes its ids once, sorted,
+//     to trace_ids (keyed by block and trace id, so the write appends) and a
+//     Bloom filter to trace_blocks. A lookup checks the head, then the
+//     filters in memory (one cache line each), then probes the sorted run of
+//     the few blocks that may hold the id. The duplicate check of every
+//     ingested trace is that lookup; only a trace found stored decodes its
+//     earlier parts' span ids.
+//   - Rows written before migration 0006 keep their spans and events tables
+//     (a row each) and their id ranges (span_parts, event_parts); the
+//     migration copies their trace rows into the new table and seals them
+//     as block 1, and readers take both layouts.
 //   - stage_rollups holds, per minute, run and stage, the count, errors,
 //     total and self time and two fixed log-scale histograms (duration, self
 //     time). The writer keeps the rows of recent minutes in memory and
@@ -39,7 +60,11 @@
 //     million traces merges a few thousand small rows instead of scanning
 //     spans. Stage 255 (StageTrace) holds root spans: end-to-end latency.
 //   - drops counts, per minute, spans and events dropped or refused; runs
-//     holds benchmark runs.
+//     holds benchmark runs; resources interns OpenTelemetry resources.
+//
+// Retention deletes the oldest traces, the chunks below the first chunk of
+// the oldest trace kept (chunk ids grow with trace rows) and the sealed
+// blocks whose traces are all gone.
 //
 // Self time is a span's duration minus the union of its children's
 // intervals (children may overlap). Children usually end, and so arrive,

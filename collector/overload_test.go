@@ -89,8 +89,7 @@ func TestOverloadAddsUp(t *testing.T) {
 	}
 
 	m := c.Metrics()
-	var stored int64
-	s.DB().QueryRow("SELECT count(*) FROM spans").Scan(&stored)
+	stored := int64(storedSpanCount(t, s.DB(), spans.TraceID{}))
 	var droppedRow, refusedRow int64
 	s.DB().QueryRow("SELECT coalesce(sum(spans),0), coalesce(sum(refused),0) FROM drops").Scan(&droppedRow, &refusedRow)
 	inproc := int64(workers * perWorker)

@@ -231,19 +231,10 @@ func TestCrashKeepsAcknowledgedSpans(t *testing.T) {
 	if err := s.DB().QueryRow("PRAGMA integrity_check").Scan(&ic); err != nil || ic != "ok" {
 		t.Fatalf("integrity_check %q %v", ic, err)
 	}
-	rows, err := s.DB().Query("SELECT span_id FROM spans")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stored := map[spans.SpanID]bool{}
-	for rows.Next() {
-		var b []byte
-		rows.Scan(&b)
-		var id spans.SpanID
-		copy(id[:], b)
-		stored[id] = true
+	for _, sp := range storedSpans(t, s.DB()) {
+		stored[sp.span] = true
 	}
-	rows.Close()
 	missing := 0
 	for _, id := range acked {
 		if !stored[id] {

@@ -9,9 +9,12 @@ import (
 	"github.com/stagescope/stagescope/collector/tracetree"
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stagescope/stagescope/dispatcher/event"
@@ -71,6 +74,9 @@ type TraceSummary struct {
 	ErrorCount int           `json:"error_count"`
 	RunID      string        `json:"run_id,omitempty"`
 	Stages     []spans.Stage `json:"stages"`
+	// row is the trace's row in traces, so that reading the trace after
+	// listing it needs no lookup by id.
+	row int64
 }
 
 // TracePage is one page of ListTraces, newest first.
@@ -90,12 +96,14 @@ type Trace struct {
 	tracetree.Trace
 }
 
-const traceColumns = "trace_id, start_ns, end_ns, root_name, root_status, service, span_count, error_count, stages, run_id"
+const traceColumns = "trace_id, start_ns, end_ns, root_name, root_status, service, span_count, error_count, stages, run_id, id"
 
 type traceRow struct {
 	sum        TraceSummary
 	startNS    int64
-	spanParts  []byte
+	chunk      sql.NullInt64
+	moreChunks []byte
+	spanParts  []byte // rows written before migration 0006
 	eventParts []byte
 }
 
@@ -105,9 +113,9 @@ func scanTrace(sc interface{ Scan(...any) error }, withParts bool) (traceRow, er
 	var start, end, stages int64
 	var rootName, service, run sql.NullString
 	var rootStatus sql.NullInt64
-	dst := []any{&id, &start, &end, &rootName, &rootStatus, &service, &r.sum.SpanCount, &r.sum.ErrorCount, &stages, &run}
+	dst := []any{&id, &start, &end, &rootName, &rootStatus, &service, &r.sum.SpanCount, &r.sum.ErrorCount, &stages, &run, &r.sum.row}
 	if withParts {
-		dst = append(dst, &r.spanParts, &r.eventParts)
+		dst = append(dst, &r.chunk, &r.moreChunks, &r.spanParts, &r.eventParts)
 	}
 	if err := sc.Scan(dst...); err != nil {
 		return r, err
@@ -140,8 +148,29 @@ func decodeCursor(c string) (int64, []byte, error) {
 
 // GetTrace returns one trace with all its spans and events, or ErrNotFound.
 func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, error) {
-	r, err := scanTrace(s.db.QueryRowContext(ctx, sqlGetTrace, id[:]), true)
-	if errors.Is(err, sql.ErrNoRows) {
+	if err := s.index.refresh(ctx, s.db); err != nil {
+		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	row, err := s.index.lookup(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if row == 0 {
+		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
+	}
+	return s.traceAt(ctx, row, id)
+}
+
+// traceAt reads the trace stored in traces row row, which must be trace id.
+func (s *SQLiteStore) traceAt(ctx context.Context, row int64, id spans.TraceID) (*Trace, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	defer conn.Close()
+	r, err := scanTrace(conn.QueryRowContext(ctx, sqlGetTrace, row), true)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && r.sum.TraceID != id {
+		// Deleted by retention since it was found.
 		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
@@ -149,11 +178,39 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 	}
 	t := &Trace{Summary: r.sum}
 	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
-	conn, err := s.db.Conn(ctx)
+	err = forChunkIDs(r.chunk.Int64, r.moreChunks, func(cid int64) error {
+		var data []byte
+		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
+			return fmt.Errorf("chunk %d: %w", cid, err)
+		}
+		var d decodedPart
+		var derr error
+		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+			if tid != id {
+				return true
+			}
+			derr = decodePart(tid, part, false, &d)
+			return false
+		})
+		if err = errors.Join(err, derr); err != nil {
+			return fmt.Errorf("chunk %d: %w", cid, err)
+		}
+		for i := range d.spans {
+			if d.resources[i] != 0 {
+				if d.spans[i].Resource, err = s.resource(ctx, conn, d.resources[i]); err != nil {
+					return err
+				}
+			}
+		}
+		vals = append(vals, d.spans...)
+		t.Events = append(t.Events, d.events...)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
-	defer conn.Close()
+	// Rows written before migration 0006 keep their spans and events in
+	// the spans and events tables.
 	err = forParts(r.spanParts, func(first, count int64) error {
 		rows, err := conn.QueryContext(ctx, sqlSpansInRange, first, first+count, id[:])
 		if err != nil {
@@ -224,18 +281,51 @@ func (s *SQLiteStore) LoadTraces(ctx context.Context, q TraceQuery) ([]*Trace, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Trace, 0, len(page.Traces))
-	for _, ts := range page.Traces {
-		t, err := s.GetTrace(ctx, ts.TraceID)
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted by retention meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	refs := make([]traceRef, len(page.Traces))
+	for i, ts := range page.Traces {
+		refs[i] = traceRef{ts.row, ts.TraceID}
 	}
-	return out, nil
+	return s.tracesAt(ctx, refs)
+}
+
+// traceRef is a trace and its row in traces.
+type traceRef struct {
+	row int64
+	id  spans.TraceID
+}
+
+// tracesAt reads many traces, in order, on a few read connections at once
+// (decompressing their chunks is most of the work); traces deleted since
+// they were listed are left out.
+func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, error) {
+	out := make([]*Trace, len(refs))
+	workers := min(runtime.GOMAXPROCS(0), DefaultReadConns, len(refs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(refs) || ctx.Err() != nil {
+					return
+				}
+				t, err := s.traceAt(ctx, refs[i].row, refs[i].id)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					errs[w] = err
+					return
+				}
+				out[i] = t
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(t *Trace) bool { return t == nil }), nil
 }
 
 // StageStats aggregates one stage over a window, from the rollups.
@@ -404,6 +494,7 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 // The read queries, loaded once from sql/.
 var (
 	sqlGetTrace      = mustSQL("get_trace.sql")
+	sqlSelectChunk   = mustSQL("select_chunk.sql")
 	sqlSpansInRange  = mustSQL("spans_in_range.sql")
 	sqlEventsInRange = mustSQL("events_in_range.sql")
 	sqlStageRollups  = mustSQL("stage_rollups.sql")

@@ -131,25 +131,22 @@ func TestRoundTripKindScopeVersionResource(t *testing.T) {
 		t.Fatalf("%d distinct resources read back, want 3", len(first))
 	}
 
-	// The service column: resource, else span attribute, else collector.
-	rows, err := s.DB().Query("SELECT name, service FROM spans")
-	if err != nil {
-		t.Fatal(err)
+	// A trace's service: its first span's resource, else the span's
+	// service.name attribute, else the collector's service.
+	svcOf := map[string]spans.Span{
+		"rag-api":       {Resource: resA},
+		"inproc":        {Attrs: []spans.Attribute{spans.String(spans.KeyService, "inproc")}},
+		"collector-svc": {Resource: empty},
 	}
-	services := map[string]string{}
-	for rows.Next() {
-		var name string
-		var svc sql.NullString
-		if err := rows.Scan(&name, &svc); err != nil {
+	for want, sp := range svcOf {
+		sp.TraceID, sp.SpanID, sp.Name, sp.Start, sp.End = spans.NewTraceID(), spans.NewSpanID(), "svc-"+want, t0, t0.Add(time.Millisecond)
+		if err := c.Ingest(ctx, []spans.Span{sp}, nil); err != nil {
 			t.Fatal(err)
 		}
-		services[name] = svc.String
-	}
-	rows.Close()
-	want := map[string]string{"query": "rag-api", "op-unspecified": "rag-api", "op-internal": "retriever", "op-server": "collector-svc",
-		"op-client": "rag-api", "op-producer": "retriever", "op-consumer": "collector-svc", "local": "inproc", "bare": "collector-svc"}
-	if !reflect.DeepEqual(services, want) {
-		t.Fatalf("service column %v, want %v", services, want)
+		got, err := s.GetTrace(ctx, sp.TraceID)
+		if err != nil || got.Summary.Service != want {
+			t.Fatalf("service of a trace whose span has %+v: %+v %v, want %q", sp, got, err, want)
+		}
 	}
 
 	// Equal resources sent again (new pointers, a later request) are not

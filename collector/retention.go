@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -103,14 +104,18 @@ func (s *SQLiteStore) usedBytes(ctx context.Context) (int64, error) {
 }
 
 // deleteOldest deletes up to retentionChunk of the oldest traces, only those
-// that started before cutoff when cutoff ≥ 0.
+// that started before cutoff when cutoff ≥ 0, then the chunks no remaining
+// trace points into (chunk ids grow with trace rows, so those are the
+// chunks below the smallest first chunk left) and the sealed blocks whose
+// traces are all gone.
 func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, error) {
 	n := 0
+	var minRow int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := "SELECT trace_id, start_ns, span_parts, event_parts FROM traces ORDER BY start_ns LIMIT ?"
+		q := "SELECT id, trace_id, start_ns, span_parts, event_parts FROM traces ORDER BY start_ns LIMIT ?"
 		args := []any{retentionChunk}
 		if cutoff >= 0 {
-			q = "SELECT trace_id, start_ns, span_parts, event_parts FROM traces WHERE start_ns < ? ORDER BY start_ns LIMIT ?"
+			q = "SELECT id, trace_id, start_ns, span_parts, event_parts FROM traces WHERE start_ns < ? ORDER BY start_ns LIMIT ?"
 			args = []any{cutoff, retentionChunk}
 		}
 		rows, err := tx.QueryContext(ctx, q, args...)
@@ -118,6 +123,7 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 			return err
 		}
 		type victim struct {
+			row    int64
 			id     []byte
 			start  int64
 			sp, ev []byte
@@ -125,7 +131,7 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 		var vs []victim
 		for rows.Next() {
 			var v victim
-			if err := rows.Scan(&v.id, &v.start, &v.sp, &v.ev); err != nil {
+			if err := rows.Scan(&v.row, &v.id, &v.start, &v.sp, &v.ev); err != nil {
 				rows.Close()
 				return err
 			}
@@ -136,6 +142,8 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 			return err
 		}
 		for _, v := range vs {
+			// Rows written before migration 0006 keep spans and events in
+			// their own tables.
 			for _, del := range []struct {
 				parts []byte
 				q     string
@@ -151,11 +159,35 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM traces WHERE trace_id = ?", v.id); err != nil {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM traces WHERE id = ?", v.row); err != nil {
 				return err
 			}
 		}
-		if cutoff < 0 && len(vs) > 0 {
+		if len(vs) == 0 {
+			return nil
+		}
+		var keepChunk, keepRow sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT min(chunk), min(id) FROM traces").Scan(&keepChunk, &keepRow); err != nil {
+			return err
+		}
+		chunkBound, rowBound := keepChunk.Int64, keepRow.Int64
+		if !keepChunk.Valid {
+			chunkBound = math.MaxInt64 // no trace points into any chunk
+		}
+		if !keepRow.Valid {
+			rowBound = math.MaxInt64
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE id < ?", chunkBound); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM trace_ids WHERE block IN (SELECT id FROM trace_blocks WHERE last_trace < ?)", rowBound); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM trace_blocks WHERE last_trace < ?", rowBound); err != nil {
+			return err
+		}
+		minRow = rowBound
+		if cutoff < 0 {
 			// Size retention: rollups older than the oldest trace kept go too.
 			m := rollupMinute(vs[len(vs)-1].start)
 			if _, err := tx.ExecContext(ctx, "DELETE FROM stage_rollups WHERE minute < ?", m); err != nil {
@@ -168,6 +200,9 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 		n = len(vs)
 		return nil
 	})
+	if err == nil && minRow > 0 && s.index != nil {
+		s.index.dropThrough(min(minRow, math.MaxInt64-1) - 1)
+	}
 	return n, err
 }
 

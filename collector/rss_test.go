@@ -76,8 +76,8 @@ func TestGenerateSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stored, traces int
-	s.DB().QueryRow("SELECT count(*) FROM spans").Scan(&stored)
+	var traces int
+	stored := storedSpanCount(t, s.DB(), [16]byte{})
 	s.DB().QueryRow("SELECT count(*) FROM traces").Scan(&traces)
 	if stored != n || traces != 300 || n < 300*11 || n > 300*12 {
 		t.Fatalf("%d spans written, %d stored, %d traces", n, stored, traces)

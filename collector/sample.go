@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -165,6 +164,7 @@ func (s *SQLiteStore) AlignWindow(ctx context.Context, q TraceQuery, now time.Ti
 // sampleCandidate is one examined trace.
 type sampleCandidate struct {
 	id    spans.TraceID
+	row   int64 // in traces
 	start int64
 	dur   time.Duration
 	hash  uint64
@@ -430,8 +430,8 @@ func (s *SQLiteStore) readFrame(ctx context.Context, f *traceFilter, lo, hi int6
 	}
 	// The row filters name columns without a table prefix: in the outer
 	// query only t has them.
-	query := "SELECT t.trace_id, t.start_ns, t.end_ns FROM (SELECT trace_id FROM traces" + whereClause(inner) +
-		" ORDER BY start_ns, trace_id LIMIT ?) AS c JOIN traces AS t ON t.trace_id = c.trace_id"
+	query := "SELECT t.trace_id, t.id, t.start_ns, t.end_ns FROM (SELECT id FROM traces" + whereClause(inner) +
+		" ORDER BY start_ns, trace_id LIMIT ?) AS c JOIN traces AS t ON t.id = c.id"
 	args := append(slices.Clip(innerArgs), limit)
 	if len(f.rest) > 0 {
 		query += " WHERE " + strings.Join(f.rest, " AND ")
@@ -447,7 +447,7 @@ func (s *SQLiteStore) readFrame(ctx context.Context, f *traceFilter, lo, hi int6
 		var id []byte
 		var c sampleCandidate
 		var end int64
-		if err := rows.Scan(&id, &c.start, &end); err != nil {
+		if err := rows.Scan(&id, &c.row, &c.start, &end); err != nil {
 			return nil, false, fmt.Errorf("cannot read the sample frame: %w", err)
 		}
 		copy(c.id[:], id)
@@ -472,7 +472,7 @@ func (s *SQLiteStore) withAttr(ctx context.Context, f *traceFilter, cands []samp
 		if i == attrScanLimit {
 			return out, true, nil
 		}
-		ok, err := s.traceHasAttr(ctx, c.id, f.attrKey, f.attrVal)
+		ok, err := s.traceHasAttr(ctx, c.row, c.id, f.attrKey, f.attrVal)
 		if err != nil {
 			return nil, false, err
 		}
@@ -486,18 +486,11 @@ func (s *SQLiteStore) withAttr(ctx context.Context, f *traceFilter, cands []samp
 // loadCandidates reads the chosen traces whole, skipping those retention
 // deleted meanwhile.
 func (s *SQLiteStore) loadCandidates(ctx context.Context, cands []sampleCandidate) ([]*Trace, error) {
-	out := make([]*Trace, 0, len(cands))
-	for _, c := range cands {
-		t, err := s.GetTrace(ctx, c.id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	refs := make([]traceRef, len(cands))
+	for i, c := range cands {
+		refs[i] = traceRef{c.row, c.id}
 	}
-	return out, nil
+	return s.tracesAt(ctx, refs)
 }
 
 // frameLatency is the nearest-rank latency of the candidates.

@@ -28,10 +28,14 @@ const (
 	// DefaultReadConns is how many connections serve queries. WAL lets them
 	// read while the single writer appends.
 	DefaultReadConns = 4
-	// DefaultCacheBytes is SQLite's page cache per connection. The writer's
-	// cache keeps the hot right edge of the append-only tables and most of
-	// the traces B-tree in memory.
-	DefaultCacheBytes = 32 << 20
+	// DefaultCacheBytes is SQLite's page cache of the writer's connection:
+	// the right edges of the append-only tables and indexes it writes, and
+	// the pages its rare duplicate checks read. Since every write appends,
+	// more does not make ingest faster, only RSS higher.
+	DefaultCacheBytes = 16 << 20
+	// readCacheShare is how much smaller a query connection's cache is
+	// than the writer's.
+	readCacheShare = 4
 	// DefaultBusyTimeout is how long a connection waits for a lock.
 	DefaultBusyTimeout = 10 * time.Second
 )
@@ -66,12 +70,23 @@ type storeConfig struct {
 	cacheBytes  int64
 	busyTimeout time.Duration
 	readOnly    bool
+	blockTraces int
 }
 
 // WithReadOnly opens the store for queries only — no writer, no lock, no
 // migration — so a report or an export can read a database that a running
 // serve is writing. The schema must already be at the latest version.
 func WithReadOnly() StoreOption { return func(c *storeConfig) { c.readOnly = true } }
+
+// WithBlockTraces sets how many traces the head block holds before it is
+// sealed (DefaultBlockTraces).
+func WithBlockTraces(n int) StoreOption {
+	return func(c *storeConfig) {
+		if n > 0 {
+			c.blockTraces = n
+		}
+	}
+}
 
 // StoreOption configures OpenSQLite.
 type StoreOption func(*storeConfig)
@@ -85,7 +100,8 @@ func WithReadConns(n int) StoreOption {
 	}
 }
 
-// WithCacheBytes sets SQLite's page cache per connection (DefaultCacheBytes).
+// WithCacheBytes sets SQLite's page cache of the writer's connection
+// (DefaultCacheBytes); each query connection gets a quarter of it.
 func WithCacheBytes(n int64) StoreOption {
 	return func(c *storeConfig) {
 		if n > 0 {
@@ -114,16 +130,21 @@ type SQLiteStore struct {
 	db   *sql.DB  // queries
 	wdb  *sql.DB  // exactly one connection: the writer
 
-	wmu         sync.Mutex // guards everything below
-	wconn       *sql.Conn
-	stmts       *writeStmts
-	nextSpanID  int64
-	nextEventID int64
-	rollups     map[rollupKey]*rollupRow
+	wmu   sync.Mutex // guards everything below
+	wconn *sql.Conn
+	stmts *writeStmts
+	// The next rows of traces and chunks: the single writer assigns them.
+	nextTraceRow int64
+	nextChunkID  int64
+	blockTraces  int
+	rollups      map[rollupKey]*rollupRow
 	// resourceIDs maps a resource's encoded attributes to its row in
 	// resources (see internResource); bounded by resourceCacheLimit.
 	resourceIDs map[string]int64
 	closed      bool
+
+	// index finds a trace's row by its id (its own lock).
+	index *traceIndex
 
 	// resources caches resources read back, by id, so the spans of one
 	// resource share one *spans.Resource; bounded by resourceCacheLimit.
@@ -142,15 +163,15 @@ const resourceCacheLimit = 4096
 // writeStmts are the hot-path statements, prepared once on the writer's
 // driver connection and executed without database/sql's per-call overhead.
 type writeStmts struct {
-	insertSpan, insertEvent, upsertTrace, insertNewTrace, selectRollup, upsertRollup, addDrops driver.Stmt
+	insertTrace, updateTrace, insertChunk, traceInBlock, selectRollup, upsertRollup, addDrops driver.Stmt
 	// Off the hot path: duplicate checks of traces that already have spans,
-	// and resources.
-	traceSpanParts, spanIDsInRange, findResource, insertResource driver.Stmt
+	// resources, and sealing a block.
+	traceStored, selectChunk, selectChunkKeys, spanIDsInRange, findResource, insertResource, insertTraceID, insertBlock driver.Stmt
 }
 
 func (st *writeStmts) all() []driver.Stmt {
-	return []driver.Stmt{st.insertSpan, st.insertEvent, st.upsertTrace, st.insertNewTrace, st.selectRollup, st.upsertRollup, st.addDrops,
-		st.traceSpanParts, st.spanIDsInRange, st.findResource, st.insertResource}
+	return []driver.Stmt{st.insertTrace, st.updateTrace, st.insertChunk, st.traceInBlock, st.selectRollup, st.upsertRollup, st.addDrops,
+		st.traceStored, st.selectChunk, st.selectChunkKeys, st.spanIDsInRange, st.findResource, st.insertResource, st.insertTraceID, st.insertBlock}
 }
 
 func dsn(path string, cfg storeConfig, write bool) string {
@@ -158,7 +179,15 @@ func dsn(path string, cfg storeConfig, write bool) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_busy_timeout", strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10))
-	q.Set("_cache_size", strconv.FormatInt(-cfg.cacheBytes/1024, 10))
+	cache := cfg.cacheBytes
+	if !write {
+		// A query reads a few index pages and the chunks of the traces it
+		// returns, which it will not read again soon: a report reading
+		// thousands of traces on four connections would otherwise fill
+		// four full caches with chunks (+100 MB of RSS at 100M spans).
+		cache = max(cache/readCacheShare, 1<<20)
+	}
+	q.Set("_cache_size", strconv.FormatInt(-cache/1024, 10))
 	if write {
 		// Takes effect only when the file is new: deleted pages can then be
 		// returned to the file system by retention.
@@ -174,7 +203,7 @@ func dsn(path string, cfg storeConfig, write bool) string {
 // with synchronous=NORMAL, and brings its schema to the latest version
 // before returning, so nothing is accepted against an old schema.
 func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
-	cfg := storeConfig{readConns: DefaultReadConns, cacheBytes: DefaultCacheBytes, busyTimeout: DefaultBusyTimeout}
+	cfg := storeConfig{readConns: DefaultReadConns, cacheBytes: DefaultCacheBytes, busyTimeout: DefaultBusyTimeout, blockTraces: DefaultBlockTraces}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -203,7 +232,8 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{path: abs, lock: lock, wdb: wdb, rollups: map[rollupKey]*rollupRow{}, resourceIDs: map[string]int64{}}
+	s := &SQLiteStore{path: abs, lock: lock, wdb: wdb, rollups: map[rollupKey]*rollupRow{}, resourceIDs: map[string]int64{},
+		index: newTraceIndex(), blockTraces: cfg.blockTraces}
 	fail := func(what string, err error) (*SQLiteStore, error) {
 		s.closeAll()
 		return nil, fmt.Errorf("cannot open store %q: %s: %w", path, what, err)
@@ -238,6 +268,9 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 	if err := s.health.watchFiles(abs); err != nil {
 		return fail("watching files", err)
 	}
+	if err := s.index.load(ctx, s.db, s.wconn); err != nil {
+		return fail("loading the trace index", err)
+	}
 	return s, nil
 }
 
@@ -249,11 +282,15 @@ func (s *SQLiteStore) prepare() error {
 			dst  *driver.Stmt
 			file string
 		}{
-			{&st.insertSpan, "insert_span.sql"},
-			{&st.insertEvent, "insert_event.sql"},
-			{&st.upsertTrace, "upsert_trace.sql"},
-			{&st.insertNewTrace, "insert_new_trace.sql"},
-			{&st.traceSpanParts, "trace_span_parts.sql"},
+			{&st.insertTrace, "insert_trace.sql"},
+			{&st.updateTrace, "update_trace.sql"},
+			{&st.insertChunk, "insert_chunk.sql"},
+			{&st.traceInBlock, "trace_in_block.sql"},
+			{&st.traceStored, "trace_stored.sql"},
+			{&st.selectChunk, "select_chunk.sql"},
+			{&st.selectChunkKeys, "select_chunk_keys.sql"},
+			{&st.insertTraceID, "insert_trace_id.sql"},
+			{&st.insertBlock, "insert_block.sql"},
 			{&st.spanIDsInRange, "span_ids_in_range.sql"},
 			{&st.findResource, "find_resource.sql"},
 			{&st.insertResource, "insert_resource.sql"},
@@ -282,10 +319,10 @@ func (st *writeStmts) close() {
 }
 
 func (s *SQLiteStore) loadNextIDs(ctx context.Context) error {
-	if err := s.wconn.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM spans").Scan(&s.nextSpanID); err != nil {
+	if err := s.wconn.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM traces").Scan(&s.nextTraceRow); err != nil {
 		return err
 	}
-	return s.wconn.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM events").Scan(&s.nextEventID)
+	return s.wconn.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) + 1 FROM chunks").Scan(&s.nextChunkID)
 }
 
 // Path returns the database file's absolute path.

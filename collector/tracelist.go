@@ -231,7 +231,7 @@ func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, 
 			pos = &tracePos{r.startNS, slices.Clone(r.sum.TraceID[:])}
 			if f.attrKey != "" {
 				opened++
-				ok, err := s.traceHasAttr(ctx, r.sum.TraceID, f.attrKey, f.attrVal)
+				ok, err := s.traceHasAttr(ctx, r.sum.row, r.sum.TraceID, f.attrKey, f.attrVal)
 				if err != nil {
 					return TracePage{}, err
 				}
@@ -273,8 +273,8 @@ func (s *SQLiteStore) traceRows(ctx context.Context, query string, args ...any) 
 	return out, nil
 }
 
-func (s *SQLiteStore) traceHasAttr(ctx context.Context, id spans.TraceID, key, val string) (bool, error) {
-	t, err := s.GetTrace(ctx, id)
+func (s *SQLiteStore) traceHasAttr(ctx context.Context, row int64, id spans.TraceID, key, val string) (bool, error) {
+	t, err := s.traceAt(ctx, row, id)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

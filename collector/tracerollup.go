@@ -3,9 +3,8 @@ package collector
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/spans"
@@ -59,22 +58,17 @@ func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces 
 		if err != nil {
 			return nil, err
 		}
-		for chunk := range slices.Chunk(page.Traces, partsChunk) {
-			parts, err := s.spanParts(ctx, chunk)
+		for _, ts := range page.Traces {
+			sps, ok, err := s.traceTimings(ctx, conn, stmt, ts.row, ts.TraceID)
 			if err != nil {
 				return nil, err
 			}
-			for _, ts := range chunk {
-				p, ok := parts[ts.TraceID]
-				if !ok {
-					continue // deleted by retention meanwhile
-				}
-				if err := rollupTrace(ctx, stmt, r, ts.TraceID, p); err != nil {
-					return nil, err
-				}
-				r.Traces++
-				last = ts
+			if !ok {
+				continue // deleted by retention meanwhile
 			}
+			r.add(sps)
+			r.Traces++
+			last = ts
 		}
 		left -= len(page.Traces)
 		switch {
@@ -99,60 +93,67 @@ type spanTiming struct {
 	failed     bool
 }
 
-// partsChunk is how many traces' span ranges one query reads.
-const partsChunk = 250
-
-// spanParts reads the span id ranges of traces, in one query.
-func (s *SQLiteStore) spanParts(ctx context.Context, ts []TraceSummary) (map[spans.TraceID][]byte, error) {
-	args := make([]any, len(ts))
-	for i := range ts {
-		args[i] = ts[i].TraceID[:]
+// traceTimings reads what a rollup needs of the spans of the trace in
+// traces row row; ok is false when the row is gone.
+func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *sql.Stmt, row int64, id spans.TraceID) (sps []spanTiming, ok bool, err error) {
+	var chunk sql.NullInt64
+	var more, parts []byte
+	switch err := conn.QueryRowContext(ctx, sqlTraceStored, row).Scan(&chunk, &more, &parts); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
-	q := "SELECT trace_id, span_parts FROM traces WHERE trace_id IN (?" + strings.Repeat(", ?", len(ts)-1) + ")"
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read traces: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[spans.TraceID][]byte, len(ts))
-	for rows.Next() {
-		var id, parts []byte
-		if err := rows.Scan(&id, &parts); err != nil {
-			return nil, fmt.Errorf("cannot read traces: %w", err)
+	err = forChunkIDs(chunk.Int64, more, func(cid int64) error {
+		var data []byte
+		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
+			return fmt.Errorf("chunk %d: %w", cid, err)
 		}
-		var tid spans.TraceID
-		copy(tid[:], id)
-		out[tid] = parts
-	}
-	return out, rows.Err()
-}
-
-// rollupTrace adds one trace's spans, stored in parts, to r.
-func rollupTrace(ctx context.Context, stmt *sql.Stmt, r *TraceRollup, id spans.TraceID, parts []byte) error {
-	var sps []spanTiming
-	err := forParts(parts, func(first, count int64) error {
-		rows, err := stmt.QueryContext(ctx, first, first+count, id[:])
-		if err != nil {
-			return err
+		var d decodedPart
+		var derr error
+		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+			if tid != id {
+				return true
+			}
+			derr = decodePart(tid, part, true, &d)
+			return false
+		})
+		for _, sp := range d.spans {
+			sps = append(sps, spanTiming{id: sp.SpanID, parent: sp.ParentID, stage: sp.Stage, start: nanos(sp.Start), end: nanos(sp.End),
+				failed: sp.Status == spans.StatusError})
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var sp spanTiming
-			var sid, pid []byte
-			var stage, status int64
-			if err := rows.Scan(&sid, &pid, &stage, &sp.start, &sp.end, &status); err != nil {
+		return errors.Join(err, derr)
+	})
+	if err == nil {
+		err = forParts(parts, func(first, count int64) error {
+			rows, err := legacy.QueryContext(ctx, first, first+count, id[:])
+			if err != nil {
 				return err
 			}
-			copy(sp.id[:], sid)
-			copy(sp.parent[:], pid)
-			sp.stage, sp.failed = spans.Stage(stage), spans.Status(status) == spans.StatusError
-			sps = append(sps, sp)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return fmt.Errorf("cannot read spans of trace %s: %w", id, err)
+			defer rows.Close()
+			for rows.Next() {
+				var sp spanTiming
+				var sid, pid []byte
+				var stage, status int64
+				if err := rows.Scan(&sid, &pid, &stage, &sp.start, &sp.end, &status); err != nil {
+					return err
+				}
+				copy(sp.id[:], sid)
+				copy(sp.parent[:], pid)
+				sp.stage, sp.failed = spans.Stage(stage), spans.Status(status) == spans.StatusError
+				sps = append(sps, sp)
+			}
+			return rows.Err()
+		})
 	}
+	if err != nil {
+		return nil, true, fmt.Errorf("cannot read spans of trace %s: %w", id, err)
+	}
+	return sps, true, nil
+}
+
+// add adds one trace's spans to r.
+func (r *TraceRollup) add(sps []spanTiming) {
 	kids := make(map[spans.SpanID][]interval, len(sps))
 	for _, sp := range sps {
 		if !sp.parent.IsZero() {
@@ -167,7 +168,6 @@ func rollupTrace(ctx context.Context, stmt *sql.Stmt, r *TraceRollup, id spans.T
 			r.row(rollupKey{minute: minute, stage: StageTrace}).add(dur, dur, sp.failed)
 		}
 	}
-	return nil
 }
 
 func (r *TraceRollup) row(k rollupKey) *rollupRow {
@@ -236,4 +236,7 @@ func (r *TraceRollup) Timeseries(from, to time.Time, step time.Duration) ([]Poin
 	return pts, nil
 }
 
-var sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")
+var (
+	sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")
+	sqlTraceStored        = mustSQL("trace_stored.sql")
+)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,15 +44,14 @@ func (d dropCounts) zero() bool { return d == dropCounts{} }
 
 // traceAgg is what one batch contributes to a trace's summary row.
 type traceAgg struct {
-	id                     spans.TraceID
-	start, end             int64
-	hasRoot                bool
-	rootName               string
-	rootStatus             spans.Status
-	service, run           string
-	spanFirst, spanCount   int64
-	eventFirst, eventCount int64
-	errors, stages         int64
+	id             spans.TraceID
+	start, end     int64
+	hasRoot        bool
+	rootName       string
+	rootStatus     spans.Status
+	service, run   string
+	spanCount      int64
+	errors, stages int64
 }
 
 // batchWriter turns batches into rows. It is used by one goroutine at a
@@ -101,6 +101,20 @@ type batchWriter struct {
 
 	batchSpans  []*spans.Span
 	batchEvents []*event.Record
+
+	// The chunk being filled, the resources of a part's spans, and what a
+	// committed batch adds to the store's trace index.
+	chunk        chunkBuilder
+	rids         []int64
+	newIDs       []spans.TraceID
+	newRows      []int64
+	sealing      *traceBlock
+	blockScratch []int64
+	vals         [3]driver.Value
+	jobs         []*chunkJob
+	incoming     []spans.SpanID
+	rawFree      [][]byte
+	compressing  sync.WaitGroup
 }
 
 // dupCopies describes a span of which the batch held more than one copy or
@@ -141,11 +155,12 @@ func (w *batchWriter) write(b *batch) error {
 
 	s := w.store
 	var dups int
+	w.newIDs, w.newRows, w.sealing = w.newIDs[:0], w.newRows[:0], nil
 	err := s.rawWrite(func(c *sqlite3.SQLiteConn, st *writeStmts) error {
 		if err := execConn(c, "BEGIN IMMEDIATE"); err != nil {
 			return fmt.Errorf("cannot begin batch: %w", err)
 		}
-		spanID, eventID := s.nextSpanID, s.nextEventID
+		traceRow, chunkID := s.nextTraceRow, s.nextChunkID
 		failed := func() {
 			_ = execConn(c, "ROLLBACK")
 			// Forget what the rolled-back transaction made wrong. The ids
@@ -153,7 +168,11 @@ func (w *batchWriter) write(b *batch) error {
 			// connection this callback holds, would deadlock.
 			clear(s.rollups)
 			clear(s.resourceIDs)
-			s.nextSpanID, s.nextEventID = spanID, eventID
+			s.nextTraceRow, s.nextChunkID = traceRow, chunkID
+			w.chunk.reset()
+			w.compressing.Wait()
+			clear(w.jobs)
+			w.jobs = w.jobs[:0]
 			w.written.reset()
 		}
 		var err error
@@ -165,6 +184,10 @@ func (w *batchWriter) write(b *batch) error {
 			failed()
 			return fmt.Errorf("cannot commit batch: %w", err)
 		}
+		if w.sealing != nil {
+			s.index.sealed(*w.sealing)
+		}
+		s.index.added(w.newIDs, w.newRows)
 		return nil
 	})
 	clear(w.resOfBatch)
@@ -243,6 +266,11 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 	w.touched = w.touched[:0]
 	w.late = w.late[:0]
 	w.keptSpans, w.keptEvents = w.keptSpans[:0], w.keptEvents[:0]
+	if s.index.headSize() >= s.blockTraces {
+		if err := w.seal(st); err != nil {
+			return 0, err
+		}
+	}
 	ss, es := b.spans, b.events
 	for len(ss) > 0 || len(es) > 0 {
 		var tid spans.TraceID
@@ -265,6 +293,10 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 		}
 		dups += d
 		ss, es = ss[n:], es[m:]
+	}
+	w.flushChunk()
+	if err := w.insertChunks(st); err != nil {
+		return dups, err
 	}
 
 	// Children whose parent an earlier batch committed: take them out of
@@ -311,9 +343,10 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 	return dups, nil
 }
 
-// insertTrace writes the spans gs and events ge of trace tid (events with a
-// zero trace id are written without a trace row) and returns how many spans
-// it dropped as duplicates. With ingested, copies of one span within gs and
+// insertTrace writes the spans gs and events ge of trace tid as one part of
+// the open chunk (events with a zero trace id go there without a trace
+// row), creates or updates the trace's row, and returns how many spans it
+// dropped as duplicates. With ingested, copies of one span within gs and
 // spans already stored are dropped first.
 func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans.Span, ge []*event.Record, ingested bool) (dups int, err error) {
 	s := w.store
@@ -329,41 +362,66 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 			ge = w.dropEventsOfCopies(ge)
 		}
 	}
-
-	agg := w.aggregate(tid, gs, ge)
-	switch {
-	case agg == nil:
-	case ingested && len(gs) > 0:
-		w.traceArgs(agg)
-		res, err := st.insertNewTrace.(driver.StmtExecContext).ExecContext(bg, w.args)
-		if err != nil {
-			return dups, fmt.Errorf("cannot insert trace %s: %w", tid, err)
+	var row int64
+	if !tid.IsZero() && (len(gs) > 0 || len(ge) > 0) {
+		if row, err = w.findRow(st, tid); err != nil {
+			return dups, err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			if err != nil {
-				return dups, fmt.Errorf("cannot insert trace %s: %w", tid, err)
-			}
-			break // a new trace: nothing stored to compare with
-		}
+	}
+	if row != 0 && ingested && len(gs) > 0 {
 		// A later part of a stored trace: drop what is stored already.
 		n := len(gs)
-		if gs, err = w.dropStored(st, tid, gs); err != nil {
+		var found bool
+		if gs, found, err = w.dropStored(st, row, tid, gs); err != nil {
 			return dups, err
+		}
+		if !found {
+			row = 0 // deleted by retention since: store it anew
 		}
 		if len(gs) < n {
 			dups += n - len(gs)
 			ge = w.dropEventsOfStored(ge)
-			agg = w.aggregate(tid, gs, ge)
 		}
-		if agg != nil {
-			if err := w.upsertTrace(st, agg); err != nil {
-				return dups, err
-			}
-		}
-	default:
-		if err := w.upsertTrace(st, agg); err != nil {
+	}
+	if len(gs) == 0 && len(ge) == 0 {
+		return dups, nil
+	}
+
+	chunkID := s.nextChunkID
+	w.rids = w.rids[:0]
+	for _, sp := range gs {
+		rid, err := w.resourceID(st, sp.Resource)
+		if err != nil {
 			return dups, err
 		}
+		w.rids = append(w.rids, rid)
+	}
+	w.body = w.chunk.add(tid, gs, w.rids, ge, w.body)
+
+	if agg := w.aggregate(tid, gs, ge); agg != nil {
+		if row != 0 {
+			w.traceArgs(agg, row, chunkID)
+			res, err := st.updateTrace.(driver.StmtExecContext).ExecContext(bg, w.args)
+			if err != nil {
+				return dups, fmt.Errorf("cannot update trace %s: %w", tid, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				row = 0 // deleted by retention since: store it anew
+			}
+		}
+		if row == 0 {
+			row = s.nextTraceRow
+			w.traceArgs(agg, row, chunkID)
+			if err := execStmt(st.insertTrace, w.args[:12]); err != nil {
+				return dups, fmt.Errorf("cannot insert trace %s: %w", tid, err)
+			}
+			s.nextTraceRow++
+			w.newIDs = append(w.newIDs, tid)
+			w.newRows = append(w.newRows, row)
+		}
+	}
+	if len(w.chunk.raw) >= chunkTargetBytes {
+		w.flushChunk()
 	}
 
 	// Self times: children of this trace's spans are in this trace.
@@ -385,23 +443,7 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 	}
 
 	for i, sp := range gs {
-		id := s.nextSpanID
-		s.nextSpanID++
 		start, end := nanos(sp.Start), nanos(sp.End)
-		var parent any
-		if !sp.ParentID.IsZero() {
-			parent = sp.ParentID[:]
-		}
-		rid, err := w.resourceID(st, sp.Resource)
-		if err != nil {
-			return dups, err
-		}
-		w.body = appendSpanBodyResource(w.body[:0], sp, rid)
-		w.args = nv(w.args, id, sp.TraceID[:], sp.SpanID[:], parent, sp.Name, int64(sp.Stage), start, end, int64(sp.Status), nullString(w.serviceOf(sp)), nullBytes(w.body))
-		if err := execStmt(st.insertSpan, w.args); err != nil {
-			return dups, fmt.Errorf("cannot insert span %s/%s: %w", sp.TraceID, sp.SpanID, err)
-		}
-
 		run := runOf(sp.Attrs, sp.Tags)
 		failed := sp.Status == spans.StatusError
 		dur := max(end-start, 0)
@@ -419,28 +461,111 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 			}
 		}
 	}
-
-	for _, e := range ge {
-		id := s.nextEventID
-		s.nextEventID++
-		w.body = appendEventBody(w.body[:0], e)
-		w.args = nv(w.args, id, e.TraceID[:], e.SpanID[:], nanos(e.Time), e.Name, int64(e.Stage), nullBytes(w.body))
-		if err := execStmt(st.insertEvent, w.args); err != nil {
-			return dups, fmt.Errorf("cannot insert event %q: %w", e.Name, err)
-		}
-	}
 	w.keptSpans = append(w.keptSpans, gs...)
 	w.keptEvents = append(w.keptEvents, ge...)
 	return dups, nil
 }
 
-// aggregate returns what spans gs and events ge (of trace tid, about to be
-// written from the next span and event ids on) add to the trace's row, or
-// nil when there is no row to write.
-func (w *batchWriter) aggregate(tid spans.TraceID, gs []*spans.Span, ge []*event.Record) *traceAgg {
+// seal writes the head block's trace ids, sorted, to trace_ids and its
+// Bloom filter to trace_blocks; the index moves the head into the block
+// once the batch commits.
+func (w *batchWriter) seal(st *writeStmts) error {
+	entries, b := w.store.index.headEntries()
+	for _, e := range entries {
+		if err := execStmt(st.insertTraceID, nv(w.args, b.id, e.id[:], e.row)); err != nil {
+			return fmt.Errorf("cannot seal trace block %d: %w", b.id, err)
+		}
+	}
+	if err := execStmt(st.insertBlock, nv(w.args, b.id, b.first, b.last, b.filter.bytes())); err != nil {
+		return fmt.Errorf("cannot seal trace block %d: %w", b.id, err)
+	}
+	w.sealing = &b
+	return nil
+}
+
+// flushChunk hands the open chunk to a goroutine that compresses it, so
+// that compression (a third of the writer's work) runs beside the writer;
+// insertChunks waits for them and inserts the chunks in id order.
+func (w *batchWriter) flushChunk() {
+	if w.chunk.empty() {
+		return
+	}
 	s := w.store
+	var spare []byte
+	if n := len(w.rawFree); n > 0 {
+		spare, w.rawFree = w.rawFree[n-1], w.rawFree[:n-1]
+	}
+	j := &chunkJob{id: s.nextChunkID}
+	var parts int
+	j.raw, parts, j.keys = w.chunk.take(spare, nil)
+	s.nextChunkID++
+	w.jobs = append(w.jobs, j)
+	w.compressing.Add(1)
+	go func() {
+		defer w.compressing.Done()
+		j.data = compressChunk(nil, j.raw, parts)
+	}()
+}
+
+// chunkJob is a chunk being compressed.
+type chunkJob struct {
+	id   int64
+	raw  []byte
+	keys []byte
+	data []byte
+}
+
+// insertChunks waits for the compressions started by flushChunk and
+// inserts their chunks.
+func (w *batchWriter) insertChunks(st *writeStmts) error {
+	w.compressing.Wait()
+	defer func() {
+		for _, j := range w.jobs {
+			w.rawFree = append(w.rawFree, j.raw)
+		}
+		clear(w.jobs)
+		w.jobs = w.jobs[:0]
+	}()
+	for _, j := range w.jobs {
+		w.args = nv(w.args, j.id, j.data, j.keys)
+		if err := execStmt(st.insertChunk, w.args); err != nil {
+			return fmt.Errorf("cannot insert chunk %d: %w", j.id, err)
+		}
+	}
+	return nil
+}
+
+// findRow returns the traces row of trace tid, 0 when it has none.
+func (w *batchWriter) findRow(st *writeStmts, tid spans.TraceID) (int64, error) {
+	row, blocks := w.store.index.candidates(tid, w.blockScratch[:0])
+	w.blockScratch = blocks
+	if row != 0 {
+		return row, nil
+	}
+	vals := w.vals[:1]
+	for _, b := range blocks {
+		rows, err := st.traceInBlock.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, b, tid[:]))
+		if err != nil {
+			return 0, fmt.Errorf("cannot look up trace %s: %w", tid, err)
+		}
+		err = rows.Next(vals)
+		rows.Close()
+		switch err {
+		case nil:
+			return vals[0].(int64), nil
+		case io.EOF:
+		default:
+			return 0, fmt.Errorf("cannot look up trace %s: %w", tid, err)
+		}
+	}
+	return 0, nil
+}
+
+// aggregate returns what spans gs and events ge of trace tid add to the
+// trace's row, or nil when there is no row to write.
+func (w *batchWriter) aggregate(tid spans.TraceID, gs []*spans.Span, ge []*event.Record) *traceAgg {
 	if tid.IsZero() {
-		ge = nil // events outside any trace have no trace row
+		return nil // events outside any trace have no trace row
 	}
 	if len(gs) == 0 && len(ge) == 0 {
 		return nil
@@ -448,7 +573,7 @@ func (w *batchWriter) aggregate(tid spans.TraceID, gs []*spans.Span, ge []*event
 	w.aggs = append(w.aggs[:0], traceAgg{id: tid})
 	a := &w.aggs[0]
 	if len(gs) > 0 {
-		a.spanFirst, a.spanCount = s.nextSpanID, int64(len(gs))
+		a.spanCount = int64(len(gs))
 		a.start, a.end = nanos(gs[0].Start), nanos(gs[0].End)
 	} else {
 		a.start, a.end = nanos(ge[0].Time), nanos(ge[0].Time)
@@ -469,50 +594,24 @@ func (w *batchWriter) aggregate(tid spans.TraceID, gs []*spans.Span, ge []*event
 			a.hasRoot, a.rootName, a.rootStatus = true, sp.Name, sp.Status
 		}
 	}
-	if len(ge) > 0 {
-		a.eventFirst, a.eventCount = s.nextEventID, int64(len(ge))
-		if len(gs) == 0 {
-			for _, e := range ge {
-				t := nanos(e.Time)
-				a.start, a.end = min(a.start, t), max(a.end, t)
-			}
+	if len(gs) == 0 {
+		for _, e := range ge {
+			t := nanos(e.Time)
+			a.start, a.end = min(a.start, t), max(a.end, t)
 		}
 	}
 	return a
 }
 
-// traceArgs binds a's row to w.args (the parameters of upsert_trace.sql and
-// insert_new_trace.sql).
-func (w *batchWriter) traceArgs(a *traceAgg) {
+// traceArgs binds a's row to w.args: the parameters of update_trace.sql,
+// whose first twelve are those of insert_trace.sql.
+func (w *batchWriter) traceArgs(a *traceAgg, row, chunk int64) {
 	var rootName, rootStatus any
 	if a.hasRoot {
 		rootName, rootStatus = a.rootName, int64(a.rootStatus)
 	}
-	var spanParts, eventParts any
-	w.parts = w.parts[:0]
-	if a.spanCount > 0 {
-		w.parts = binary.AppendUvarint(w.parts, uint64(a.spanFirst))
-		w.parts = binary.AppendUvarint(w.parts, uint64(a.spanCount))
-		spanParts = w.parts
-	}
-	n := len(w.parts)
-	if a.eventCount > 0 {
-		w.parts = binary.AppendUvarint(w.parts, uint64(a.eventFirst))
-		w.parts = binary.AppendUvarint(w.parts, uint64(a.eventCount))
-		eventParts = w.parts[n:]
-		if spanParts != nil {
-			spanParts = w.parts[:n]
-		}
-	}
-	w.args = nv(w.args, a.id[:], a.start, a.end, rootName, rootStatus, nullString(a.service), a.spanCount, a.errors, a.stages, nullString(a.run), spanParts, eventParts)
-}
-
-func (w *batchWriter) upsertTrace(st *writeStmts, a *traceAgg) error {
-	w.traceArgs(a)
-	if err := execStmt(st.upsertTrace, w.args); err != nil {
-		return fmt.Errorf("cannot update trace %s: %w", a.id, err)
-	}
-	return nil
+	w.parts = binary.AppendUvarint(w.parts[:0], uint64(chunk))
+	w.args = nv(w.args, row, a.id[:], a.start, a.end, rootName, rootStatus, nullString(a.service), a.spanCount, a.errors, a.stages, nullString(a.run), chunk, w.parts)
 }
 
 // resourceID returns the resources row of r (0 for nil), interning it.
@@ -642,58 +741,85 @@ func (w *batchWriter) dropEventsOfCopies(ge []*event.Record) []*event.Record {
 	})
 }
 
-// dropStored drops from gs (spans of trace tid) those the store holds
-// already, reading the span ids of the trace's stored parts, and notes them
-// in dupOf.
-func (w *batchWriter) dropStored(st *writeStmts, tid spans.TraceID, gs []*spans.Span) ([]*spans.Span, error) {
-	vals := make([]driver.Value, 1)
-	rows, err := st.traceSpanParts.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, tid[:]))
+// dropStored drops from gs (spans of trace tid, stored in traces row row)
+// those the store holds already, decoding the span ids of the trace's
+// stored parts, and notes them in dupOf. found is false when the row no
+// longer exists.
+func (w *batchWriter) dropStored(st *writeStmts, row int64, tid spans.TraceID, gs []*spans.Span) (_ []*spans.Span, found bool, _ error) {
+	vals := w.vals[:3]
+	rows, err := st.traceStored.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, row))
 	if err != nil {
-		return gs, fmt.Errorf("cannot read trace %s: %w", tid, err)
+		return gs, false, fmt.Errorf("cannot read trace %s: %w", tid, err)
 	}
-	var parts []byte
 	err = rows.Next(vals)
 	rows.Close()
 	switch err {
 	case nil:
-		// Trace rows merged before upsert_trace.sql cast its || back to
-		// BLOB hold TEXT.
-		switch v := vals[0].(type) {
-		case []byte:
-			parts = v
-		case string:
-			parts = []byte(v)
-		}
 	case io.EOF:
+		return gs, false, nil
 	default:
-		return gs, fmt.Errorf("cannot read trace %s: %w", tid, err)
+		return gs, false, fmt.Errorf("cannot read trace %s: %w", tid, err)
 	}
+	first, _ := vals[0].(int64)
+	more := blobOf(vals[1])
+	legacy := blobOf(vals[2])
 	w.stored = w.stored[:0]
-	err = forParts(parts, func(first, count int64) error {
-		rows, err := st.spanIDsInRange.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, first, first+count, tid[:]))
+	w.incoming = w.incoming[:0]
+	for _, sp := range gs {
+		w.incoming = append(w.incoming, sp.SpanID)
+	}
+	err = forChunkIDs(first, more, func(id int64) error {
+		keys, err := w.readChunkColumn(st.selectChunkKeys, id)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for {
-			switch err := rows.Next(vals); err {
-			case nil:
-				var id spans.SpanID
-				b, _ := vals[0].([]byte)
-				copy(id[:], b)
-				w.stored = append(w.stored, id)
-			case io.EOF:
-				return nil
-			default:
+		if ok, err := keysMatch(keys, tid, w.incoming); err != nil || !ok {
+			return err // none of the spans can be in this chunk
+		}
+		data, err := w.readChunkColumn(st.selectChunk, id)
+		if err != nil {
+			return err
+		}
+		return chunkParts(data, func(t spans.TraceID, part []byte) bool {
+			if t != tid {
+				return true
+			}
+			var d decodedPart
+			if err = decodePart(t, part, true, &d); err != nil {
+				return false
+			}
+			for i := range d.spans {
+				w.stored = append(w.stored, d.spans[i].SpanID)
+			}
+			return true
+		})
+	})
+	if err == nil {
+		err = forParts(legacy, func(first, count int64) error {
+			rows, err := st.spanIDsInRange.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, first, first+count, tid[:]))
+			if err != nil {
 				return err
 			}
-		}
-	})
+			defer rows.Close()
+			for {
+				switch err := rows.Next(vals[:1]); err {
+				case nil:
+					var id spans.SpanID
+					copy(id[:], blobOf(vals[0]))
+					w.stored = append(w.stored, id)
+				case io.EOF:
+					return nil
+				default:
+					return err
+				}
+			}
+		})
+	}
 	if err != nil {
-		return gs, fmt.Errorf("cannot read span ids of trace %s: %w", tid, err)
+		return gs, true, fmt.Errorf("cannot read span ids of trace %s: %w", tid, err)
 	}
 	if len(w.stored) == 0 {
-		return gs, nil
+		return gs, true, nil
 	}
 	cmpID := func(a, b spans.SpanID) int { return bytes.Compare(a[:], b[:]) }
 	slices.SortFunc(w.stored, cmpID)
@@ -708,7 +834,33 @@ func (w *batchWriter) dropStored(st *writeStmts, tid spans.TraceID, gs []*spans.
 		d.copies, d.stored = max(d.copies, 1), true
 		w.dupOf[sp.SpanID] = d
 		return true
-	}), nil
+	}), true, nil
+}
+
+// readChunkColumn reads a column of a stored chunk (stmt selects it) on the
+// writer's connection.
+func (w *batchWriter) readChunkColumn(stmt driver.Stmt, id int64) ([]byte, error) {
+	vals := w.vals[:1]
+	rows, err := stmt.(driver.StmtQueryContext).QueryContext(bg, nv(w.args, id))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read chunk %d: %w", id, err)
+	}
+	defer rows.Close()
+	if err := rows.Next(vals); err != nil {
+		return nil, fmt.Errorf("cannot read chunk %d: %w", id, err)
+	}
+	return bytes.Clone(blobOf(vals[0])), nil
+}
+
+// blobOf returns a BLOB (or TEXT, which some older rows hold) column value.
+func blobOf(v driver.Value) []byte {
+	switch v := v.(type) {
+	case []byte:
+		return v
+	case string:
+		return []byte(v)
+	}
+	return nil
 }
 
 // dropEventsOfStored drops the events of spans dropStored found stored:

@@ -1,0 +1,335 @@
+package collector
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/stagescope/stagescope/dispatcher/event"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// A chunk holds the parts of a few dozen traces that one writer batch
+// brought: for each trace, its spans and events of that batch (a part).
+// Spans of one batch share resources, scopes, attribute keys and most
+// values, so compressing the parts together stores a typical RAG span in
+// a few dozen bytes, where a row per span took about 300.
+//
+// Stored form: a format byte (chunkZstd), then a zstd frame of
+//
+//	version byte (chunkVersion1), uvarint part count, then per part:
+//	  trace id (16 bytes), uvarint length, part
+//	part: uvarint span count, varint base (the first span's start, or the
+//	  first event's time), then per span:
+//	    span id (8), flags byte (bit 0: a parent id (8) follows), varint
+//	    start − base, varint end − start, name, uvarint stage, uvarint
+//	    status, uvarint body length, body (appendSpanBodyResource)
+//	  then uvarint event count and per event:
+//	    span id (8), varint time − base, name, uvarint stage, uvarint body
+//	    length, body (appendEventBody)
+//
+// Strings are uvarint length and bytes; times are Unix nanoseconds (0 for
+// the zero time).
+const (
+	chunkZstd     = 1
+	chunkVersion1 = 1
+	// chunkTargetBytes is the encoded size at which the writer closes a
+	// chunk (at a trace boundary). Reading one trace decompresses its
+	// chunk: about 50 µs at this size.
+	chunkTargetBytes = 64 << 10
+	// chunkMaxBytes bounds a decompressed chunk, against corrupt data.
+	chunkMaxBytes = 256 << 20
+)
+
+var (
+	zstdEncoder *zstd.Encoder
+	zstdDecoder *zstd.Decoder
+	zstdOnce    sync.Once
+)
+
+func zstdCodecs() (*zstd.Encoder, *zstd.Decoder) {
+	zstdOnce.Do(func() {
+		var err error
+		// EncodeAll and DecodeAll start no goroutines and are safe for
+		// concurrent use; each call holds one of concurrency encoders, so
+		// the writer's compressions run side by side up to that.
+		zstdEncoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
+			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			panic(err)
+		}
+		zstdDecoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(min(runtime.GOMAXPROCS(0), 4)), zstd.WithDecoderMaxMemory(chunkMaxBytes), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return zstdEncoder, zstdDecoder
+}
+
+// chunkBuilder collects the parts of one chunk.
+type chunkBuilder struct {
+	raw   []byte // version, then parts (the count is added by compressChunk)
+	parts int
+	// keys holds, per part, the trace id, a uvarint span count and
+	// spanKey of each span: the chunks.span_keys column.
+	keys []byte
+}
+
+func (c *chunkBuilder) reset() {
+	c.raw = append(c.raw[:0], chunkVersion1)
+	c.parts = 0
+	c.keys = c.keys[:0]
+}
+
+func (c *chunkBuilder) empty() bool { return c.parts == 0 }
+
+// add appends one trace part: gs and ge belong to trace tid; resourceIDs[i]
+// is the resources row of gs[i] (0: none).
+func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []int64, ge []*event.Record, scratch []byte) []byte {
+	if len(c.raw) == 0 {
+		c.reset()
+	}
+	c.parts++
+	c.raw = append(c.raw, tid[:]...)
+	c.keys = append(c.keys, tid[:]...)
+	c.keys = binary.AppendUvarint(c.keys, uint64(len(gs)))
+	for _, sp := range gs {
+		c.keys = binary.LittleEndian.AppendUint32(c.keys, spanKeyOf(sp.SpanID))
+	}
+	p := scratch[:0]
+	p = binary.AppendUvarint(p, uint64(len(gs)))
+	var base int64
+	switch {
+	case len(gs) > 0:
+		base = nanos(gs[0].Start)
+	case len(ge) > 0:
+		base = nanos(ge[0].Time)
+	}
+	p = binary.AppendVarint(p, base)
+	for i, sp := range gs {
+		p = append(p, sp.SpanID[:]...)
+		if sp.ParentID.IsZero() {
+			p = append(p, 0)
+		} else {
+			p = append(p, 1)
+			p = append(p, sp.ParentID[:]...)
+		}
+		start, end := nanos(sp.Start), nanos(sp.End)
+		p = binary.AppendVarint(p, start-base)
+		p = binary.AppendVarint(p, end-start)
+		p = appendString(p, sp.Name)
+		p = binary.AppendUvarint(p, uint64(sp.Stage))
+		p = binary.AppendUvarint(p, uint64(sp.Status))
+		n := len(p)
+		p = binary.AppendUvarint(p, 0) // placeholder, usually one byte
+		p = appendSpanBodyResource(p, sp, resourceIDs[i])
+		p = fixLength(p, n)
+	}
+	p = binary.AppendUvarint(p, uint64(len(ge)))
+	for _, e := range ge {
+		p = append(p, e.SpanID[:]...)
+		p = binary.AppendVarint(p, nanos(e.Time)-base)
+		p = appendString(p, e.Name)
+		p = binary.AppendUvarint(p, uint64(e.Stage))
+		n := len(p)
+		p = binary.AppendUvarint(p, 0)
+		p = appendEventBody(p, e)
+		p = fixLength(p, n)
+	}
+	c.raw = binary.AppendUvarint(c.raw, uint64(len(p)))
+	c.raw = append(c.raw, p...)
+	return p
+}
+
+// fixLength rewrites the one-byte zero length written at n as the length of
+// what follows it, moving the bytes when the length needs more than one.
+func fixLength(p []byte, n int) []byte {
+	l := len(p) - n - 1
+	if l < 0x80 {
+		p[n] = byte(l)
+		return p
+	}
+	var tmp [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(tmp[:], uint64(l))
+	p = append(p, tmp[:k-1]...)
+	copy(p[n+k:], p[n+1:n+1+l])
+	copy(p[n:], tmp[:k])
+	return p
+}
+
+// take hands the chunk's parts over (to compress) and starts a new chunk
+// in spare, a buffer a finished compression gave back; keys is appended to
+// keysDst.
+func (c *chunkBuilder) take(spare, keysDst []byte) (raw []byte, parts int, keys []byte) {
+	raw, parts = c.raw, c.parts
+	keys = append(keysDst[:0], c.keys...)
+	c.raw = append(spare[:0], chunkVersion1)
+	c.parts = 0
+	c.keys = c.keys[:0]
+	return raw, parts, keys
+}
+
+// spanKeyOf is the 4-byte key of a span id in chunks.span_keys.
+func spanKeyOf(id spans.SpanID) uint32 {
+	return binary.LittleEndian.Uint32(id[:4]) ^ binary.LittleEndian.Uint32(id[4:])
+}
+
+// keysMatch reports whether the span_keys of a chunk list, for trace tid,
+// the key of any of ids: only then can the chunk hold one of those spans.
+func keysMatch(keys []byte, tid spans.TraceID, ids []spans.SpanID) (bool, error) {
+	r := bodyReader{b: keys}
+	for len(r.b) > 0 && r.err == nil {
+		t := r.bytes(16, "trace id")
+		n := r.count("span keys", 4)
+		ks := r.bytes(4*n, "span keys")
+		if r.err != nil || spans.TraceID(t) != tid {
+			continue
+		}
+		for i := 0; i < len(ks); i += 4 {
+			k := binary.LittleEndian.Uint32(ks[i:])
+			for _, id := range ids {
+				if spanKeyOf(id) == k {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, r.err
+}
+
+// compressChunk returns the stored form of a chunk made of parts parts
+// (raw as chunkBuilder holds it), appended to dst.
+func compressChunk(dst, raw []byte, parts int) []byte {
+	enc, _ := zstdCodecs()
+	// The part count goes after the version byte: compress the two
+	// pieces as one frame without copying the parts.
+	var hdr [1 + binary.MaxVarintLen64]byte
+	hdr[0] = chunkVersion1
+	k := 1 + binary.PutUvarint(hdr[1:], uint64(parts))
+	src := append(hdr[:k:k], raw[1:]...)
+	dst = append(dst, chunkZstd)
+	return enc.EncodeAll(src, dst)
+}
+
+// chunkBuffers recycles decompressed chunks: a report reads thousands of
+// traces, each from its own chunk.
+var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// chunkParts decompresses a stored chunk and calls fn for each part; fn
+// returns false to stop. part is only valid during the call.
+func chunkParts(data []byte, fn func(tid spans.TraceID, part []byte) bool) error {
+	if len(data) == 0 || data[0] != chunkZstd {
+		return fmt.Errorf("%w: unknown chunk format", errCorruptBody)
+	}
+	_, dec := zstdCodecs()
+	buf := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(buf)
+	raw, err := dec.DecodeAll(data[1:], (*buf)[:0])
+	*buf = raw
+	if err != nil {
+		return fmt.Errorf("%w: chunk: %v", errCorruptBody, err)
+	}
+	r := bodyReader{b: raw}
+	r.version(chunkVersion1)
+	n := r.count("part count", 17)
+	for i := 0; i < n && r.err == nil; i++ {
+		var tid spans.TraceID
+		copy(tid[:], r.bytes(16, "trace id"))
+		part := r.bytes(r.count("part", 1), "part")
+		if r.err == nil && !fn(tid, part) {
+			return nil
+		}
+	}
+	return r.err
+}
+
+// decodedPart is one trace part read back; resources are ids, resolved by
+// the caller.
+type decodedPart struct {
+	spans     []spans.Span
+	resources []int64
+	events    []event.Record
+}
+
+// decodePart decodes the part of trace tid. With timingsOnly, span bodies
+// and events are skipped (a rollup needs ids, stage, status and times).
+func decodePart(tid spans.TraceID, part []byte, timingsOnly bool, out *decodedPart) error {
+	r := bodyReader{b: part}
+	n := r.count("span count", 12)
+	base := r.varint()
+	for i := 0; i < n && r.err == nil; i++ {
+		sp := spans.Span{TraceID: tid}
+		copy(sp.SpanID[:], r.bytes(8, "span id"))
+		if r.byte("span flags")&1 != 0 {
+			copy(sp.ParentID[:], r.bytes(8, "parent id"))
+		}
+		start := base + r.varint()
+		end := start + r.varint()
+		sp.Start, sp.End = fromNanos(start), fromNanos(end)
+		if timingsOnly {
+			r.bytes(r.count("string", 1), "name")
+		} else {
+			sp.Name = r.string()
+		}
+		sp.Stage = spans.Stage(r.uvarint("stage"))
+		sp.Status = spans.Status(r.uvarint("status"))
+		body := r.bytes(r.count("body", 1), "body")
+		var rid int64
+		if !timingsOnly && r.err == nil {
+			var err error
+			if rid, err = decodeSpanBodyResource(body, &sp); err != nil {
+				return err
+			}
+		}
+		out.spans = append(out.spans, sp)
+		out.resources = append(out.resources, rid)
+	}
+	if timingsOnly {
+		return r.err
+	}
+	m := r.count("event count", 11)
+	for i := 0; i < m && r.err == nil; i++ {
+		e := event.Record{}
+		e.TraceID = tid
+		copy(e.SpanID[:], r.bytes(8, "span id"))
+		e.Time = fromNanos(base + r.varint())
+		e.Name = r.string()
+		e.Stage = spans.Stage(r.uvarint("stage"))
+		body := r.bytes(r.count("body", 1), "body")
+		if r.err == nil {
+			if err := decodeEventBody(body, &e); err != nil {
+				return err
+			}
+		}
+		out.events = append(out.events, e)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes in a trace part", errCorruptBody, len(r.b))
+	}
+	return r.err
+}
+
+// forChunkIDs calls fn with the chunk ids of a trace row: first, then
+// those listed in more (uvarints).
+func forChunkIDs(first int64, more []byte, fn func(id int64) error) error {
+	if first == 0 {
+		return nil
+	}
+	if err := fn(first); err != nil {
+		return err
+	}
+	for len(more) > 0 {
+		id, n := binary.Uvarint(more)
+		if n <= 0 {
+			return errCorruptParts
+		}
+		more = more[n:]
+		if err := fn(int64(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,1 @@
+INSERT INTO trace_blocks (id, first_trace, last_trace, bloom) VALUES (?1, ?2, ?3, ?4)

@@ -1,0 +1,1 @@
+INSERT INTO chunks (id, data, span_keys) VALUES (?1, ?2, ?3)

@@ -1,0 +1,1 @@
+INSERT INTO trace_ids (block, trace_id, trace) VALUES (?1, ?2, ?3)

@@ -1,0 +1,1 @@
+SELECT data FROM chunks WHERE id = ?1

@@ -1,0 +1,1 @@
+SELECT span_keys FROM chunks WHERE id = ?1

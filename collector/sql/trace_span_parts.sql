@@ -1,1 +1,0 @@
-SELECT span_parts FROM traces WHERE trace_id = ?1

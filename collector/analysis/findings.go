@@ -231,6 +231,9 @@ func (fc *findingContext) stageRecommendation(share float64) string {
 	case spans.StageLLM:
 		var b strings.Builder
 		b.WriteString(lead)
+		if calls, m, ok := fc.a.callsPerRequest(fc.rep.Traces); ok {
+			fmt.Fprintf(&b, "each request makes %.1f model calls because synthesize.mode is %s (attribute synthesize.mode of the synthesize spans): switch it to \"compact\" for one call a request; or ", calls, quote(m))
+		}
 		if m, ok := h.llmModel.mode(); ok {
 			fmt.Fprintf(&b, "use a faster model than %s", quote(m))
 		} else {
@@ -327,6 +330,9 @@ func (a *accumulator) costFindings(rep *Report) []Finding {
 		case spans.StageLLM, spans.StageSynth:
 			f.Recommendation = fmt.Sprintf("prompts average %d tokens: send fewer or shorter chunks, or move %s calls to a cheaper model.",
 				c.PromptTokens/int64(max(c.Calls, 1)), quote(c.Model))
+			if calls, m, ok := a.callsPerRequest(rep.Traces); ok {
+				f.Recommendation = fmt.Sprintf("each request makes %.1f model calls because synthesize.mode is %s (attribute synthesize.mode of the synthesize spans), each resending context: switch it to \"compact\" for one call a request; ", calls, quote(m)) + f.Recommendation
+			}
 		case spans.StageEmbed:
 			f.Recommendation = fmt.Sprintf("cache embeddings of repeated texts, or move to a cheaper embedding model than %s.", quote(c.Model))
 		default:
@@ -349,4 +355,16 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// callsPerRequest reports how many model calls a request makes when a
+// response mode other than compact (refine, tree_summarize: a call per
+// chunk or per pack) makes it more than one and a half, with that mode.
+func (a *accumulator) callsPerRequest(traces int) (float64, string, bool) {
+	m, ok := a.hints.synthMode.mode()
+	if !ok || m == "compact" || traces == 0 {
+		return 0, "", false
+	}
+	calls := float64(a.hints.llmCalls) / float64(traces)
+	return calls, m, calls >= 1.5
 }

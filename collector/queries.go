@@ -33,9 +33,14 @@ const (
 	// from that point, so no filtered list runs for seconds on a large store.
 	TraceScanBudget = 10_000
 	// attrScanLimit bounds how many candidate traces one ListTraces call
-	// opens to test an attribute filter; the cursor continues from there.
+	// opens to test an attribute filter, and attrScanTime how long it may
+	// spend opening them (a trace is a chunk to decompress: on a large
+	// store 5,000 take over a second); the cursor continues from there.
 	attrScanLimit = 5_000
 )
+
+// attrScanTime: see attrScanLimit (a variable so that a test can shorten it).
+var attrScanTime = 100 * time.Millisecond
 
 // StatusWithErrors is the TraceQuery.Status that selects traces with a
 // failed span anywhere, whether or not the request failed.

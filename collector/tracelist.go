@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stagescope/stagescope/spans"
 )
@@ -210,6 +211,10 @@ func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, 
 		return page
 	}
 	opened := 0
+	var attrDeadline time.Time
+	if f.attrKey != "" {
+		attrDeadline = time.Now().Add(attrScanTime)
+	}
 	pos := cursor
 	for {
 		w, a := before(where, args, pos)
@@ -236,7 +241,7 @@ func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, 
 					return TracePage{}, err
 				}
 				if !ok {
-					if opened >= attrScanLimit {
+					if opened >= attrScanLimit || (opened%64 == 0 && time.Now().After(attrDeadline)) {
 						return partial(pos), nil
 					}
 					continue

@@ -164,3 +164,32 @@ func TestServicesAndTheirCounts(t *testing.T) {
 		t.Errorf("count of y from the 11th trace: %d (at least %v, ok %v, %v), want 7", n, atLeast, ok, err)
 	}
 }
+
+// An attribute filter opens traces (a chunk to decompress each); besides
+// its count it has a time budget, after which the page is partial and its
+// cursor continues: on a large store no such list runs for seconds.
+func TestAttrFilterStopsAtItsTimeBudget(t *testing.T) {
+	st, starts := listStore(t, 300, []string{"a"}, nil)
+	defer collector.SetAttrScanTime(time.Nanosecond)()
+	ctx := context.Background()
+	q := collector.TraceQuery{Attr: "customer=nobody", Limit: 50}
+	p, err := st.ListTraces(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Newest first; the budget is checked every 64 traces opened.
+	if !p.Partial || len(p.Traces) != 0 || !p.ScannedTo.Equal(starts[300-64]) || p.NextCursor == "" {
+		t.Fatalf("partial %v, %d traces, scanned to %v (want %v), cursor %q", p.Partial, len(p.Traces), p.ScannedTo, starts[300-64], p.NextCursor)
+	}
+	pages := 1
+	for p.NextCursor != "" {
+		q.Cursor = p.NextCursor
+		if p, err = st.ListTraces(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		pages++
+	}
+	if pages != 5 { // 64, 128, 192, 256 opened, then the last 44
+		t.Errorf("%d pages to search 300 traces, want 5", pages)
+	}
+}

@@ -85,10 +85,13 @@ func (a *accumulator) findings(rep *Report, c cohort) []Finding {
 			onSlow: ratio(slowOn[st], c.slowW),
 		}
 		var fs []Finding
-		switch stage {
-		case spans.StagePool:
+		switch {
+		case ctx.mostlyInjected():
+			// A planted fault's time: said as such by the latency
+			// finding, not as waiting for a worker or retrying.
+		case stage == spans.StagePool:
 			fs = ctx.poolFindings()
-		case spans.StageRetry:
+		case stage == spans.StageRetry:
 			fs = ctx.retryFindings()
 		}
 		if len(fs) == 0 {
@@ -198,15 +201,13 @@ func (fc *findingContext) latencyFinding() Finding {
 func (fc *findingContext) stageRecommendation(share float64) string {
 	st, h := fc.stage, &fc.a.hints
 	lead := fmt.Sprintf("%s is on the critical path of %.0f%% of slow traces and costs each %s (%.0f%%); ", st, 100*fc.onSlow, fmtDur(fc.score), 100*share)
-	if ss, ok := fc.stageStats(); ok && ss.Injected > 0 {
+	if fc.mostlyInjected() {
 		// Time in spans of a planted fault is not the stage's own work:
 		// no setting of the stage would remove it.
-		injected := float64(ss.InjectedSelf.Mean) * float64(ss.Injected)
-		own := float64(ss.Self.Mean) * float64(ss.Count)
-		if injected >= own {
-			return lead + fmt.Sprintf("%.0f%% of %s's time is in %s of a planted fault (attribute %s), not in its own work: remove the plant to see what %s really costs; no %s setting would win this time back.",
-				100*injected/(injected+own), st, plural(ss.Injected, "span"), spans.KeyFaultInjected, st, st)
-		}
+		ss, _ := fc.stageStats()
+		injected, own := injectedAndOwn(ss)
+		return lead + fmt.Sprintf("%.0f%% of %s's time is in %s of a planted fault (attribute %s), not in its own work: remove the plant to see what %s really costs; no %s setting would win this time back.",
+			100*injected/(injected+own), st, plural(ss.Injected, "span"), spans.KeyFaultInjected, st, st)
 	}
 	switch st {
 	case spans.StageRetrieve:
@@ -367,4 +368,21 @@ func (a *accumulator) callsPerRequest(traces int) (float64, string, bool) {
 	}
 	calls := float64(a.hints.llmCalls) / float64(traces)
 	return calls, m, calls >= 1.5
+}
+
+// injectedAndOwn is the self time of a stage's spans that planted faults
+// ran in, and of its other spans.
+func injectedAndOwn(ss StageStats) (injected, own float64) {
+	return float64(ss.InjectedSelf.Mean) * float64(ss.Injected), float64(ss.Self.Mean) * float64(ss.Count)
+}
+
+// mostlyInjected reports whether most of the stage's self time was spent in
+// spans of planted faults (fault.injected).
+func (fc *findingContext) mostlyInjected() bool {
+	ss, ok := fc.stageStats()
+	if !ok || ss.Injected == 0 {
+		return false
+	}
+	injected, own := injectedAndOwn(ss)
+	return injected >= own
 }

@@ -224,6 +224,24 @@ func TestDashboardInBrowser(t *testing.T) {
 		b.checkClean("bottlenecks")
 	})
 
+	t.Run("compare windows by default", func(t *testing.T) {
+		b := b0.with(t)
+		// The default splits the selected window (the last hour, which
+		// holds the seeded traces) in two halves: both have traces.
+		b.open("compare", "compare")
+		if strings.Contains(b.viewText(), "One side has no traces") || b.count("#compare-verdict") != 1 {
+			t.Errorf("the default comparison is empty:\n%.600s", b.viewText())
+		}
+		// Every datetime input shows its whole value.
+		if cut := b.evalInt(`[...document.querySelectorAll('input[type="datetime-local"]')].filter(i => i.scrollWidth > i.clientWidth + 1).length`); cut != 0 {
+			t.Errorf("%d datetime inputs cut off", cut)
+		}
+		if n := b.count(`input[type="datetime-local"]`); n != 4 {
+			t.Errorf("%d datetime inputs, want 4", n)
+		}
+		b.checkClean("compare")
+	})
+
 	t.Run("compare runs", func(t *testing.T) {
 		b := b0.with(t)
 		b.open("compare?mode=runs&base_run="+runBase+"&cand_run="+runCand, "compare")

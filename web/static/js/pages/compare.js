@@ -16,12 +16,15 @@ export async function render(view, ctx) {
   for (const k of keys) p[k] = ctx.params.get(k) || '';
   const mode = ctx.params.get('mode') === 'runs' || p.base_run || p.cand_run ? 'runs' : 'windows';
   if (mode === 'windows' && !p.base_from) {
-    // Default: the selected window against the one before it.
+    // Default: the selected window's first half against its second — both
+    // halves hold traces whenever the window does (the window before it
+    // is empty on a store younger than the window).
     const w = ctx.window();
     const to = w.to || Date.now();
     const from = w.from || to - 24 * 3600e3;
-    p.cand_from = String(from); p.cand_to = String(to);
-    p.base_from = String(from - (to - from)); p.base_to = String(from);
+    const mid = Math.round(from + (to - from) / 2);
+    p.base_from = String(from); p.base_to = String(mid - 1);
+    p.cand_from = String(mid); p.cand_to = String(to);
   }
   view.appendChild(el('h1', { text: 'Compare' }));
   let runs = [];

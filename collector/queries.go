@@ -166,6 +166,31 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 	return s.traceAt(ctx, row, id)
 }
 
+// eachStoredPart calls fn with each part of trace id stored in chunks (the
+// first chunk and the others listed in more), decoded — only what self
+// times need with timingsOnly.
+func eachStoredPart(ctx context.Context, conn *sql.Conn, id spans.TraceID, first int64, more []byte, timingsOnly bool, fn func(*decodedPart) error) error {
+	return forChunkIDs(first, more, func(cid int64) error {
+		var data []byte
+		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
+			return fmt.Errorf("chunk %d: %w", cid, err)
+		}
+		var d decodedPart
+		var derr error
+		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+			if tid != id {
+				return true
+			}
+			derr = decodePart(tid, part, timingsOnly, &d)
+			return false
+		})
+		if err = errors.Join(err, derr); err != nil {
+			return fmt.Errorf("chunk %d: %w", cid, err)
+		}
+		return fn(&d)
+	})
+}
+
 // traceAt reads the trace stored in traces row row, which must be trace id.
 func (s *SQLiteStore) traceAt(ctx context.Context, row int64, id spans.TraceID) (*Trace, error) {
 	conn, err := s.db.Conn(ctx)
@@ -183,23 +208,8 @@ func (s *SQLiteStore) traceAt(ctx context.Context, row int64, id spans.TraceID) 
 	}
 	t := &Trace{Summary: r.sum}
 	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
-	err = forChunkIDs(r.chunk.Int64, r.moreChunks, func(cid int64) error {
-		var data []byte
-		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
-			return fmt.Errorf("chunk %d: %w", cid, err)
-		}
-		var d decodedPart
-		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
-			if tid != id {
-				return true
-			}
-			derr = decodePart(tid, part, false, &d)
-			return false
-		})
-		if err = errors.Join(err, derr); err != nil {
-			return fmt.Errorf("chunk %d: %w", cid, err)
-		}
+	err = eachStoredPart(ctx, conn, id, r.chunk.Int64, r.moreChunks, false, func(d *decodedPart) error {
+		var err error
 		for i := range d.spans {
 			if d.resources[i] != 0 {
 				if d.spans[i].Resource, err = s.resource(ctx, conn, d.resources[i]); err != nil {

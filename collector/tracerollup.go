@@ -104,25 +104,12 @@ func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *
 	case err != nil:
 		return nil, false, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
-	err = forChunkIDs(chunk.Int64, more, func(cid int64) error {
-		var data []byte
-		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
-			return fmt.Errorf("chunk %d: %w", cid, err)
-		}
-		var d decodedPart
-		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
-			if tid != id {
-				return true
-			}
-			derr = decodePart(tid, part, true, &d)
-			return false
-		})
+	err = eachStoredPart(ctx, conn, id, chunk.Int64, more, true, func(d *decodedPart) error {
 		for _, sp := range d.spans {
 			sps = append(sps, spanTiming{id: sp.SpanID, parent: sp.ParentID, stage: sp.Stage, start: nanos(sp.Start), end: nanos(sp.End),
 				failed: sp.Status == spans.StatusError})
 		}
-		return errors.Join(err, derr)
+		return nil
 	})
 	if err == nil {
 		err = forParts(parts, func(first, count int64) error {

@@ -3,7 +3,9 @@ package collector
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -119,7 +121,8 @@ func NearestRank(sorted []time.Duration, q float64) time.Duration {
 // rollups' grain), To exclusive. From is rounded down and To up, but never
 // past the start of the minute under way, so "the last hour" asked twice
 // within a minute is the same window, and a window ending at 10:09:59.999
-// keeps its last minute. An open To is now, an open From the first stored
+// keeps its last minute — unless the window holds no trace before the
+// minute under way and some in it: then that minute is included. An open To is now, an open From the first stored
 // trace. A run without a window spans the run, rounded out.
 func (s *SQLiteStore) AlignWindow(ctx context.Context, q TraceQuery, now time.Time) (from, to time.Time, err error) {
 	from, to = q.From, q.To
@@ -152,13 +155,41 @@ func (s *SQLiteStore) AlignWindow(ctx context.Context, q TraceQuery, now time.Ti
 	if live := now.UTC().Truncate(time.Minute); !runBounds && to.After(live) {
 		// The minute under way is left out: it still grows, and reloads
 		// within a minute must read the same traces. A finished run does
-		// not grow.
+		// not grow. But when every trace of the window started in that
+		// minute (a pipeline attached seconds ago), an empty report would
+		// be no answer: then the minute is read as it stands.
 		to = live
+		if from.Before(live) {
+			before, err := s.anyTraceStarted(ctx, from, live)
+			if err != nil {
+				return from, to, err
+			}
+			if !before {
+				if during, err := s.anyTraceStarted(ctx, live, live.Add(time.Minute)); err != nil {
+					return from, to, err
+				} else if during {
+					to = live.Add(time.Minute)
+				}
+			}
+		}
 	}
 	if !to.After(from) {
 		to = from.Add(time.Minute)
 	}
 	return from, to, nil
+}
+
+// anyTraceStarted reports whether a trace started in [from, to).
+func (s *SQLiteStore) anyTraceStarted(ctx context.Context, from, to time.Time) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM traces WHERE start_ns >= ? AND start_ns < ? LIMIT 1", from.UnixNano(), to.UnixNano()).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("cannot look for traces: %w", err)
+	}
+	return true, nil
 }
 
 // sampleCandidate is one examined trace.

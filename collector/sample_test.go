@@ -241,3 +241,38 @@ func TestTraceHashSpreadsSequentialIDs(t *testing.T) {
 		t.Errorf("%d of 10000 sequential ids hash into the lower half", low)
 	}
 }
+
+// The minute under way is left out of a window — unless the window holds
+// no trace before it and some in it (a pipeline attached seconds ago): then
+// a report right away reads them instead of answering with nothing.
+func TestWindowOfTracesOnlyInTheMinuteUnderWay(t *testing.T) {
+	s := openStore(t)
+	c := New(s)
+	ctx := context.Background()
+	now := time.Now()
+	var batch []spans.Span
+	for range 5 {
+		batch = append(batch, spans.Span{TraceID: spans.NewTraceID(), SpanID: spans.NewSpanID(), Name: "query", Stage: spans.StageQuery,
+			Start: now.Add(-time.Millisecond), End: now, Status: spans.StatusOK})
+	}
+	if err := c.Ingest(ctx, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts, info, err := s.SampleTraces(ctx, TraceQuery{From: now.Add(-time.Hour)}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 5 || !info.To.After(now) {
+		t.Fatalf("%d traces in [%v, %v), want the 5 that started at %v", len(ts), info.From, info.To, now)
+	}
+	// A window with no trace in its minute under way leaves that minute
+	// out, as always.
+	at := time.Date(2026, 1, 2, 10, 30, 40, 0, time.UTC)
+	from, to, err := s.AlignWindow(ctx, TraceQuery{From: at.Add(-time.Hour)}, at)
+	if err != nil || !to.Equal(at.Truncate(time.Minute)) || !from.Equal(at.Add(-time.Hour).Truncate(time.Minute)) {
+		t.Errorf("window [%v, %v) at %v (%v)", from, to, at, err)
+	}
+}

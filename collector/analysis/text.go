@@ -155,8 +155,14 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	r.writeStreaming(w)
 
 	if e := r.Errors; e.FailedTraces > 0 || e.TracesWithErrors > 0 {
-		fmt.Fprintf(w, "\n%s %d of %d requests failed (%s), %d had a failed span, %d failed through a retry that gave up; successful requests p50 %s p95 %s, failed p50 %s (failures shift the p95 by %s)\n",
-			textErrors, e.FailedTraces, r.Traces, pct(e.FailureRate), e.TracesWithErrors, e.GaveUp, dur(e.Succeeded.P50), dur(e.Succeeded.P95), dur(e.Failed.P50), dur(e.P95Shift))
+		// Counts are of the analysed traces; the rate is weighted back to
+		// the window when the traces are a sample (Weighting), so say so.
+		failed := fmt.Sprintf("%d of %d requests failed (%s)", e.FailedTraces, r.Traces, pct(e.FailureRate))
+		if r.Weighting.Weighted {
+			failed = fmt.Sprintf("%d of the %d analysed requests failed (weighted back to the window: %s of requests)", e.FailedTraces, r.Traces, pct(e.FailureRate))
+		}
+		fmt.Fprintf(w, "\n%s %s, %d had a failed span, %d failed through a retry that gave up; successful requests p50 %s p95 %s, failed p50 %s (failures shift the p95 by %s)\n",
+			textErrors, failed, e.TracesWithErrors, e.GaveUp, dur(e.Succeeded.P50), dur(e.Succeeded.P95), dur(e.Failed.P50), dur(e.P95Shift))
 		for _, s := range e.Stages {
 			fmt.Fprintf(w, "  %s: %d of %d spans failed (%s), %d injected; in %d of %d requests (%s); failed %d requests, %d survived\n",
 				s.Stage, s.Errors, s.Spans, pct(s.ErrorRate), s.Injected, s.TracesWithErrors, s.Traces, pct(s.TraceErrorRate), s.FailedRequests, s.Absorbed)

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,47 @@ func TestWithSampleBounds(t *testing.T) {
 	r := Analyze(sample, WithSample(time.Nanosecond, 0.5))
 	if !r.Weighting.Weighted || r.Weighting.SlowTraces != 190 || r.Weighting.Represented != 190 || r.E2E != plain.E2E {
 		t.Errorf("every trace slow: weighting %+v, e2e %+v vs %+v", r.Weighting, r.E2E, plain.E2E)
+	}
+}
+
+// The text report counts the analysed traces but weighs the failure rate
+// back to the window; when the traces are a sample it must say both.
+func TestTextReportWordsAWeightedFailureRate(t *testing.T) {
+	window, sample := sampledWindow()
+	// The first ten of every 100 fast traces fail (one of them sampled,
+	// weight 10) and the 50 slowest (weight 1): 9×10 + 50 = 140 of the
+	// window's 1,000, 9 + 50 = 59 of the sample's 190.
+	for j := range 9 {
+		for i := range 10 {
+			window[j*100+i].Spans[0].Status = spans.StatusError
+		}
+	}
+	for _, tr := range window[950:] {
+		tr.Spans[0].Status = spans.StatusError
+	}
+	text := func(r *Report) string {
+		var b strings.Builder
+		if err := r.WriteText(&b, "test"); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	full := Analyze(window)
+	if got := full.Errors.FailureRate; got != 0.14 {
+		t.Fatalf("window failure rate %v, want 0.14", got)
+	}
+	if s := text(full); !strings.Contains(s, "140 of 1000 requests failed (14.0%)") {
+		t.Errorf("window text lacks the plain count:\n%s", s)
+	}
+	got := Analyze(sample, WithSample(msDur(100), 0.1))
+	if got.Errors.FailedTraces != 59 || got.Errors.FailureRate != 0.14 {
+		t.Fatalf("sample: %d failed, rate %v; want 59 and the window's 0.14", got.Errors.FailedTraces, got.Errors.FailureRate)
+	}
+	s := text(got)
+	if want := "59 of the 190 analysed requests failed (weighted back to the window: 14.0% of requests)"; !strings.Contains(s, want) {
+		t.Errorf("sample text lacks %q:\n%s", want, s)
+	}
+	if strings.Contains(s, "59 of 190 requests failed (14.0%)") {
+		t.Error("sample text mixes the unweighted count with the weighted rate")
 	}
 }

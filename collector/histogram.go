@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/stagescope/stagescope/collector/quantile"
+	"github.com/stagescope/stagescope/spans/quantile"
 )
 
 // Durations are counted in a fixed log-scale histogram: bucket 0 holds

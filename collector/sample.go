@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stagescope/stagescope/collector/quantile"
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/quantile"
 )
 
 // The sampling policy of every analysis (the dashboard's report and compare,
@@ -104,17 +104,6 @@ func newWindowLatency(source string, n int64, p50, p95, p99 time.Duration) *Wind
 	// the same histogram prints the same figure on both pages.
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 	return &WindowLatency{Source: source, Traces: n, P50: p50, P95: p95, P99: p99, P50Ms: ms(p50), P95Ms: ms(p95), P99Ms: ms(p99)}
-}
-
-// NearestRank returns the q-quantile of sorted values by nearest rank: the
-// value at rank ⌈q·n⌉ (1-based, package quantile). The rollups' histograms
-// and the analysis use the same rank, so a sample's figure and the
-// Overview's differ only by the histogram's bucket error.
-func NearestRank(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[quantile.Rank(len(sorted), q)-1]
 }
 
 // AlignWindow returns the window a sample reads for q: whole minutes (the
@@ -531,7 +520,7 @@ func frameLatency(cands []sampleCandidate) *WindowLatency {
 		d[i] = c.dur
 	}
 	slices.Sort(d)
-	return newWindowLatency("examined traces", int64(len(d)), NearestRank(d, 0.50), NearestRank(d, SlowQuantile), NearestRank(d, 0.99))
+	return newWindowLatency("examined traces", int64(len(d)), quantile.Of(d, 0.50), quantile.Of(d, SlowQuantile), quantile.Of(d, 0.99))
 }
 
 // rollupLatency is the end-to-end latency of the whole minutes [from, to)

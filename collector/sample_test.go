@@ -216,17 +216,6 @@ func TestAlignWindow(t *testing.T) {
 	}
 }
 
-func TestNearestRank(t *testing.T) {
-	d := make([]time.Duration, 20)
-	for i := range d {
-		d[i] = time.Duration(i + 1)
-	}
-	// ⌈0.95·20⌉ = 19, ⌈0.5·20⌉ = 10, ⌈0.99·20⌉ = 20.
-	if NearestRank(d, 0.95) != 19 || NearestRank(d, 0.5) != 10 || NearestRank(d, 0.99) != 20 || NearestRank(nil, 0.5) != 0 {
-		t.Errorf("p95 %v p50 %v p99 %v", NearestRank(d, 0.95), NearestRank(d, 0.5), NearestRank(d, 0.99))
-	}
-}
-
 func TestTraceHashSpreadsSequentialIDs(t *testing.T) {
 	// Sequential ids must not all land in one part of the hash range.
 	var low int

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"time"
 
-	quantiles "github.com/stagescope/stagescope/collector/quantile"
 	"github.com/stagescope/stagescope/spans"
+	quantiles "github.com/stagescope/stagescope/spans/quantile"
 )
 
 // cohort splits the traces into the slow cohort and the rest. Sums and

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	quantiles "github.com/stagescope/stagescope/collector/quantile"
 	"github.com/stagescope/stagescope/spans"
+	quantiles "github.com/stagescope/stagescope/spans/quantile"
 )
 
 // Role thresholds: what makes a stage the floor or the tail.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	quantiles "github.com/stagescope/stagescope/collector/quantile"
+	quantiles "github.com/stagescope/stagescope/spans/quantile"
 )
 
 // Percentiles summarises a distribution of durations. Every duration is

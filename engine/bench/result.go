@@ -2,9 +2,10 @@ package bench
 
 import (
 	"encoding/json"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/stagescope/stagescope/spans/quantile"
 )
 
 // Result is what one configuration measured.
@@ -98,17 +99,8 @@ func MarkFront(results []Result) {
 	}
 }
 
-// percentile returns the nearest-rank q-quantile of sorted durations.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(q * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
-}
-
 // latencies sorts ds and returns its p50, p95 and p99.
 func latencies(ds []time.Duration) (p50, p95, p99 time.Duration) {
 	slices.Sort(ds)
-	return percentile(ds, 0.50), percentile(ds, 0.95), percentile(ds, 0.99)
+	return quantile.Of(ds, 0.50), quantile.Of(ds, 0.95), quantile.Of(ds, 0.99)
 }

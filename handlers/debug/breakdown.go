@@ -3,12 +3,12 @@ package debug
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/quantile"
 )
 
 // breakdownKeep bounds the durations kept per stage (the newest win).
@@ -72,20 +72,9 @@ func (b *Breakdown) Summary() []StageSummary {
 		}
 		sorted := slices.Sorted(slices.Values(t.durs))
 		out = append(out, StageSummary{Stage: spans.Stage(st), Count: t.count, Errors: t.errors, Total: t.total,
-			P50: nearestRank(sorted, 0.50), P95: nearestRank(sorted, 0.95)})
+			P50: quantile.Of(sorted, 0.50), P95: quantile.Of(sorted, 0.95)})
 	}
 	return out
-}
-
-// nearestRank is the nearest-rank q-quantile, the definition the analysis
-// uses.
-func nearestRank(sorted []time.Duration, q float64) time.Duration {
-	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(n)-1e-9)) - 1
-	return sorted[min(max(i, 0), n-1)]
 }
 
 // Write prints the breakdown as a table.

@@ -61,3 +61,15 @@ func TestIndexWeightsAreCopies(t *testing.T) {
 		}
 	}
 }
+
+func TestOfReadsTheRank(t *testing.T) {
+	d := make([]int, 20)
+	for i := range d {
+		d[i] = i + 1
+	}
+	// ⌈0.95·20⌉ = 19 despite 0.95·20 = 19.000000000000004, ⌈0.5·20⌉ = 10,
+	// ⌈0.99·20⌉ = 20.
+	if Of(d, 0.95) != 19 || Of(d, 0.5) != 10 || Of(d, 0.99) != 20 || Of([]int{7}, 0.99) != 7 || Of([]int(nil), 0.5) != 0 {
+		t.Errorf("p95 %d p50 %d p99 %d", Of(d, 0.95), Of(d, 0.5), Of(d, 0.99))
+	}
+}

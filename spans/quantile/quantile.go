@@ -11,7 +11,10 @@
 // two agree exactly.
 package quantile
 
-import "math"
+import (
+	"cmp"
+	"math"
+)
 
 // eps absorbs float error in q·n and in summed weights.
 const eps = 1e-9
@@ -24,6 +27,18 @@ func Rank(n int, q float64) int {
 	}
 	r := int(math.Ceil(q*float64(n) - eps))
 	return min(max(r, 1), n)
+}
+
+// Of returns the q-quantile of sorted (ascending) values: the value at
+// rank Rank(len(sorted), q); the zero value when there are none. The
+// rollups, the sampling policy, the analysis, bench's results and attach's
+// terminal breakdown all read percentiles through it or Rank.
+func Of[T cmp.Ordered](sorted []T, q float64) T {
+	if len(sorted) == 0 {
+		var zero T
+		return zero
+	}
+	return sorted[Rank(len(sorted), q)-1]
 }
 
 // Reached reports whether a cumulative weight cum has reached the

@@ -138,7 +138,7 @@ func (a *accumulator) report() *Report {
 	}
 	rep.CriticalPath = a.criticalPathStats(c)
 	rep.Pools = a.poolStats()
-	rep.Retries = a.retryStats()
+	rep.Retries = a.retryStats(c.totalW)
 	rep.Cost, rep.CostTotalUSD, rep.UnpricedModels = a.costStats(c.totalW)
 	rep.Tail = a.tail(c)
 	rep.WhatIf = a.whatIf(&c)

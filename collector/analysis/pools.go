@@ -35,20 +35,26 @@ const (
 	maxModelWorkers = 256
 )
 
+// poolAcc gathers one pool. Counts are of the analysed spans; sums, means,
+// shares and percentiles are weighted by the trace weights (WithSample),
+// so a sample that holds every slow trace does not overstate the wait.
 type poolAcc struct {
 	runs, jobs, workers, maxJobs int
 	waits, runTimes              []int64
-	sumWait, sumRun              int64
-	// over runs with a pool span: wall time, workers × wall, and the jobs'
-	// run and in-system time
-	wall, capacity, runInRuns, sysInRuns int64
+	jobW                         []float64 // each job's trace weight
+	sumWait, sumRun              float64
+	// over runs with a pool span: their weight, wall time, workers × wall,
+	// and the jobs' run and in-system time
+	runsW, wall, capacity, runInRuns, sysInRuns float64
 	// waitInRuns is the queue wait of jobs in runs whose workers are known,
 	// idleWait the part of it that passed while fewer jobs ran than there
 	// were workers.
-	waitInRuns, idleWait int64
+	waitInRuns, idleWait float64
 	// batches are the run times of the first maxModelRuns runs' jobs in
-	// the order they were picked up, for the batch-time model.
+	// the order they were picked up, for the batch-time model; batchW
+	// their trace weights.
 	batches [][]int64
+	batchW  []float64
 }
 
 // jobTiming is a job of one pool run: queued, picked up by a worker, done
@@ -117,8 +123,9 @@ func (a *accumulator) addPools() {
 			p.jobs++
 			p.waits = append(p.waits, wait)
 			p.runTimes = append(p.runTimes, run)
-			p.sumWait += wait
-			p.sumRun += run
+			p.jobW = append(p.jobW, a.curW)
+			p.sumWait += a.curW * float64(wait)
+			p.sumRun += a.curW * float64(run)
 			continue
 		}
 		if n.stage != spans.StagePool {
@@ -151,16 +158,20 @@ func (a *accumulator) addPools() {
 		workers := int(intAttr(n.span, spans.KeyPoolWorkers))
 		p.workers = max(p.workers, workers)
 		p.maxJobs = max(p.maxJobs, jobs, int(intAttr(n.span, spans.KeyPoolJobs)))
-		wall := n.end - n.start
-		p.wall += wall
-		p.runInRuns += run
-		p.sysInRuns += sys
+		w := a.curW
+		wall := float64(n.end - n.start)
+		p.runsW += w
+		p.wall += w * wall
+		p.runInRuns += w * float64(run)
+		p.sysInRuns += w * float64(sys)
 		if workers > 0 {
-			p.capacity += int64(workers) * wall
+			p.capacity += w * float64(workers) * wall
+			var wait int64
 			for _, j := range timings {
-				p.waitInRuns += j.picked - j.queued
+				wait += j.picked - j.queued
 			}
-			p.idleWait += idleWait(timings, workers)
+			p.waitInRuns += w * float64(wait)
+			p.idleWait += w * float64(idleWait(timings, workers))
 		}
 		if len(timings) > 0 && len(p.batches) < maxModelRuns {
 			slices.SortStableFunc(timings, func(x, y jobTiming) int { return cmp.Compare(x.picked, y.picked) })
@@ -169,6 +180,7 @@ func (a *accumulator) addPools() {
 				b[i] = j.done - j.picked
 			}
 			p.batches = append(p.batches, b)
+			p.batchW = append(p.batchW, w)
 		}
 	}
 }
@@ -220,14 +232,20 @@ func idleWait(jobs []jobTiming, workers int) int64 {
 // makespan predicts the time a FIFO pool of w workers takes for each batch:
 // jobs are picked up in their observed order, each by the worker that
 // frees first, and keep their observed run times. With equal jobs this is
-// ceil(jobs/w) waves × the job time. It returns the mean over the batches.
-func makespan(batches [][]int64, w int) time.Duration {
+// ceil(jobs/w) waves × the job time. It returns the mean over the batches,
+// weighted by weights (nil: every batch weighs 1).
+func makespan(batches [][]int64, weights []float64, w int) time.Duration {
 	if len(batches) == 0 || w < 1 {
 		return 0
 	}
-	var sum float64
+	var sum, total float64
 	var free []int64 // a min-heap of the workers' free times
-	for _, b := range batches {
+	for i, b := range batches {
+		bw := 1.0
+		if weights != nil {
+			bw = weights[i]
+		}
+		total += bw
 		free = free[:0]
 		var end int64
 		for _, r := range b {
@@ -241,9 +259,9 @@ func makespan(batches [][]int64, w int) time.Duration {
 			end = max(end, free[0])
 			siftDown(free, 0)
 		}
-		sum += float64(end)
+		sum += bw * float64(end)
 	}
-	return time.Duration(sum / float64(len(batches)))
+	return time.Duration(ratio(sum, total))
 }
 
 func siftUp(h []int64, i int) {
@@ -284,7 +302,7 @@ type BatchPrediction struct {
 // batchModel predicts the mean batch time for worker counts from 1 to the
 // largest batch (every count to 16, then powers of two, the current count
 // and the largest batch), at most maxModelWorkers.
-func batchModel(batches [][]int64, workers, maxJobs int) []BatchPrediction {
+func batchModel(batches [][]int64, weights []float64, workers, maxJobs int) []BatchPrediction {
 	out := []BatchPrediction{}
 	if len(batches) == 0 {
 		return out
@@ -297,7 +315,7 @@ func batchModel(batches [][]int64, workers, maxJobs int) []BatchPrediction {
 		}
 	}
 	for _, w := range ws {
-		t := makespan(batches, w)
+		t := makespan(batches, weights, w)
 		out = append(out, BatchPrediction{Workers: w, Time: t, TimeMs: ms(t)})
 	}
 	return out
@@ -319,20 +337,24 @@ func (a *accumulator) poolStats() []PoolStats {
 	out := make([]PoolStats, 0, len(a.pools))
 	for name, p := range a.pools {
 		s := PoolStats{Name: name, Runs: p.runs, Jobs: p.jobs, Workers: p.workers, MaxJobsPerRun: p.maxJobs}
-		s.QueueShare = round4(ratio(float64(p.sumWait), float64(p.sumWait+p.sumRun)))
-		s.Utilisation = round4(math.Min(ratio(float64(p.runInRuns), float64(p.capacity)), 1))
-		s.Busy = round4(ratio(float64(p.runInRuns), float64(p.wall)))
-		s.InSystem = round4(ratio(float64(p.sysInRuns), float64(p.wall)))
-		s.QueueWait = summarize(p.waits)
-		s.RunTime = summarize(p.runTimes)
+		s.QueueShare = round4(ratio(p.sumWait, p.sumWait+p.sumRun))
+		s.Utilisation = round4(math.Min(ratio(p.runInRuns, p.capacity), 1))
+		s.Busy = round4(ratio(p.runInRuns, p.wall))
+		s.InSystem = round4(ratio(p.sysInRuns, p.wall))
+		jobW, batchW := p.jobW, p.batchW
+		if !a.weighted {
+			jobW, batchW = nil, nil
+		}
+		s.QueueWait = summarizeWeighted(p.waits, slices.Clone(jobW))
+		s.RunTime = summarizeWeighted(p.runTimes, slices.Clone(jobW))
 		s.Saturated = s.QueueShare >= saturatedQueueShare
-		s.IdleWaitShare = round4(ratio(float64(p.idleWait), float64(p.waitInRuns)))
+		s.IdleWaitShare = round4(ratio(p.idleWait, p.waitInRuns))
 		s.CPUContention = s.Saturated && s.Workers > 0 && (s.IdleWaitShare >= contentionShare || (s.MaxJobsPerRun > 0 && s.MaxJobsPerRun <= s.Workers))
 		if p.runs > 0 {
-			s.BatchTime = time.Duration(p.wall / int64(p.runs))
+			s.BatchTime = time.Duration(ratio(p.wall, p.runsW))
 			s.BatchTimeMs = ms(s.BatchTime)
 		}
-		s.Model = batchModel(p.batches, s.Workers, s.MaxJobsPerRun)
+		s.Model = batchModel(p.batches, batchW, s.Workers, s.MaxJobsPerRun)
 		s.RecommendedWorkers, s.Recommendation = recommendWorkers(s)
 		out = append(out, s)
 	}

@@ -173,7 +173,11 @@ type RetryStats struct {
 	AttemptsPerCall float64 `json:"attempts_per_call"`
 	MaxAttempts     int     `json:"max_attempts"`
 	FailedAttempts  int     `json:"failed_attempts"`
-	GaveUp          int     `json:"gave_up"`
+	// FailedAttemptShare is the share of attempts that failed (weighted
+	// by the trace weights, as AttemptsPerCall, LostPerCall and the give-up
+	// rates are; the counts and time totals are of the analysed traces).
+	FailedAttemptShare float64 `json:"failed_attempt_share"`
+	GaveUp             int     `json:"gave_up"`
 	// FailedTime is spent in failed attempts, Backoff sleeping between
 	// attempts; Lost is their sum, LostPerCall its mean per logical call.
 	FailedTime    time.Duration `json:"failed_time_ns"`

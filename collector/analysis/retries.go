@@ -9,6 +9,9 @@ import (
 	"github.com/stagescope/stagescope/spans"
 )
 
+// retryAcc gathers one operation. Counts and totals are of the analysed
+// traces; the rates and means per call are weighted by the trace weights
+// (WithSample), as the give-up curve is.
 type retryAcc struct {
 	stage                        spans.Stage
 	calls, attempts, maxAttempts int
@@ -16,9 +19,13 @@ type retryAcc struct {
 	failedTime, backoff          int64
 	tokensLost                   int64
 	costLost                     float64
+	// the weighted calls, attempts, failed attempts and time lost
+	callsW, attemptsW, failedW, lostW float64
 	// needs holds, per trace with calls of the op, the most attempts one
-	// of them needed to succeed, or 0 when one gave up.
+	// of them needed to succeed, or 0 when one gave up; needW the trace's
+	// weight.
 	needs []int
+	needW []float64
 	// need is the current trace's, seen whether the op appeared in it.
 	need int
 	seen bool
@@ -60,6 +67,7 @@ func (a *accumulator) addRetries() {
 		for _, acc := range a.retries {
 			if acc.seen {
 				acc.needs = append(acc.needs, acc.need)
+				acc.needW = append(acc.needW, a.curW)
 				acc.seen, acc.need = false, 0
 			}
 		}
@@ -124,6 +132,11 @@ func (a *accumulator) addRetries() {
 		acc.failed += failed
 		acc.failedTime += failedTime
 		acc.backoff += max(backoff, 0)
+		w := a.curW
+		acc.callsW += w
+		acc.attemptsW += w * float64(attempts)
+		acc.failedW += w * float64(failed)
+		acc.lostW += w * float64(failedTime+max(backoff, 0))
 		if gaveUp {
 			acc.gaveUp++
 		}
@@ -157,24 +170,25 @@ func (a *accumulator) workStage(attempt int32, fallback spans.Stage) spans.Stage
 }
 
 // retryStats finishes the retry table, most time lost first.
-func (a *accumulator) retryStats() []RetryStats {
+func (a *accumulator) retryStats(totalW float64) []RetryStats {
 	out := make([]RetryStats, 0, len(a.retries))
 	for op, r := range a.retries {
 		lost := r.failedTime + r.backoff
 		s := RetryStats{
 			Op: op, Stage: r.stage, Calls: r.calls, Attempts: r.attempts,
-			AttemptsPerCall: round4(ratio(float64(r.attempts), float64(r.calls))),
-			MaxAttempts:     r.maxAttempts, FailedAttempts: r.failed, GaveUp: r.gaveUp,
+			AttemptsPerCall:    round4(ratio(r.attemptsW, r.callsW)),
+			FailedAttemptShare: round4(ratio(r.failedW, r.attemptsW)),
+			MaxAttempts:        r.maxAttempts, FailedAttempts: r.failed, GaveUp: r.gaveUp,
 			FailedTime: time.Duration(r.failedTime), FailedTimeMs: ms(r.failedTime),
 			Backoff: time.Duration(r.backoff), BackoffMs: ms(r.backoff),
 			Lost: time.Duration(lost), LostMs: ms(lost),
 			TokensLost: r.tokensLost, CostLostUSD: roundUSD(r.costLost),
 		}
 		if r.calls > 0 {
-			s.LostPerCall = time.Duration(lost / int64(r.calls))
+			s.LostPerCall = time.Duration(ratio(r.lostW, r.callsW))
 			s.LostPerCallMs = ms(s.LostPerCall)
 		}
-		s.Caps = giveUpCurve(r.needs, len(a.results), r.maxAttempts)
+		s.Caps = giveUpCurve(r.needs, r.needW, totalW, r.maxAttempts)
 		s.GiveUpRate = s.Caps[len(s.Caps)-1].GiveUpRate
 		s.RecommendedCap, s.Recommendation = recommendRetries(s)
 		out = append(out, s)
@@ -205,17 +219,18 @@ type RetryCap struct {
 }
 
 // giveUpCurve predicts the give-up rate for caps 1 … maxAttempts from the
-// attempts each request's calls needed (at least one entry).
-func giveUpCurve(needs []int, traces, maxAttempts int) []RetryCap {
+// attempts each request's calls needed (at least one entry), each request
+// weighing its weight, out of the traces' total weight.
+func giveUpCurve(needs []int, weights []float64, totalW float64, maxAttempts int) []RetryCap {
 	out := make([]RetryCap, 0, max(maxAttempts, 1))
 	for c := 1; c <= max(maxAttempts, 1); c++ {
-		n := 0
-		for _, k := range needs {
+		var n float64
+		for i, k := range needs {
 			if k == 0 || k > c {
-				n++
+				n += weights[i]
 			}
 		}
-		out = append(out, RetryCap{Cap: c, GiveUpRate: round4(ratio(float64(n), float64(traces)))})
+		out = append(out, RetryCap{Cap: c, GiveUpRate: round4(ratio(n, totalW))})
 	}
 	return out
 }
@@ -233,7 +248,7 @@ func recommendRetries(s RetryStats) (int, string) {
 			break
 		}
 	}
-	failRate := ratio(float64(s.FailedAttempts), float64(s.Attempts))
+	failRate := s.FailedAttemptShare
 	src := fmt.Sprintf("now up to %d: the most attempts seen in one call, from the retry.attempt spans", s.MaxAttempts)
 	lead := fmt.Sprintf("%.0f%% of %s attempts fail, costing %s per call; fix the failing %s dependency or route to a fallback", 100*failRate, quote(s.Op), dur(s.LostPerCall), s.Stage)
 	if s.GaveUp*2 >= s.Calls {

@@ -188,3 +188,104 @@ func TestTextReportWordsAWeightedFailureRate(t *testing.T) {
 		t.Error("sample text mixes the unweighted count with the weighted rate")
 	}
 }
+
+// poolRetryTrace: a query of e2e ms with a pool run of jobs of 10 ms on 2
+// workers (jobs/2 waves, all queued at 0) and one retried call that made
+// attempts attempts (giving up or not).
+func poolRetryTrace(e2e float64, jobs, attempts int, gaveUp bool) Trace {
+	b := newTrace()
+	q := b.span(nil, "query", spans.StageQuery, 0, e2e)
+	waves := float64((jobs + 1) / 2)
+	p := b.span(q, "pool embed", spans.StagePool, 0, 10*waves, spans.String(spans.KeyPoolName, "embed"),
+		spans.Int(spans.KeyPoolWorkers, 2), spans.Int(spans.KeyPoolJobs, jobs))
+	for j := range jobs {
+		wave := float64(j / 2)
+		b.span(p, "job", spans.StagePool, 10*wave, 10*wave+10, spans.Int(spans.KeyPoolJob, j),
+			spans.Int64(spans.KeyPoolQueueNanos, int64(msDur(10*wave))), spans.Int64(spans.KeyPoolRunNanos, int64(msDur(10))))
+	}
+	b.span(q, "retry llm", spans.StageRetry, 10*waves, e2e, spans.String(spans.KeyRetryOp, "llm"),
+		spans.Int(spans.KeyRetryAttempts, attempts), spans.Bool(spans.KeyRetryGaveUp, gaveUp),
+		spans.Int64(spans.KeyRetryBackoffNanos, int64(msDur(5*float64(attempts-1)))))
+	return b.trace()
+}
+
+// Pool and retry figures are weighted like the rest: a sample that holds
+// every slow trace (where the pool queues and calls retry) but a tenth of
+// the fast ones reproduces the window's waits, shares, batch model and
+// give-up curve; read unweighted it would overstate all of them.
+func TestWeightedSampleReproducesPoolsAndRetries(t *testing.T) {
+	var window, sample []Trace
+	for i := range 900 { // fast: 2 jobs, no wait, one attempt
+		tr := poolRetryTrace(30, 2, 1, false)
+		window = append(window, tr)
+		if i%10 == 0 {
+			sample = append(sample, tr)
+		}
+	}
+	for i := range 100 { // slow: 8 jobs queue on 2 workers, 3 attempts, 5 give up
+		tr := poolRetryTrace(300, 8, 3, i < 5)
+		window, sample = append(window, tr), append(sample, tr)
+	}
+	full := Analyze(window)
+	got := Analyze(sample, WithSample(msDur(100), 0.1))
+	naive := Analyze(sample)
+	if len(full.Pools) != 1 || len(got.Pools) != 1 || len(full.Retries) != 1 || len(got.Retries) != 1 {
+		t.Fatalf("pools %d/%d, retries %d/%d", len(full.Pools), len(got.Pools), len(full.Retries), len(got.Retries))
+	}
+	fp, gp := full.Pools[0], got.Pools[0]
+	if gp.Runs != 190 || gp.Jobs != 90*2+100*8 || fp.Runs != 1000 {
+		t.Errorf("counts: sample %d runs %d jobs, window %d runs", gp.Runs, gp.Jobs, fp.Runs)
+	}
+	// The window: 1,800 jobs without wait, 800 waiting 0, 10, 20, 30 ms.
+	if fp.QueueWait.P95 != msDur(30) || fp.QueueWait.P50 != 0 || fp.QueueShare != round4(200.0*60/(200*60+2600*10)) || fp.BatchTime != msDur(13) {
+		t.Fatalf("window pool = %+v", fp)
+	}
+	samePct := func(what string, a, b Percentiles) {
+		t.Helper()
+		a.Count, b.Count = 0, 0
+		if a != b {
+			t.Errorf("%s: weighted sample %+v, window %+v", what, a, b)
+		}
+	}
+	samePct("queue wait", gp.QueueWait, fp.QueueWait)
+	samePct("run time", gp.RunTime, fp.RunTime)
+	if gp.QueueShare != fp.QueueShare || gp.Utilisation != fp.Utilisation || gp.Busy != fp.Busy || gp.InSystem != fp.InSystem ||
+		gp.IdleWaitShare != fp.IdleWaitShare || gp.BatchTime != fp.BatchTime || gp.Saturated != fp.Saturated {
+		t.Errorf("pool: weighted sample %+v\nwindow %+v", gp, fp)
+	}
+	if len(gp.Model) != len(fp.Model) {
+		t.Fatalf("model %+v vs %+v", gp.Model, fp.Model)
+	}
+	for i := range gp.Model {
+		if gp.Model[i] != fp.Model[i] {
+			t.Errorf("model %+v, window %+v", gp.Model[i], fp.Model[i])
+		}
+	}
+	if gp.RecommendedWorkers != fp.RecommendedWorkers || gp.Recommendation != fp.Recommendation {
+		t.Errorf("advice: weighted sample %d %q, window %d %q", gp.RecommendedWorkers, gp.Recommendation, fp.RecommendedWorkers, fp.Recommendation)
+	}
+	if np := naive.Pools[0]; np.QueueShare <= fp.QueueShare || np.QueueWait.Mean <= fp.QueueWait.Mean {
+		t.Errorf("unweighted sample should overstate the wait: share %v mean %v, window %v %v", np.QueueShare, np.QueueWait.Mean, fp.QueueShare, fp.QueueWait.Mean)
+	}
+
+	fr, gr := full.Retries[0], got.Retries[0]
+	// 5 of 1,000 requests give up; capped at 2, the 95 that needed 3 too.
+	if fr.GiveUpRate != 0.005 || fr.Caps[1].GiveUpRate != 0.1 || fr.AttemptsPerCall != 1.2 {
+		t.Fatalf("window retries = %+v", fr)
+	}
+	if gr.Calls != 190 || gr.GaveUp != 5 || gr.Attempts != 90+300 {
+		t.Errorf("sample counts = %+v", gr)
+	}
+	if gr.GiveUpRate != fr.GiveUpRate || gr.AttemptsPerCall != fr.AttemptsPerCall || gr.FailedAttemptShare != fr.FailedAttemptShare ||
+		gr.LostPerCall != fr.LostPerCall || gr.RecommendedCap != fr.RecommendedCap || gr.Recommendation != fr.Recommendation {
+		t.Errorf("retries: weighted sample %+v\nwindow %+v", gr, fr)
+	}
+	for i := range gr.Caps {
+		if gr.Caps[i] != fr.Caps[i] {
+			t.Errorf("cap %+v, window %+v", gr.Caps[i], fr.Caps[i])
+		}
+	}
+	if nr := naive.Retries[0]; nr.GiveUpRate <= fr.GiveUpRate {
+		t.Errorf("unweighted give-up rate %v should overstate the window's %v", nr.GiveUpRate, fr.GiveUpRate)
+	}
+}

@@ -1,7 +1,9 @@
 // Package semconv is stagescope's one reading of the semantic conventions
 // that instrumentation libraries write on spans: OpenInference
 // (openinference.span.kind, llm.*), OpenTelemetry GenAI (gen_ai.*), the
-// Vercel AI SDK's telemetry (ai.*) and stagescope's own keys.
+// Vercel AI SDK's telemetry (ai.*), OpenLLMetry's decorators
+// (traceloop.span.kind), database and vector-store spans (db.system,
+// db.operation) and stagescope's own keys.
 //
 // Everything that needs to know what a span is — its stage, its token
 // usage, its model, its time to first token — asks this package, so a

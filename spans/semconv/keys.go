@@ -38,4 +38,16 @@ const (
 	KeyAIEmbeddingTokens   = "ai.usage.tokens" // embed and embedMany
 	KeyAIMsToFirstChunk    = "ai.response.msToFirstChunk"
 	KeyAIMsToFinish        = "ai.response.msToFinish"
+
+	// OpenTelemetry database spans (db.system before semconv 1.26,
+	// db.system.name after; db.operation likewise), which vector-store
+	// instrumentations write too (OpenLLMetry: db.system "Qdrant",
+	// "pinecone", "chromadb").
+	KeyDBSystem        = "db.system"
+	KeyDBSystemName    = "db.system.name"
+	KeyDBOperation     = "db.operation"
+	KeyDBOperationName = "db.operation.name"
+
+	// Traceloop's OpenLLMetry decorators (workflow, task, agent, tool).
+	KeyTraceloopKind = "traceloop.span.kind"
 )

@@ -22,7 +22,15 @@ import (
 //     embeddings, retrieval, execute_tool, invoke_agent, create_agent);
 //  5. a GenAI request model without an operation name (older GenAI
 //     instrumentations): llm;
-//  6. the span name: a stage name, or one followed by a dot ("llm.chat"),
+//  6. a database span (db.system or db.system.name): a search or query of
+//     a vector store (Qdrant, Pinecone, Chroma, Weaviate, Milvus, …) or of
+//     a search engine (Elasticsearch, OpenSearch, Solr) is retrieve — the
+//     operation is db.operation(.name), else the last dot-separated word of
+//     the span name ("pinecone.query") — and every other database call is
+//     storage;
+//  7. traceloop.span.kind: agent and tool are those stages; a workflow or
+//     task is what its name says (rule 8), else chain;
+//  8. the span name: a stage name, or one followed by a dot ("llm.chat"),
 //     then words in it ("rerank", "retriev", "embed", …).
 //
 // A convention that names a kind stagescope has no stage for (PROMPT,
@@ -52,7 +60,65 @@ func Stage(name string, attrs []spans.Attribute) spans.Stage {
 	if _, ok := stringAttr(attrs, KeyGenAIRequestModel); ok {
 		return spans.StageLLM
 	}
+	if st, ok := dbStage(name, attrs); ok {
+		return st
+	}
+	if v, ok := stringAttr(attrs, KeyTraceloopKind); ok {
+		switch strings.ToLower(v) {
+		case "agent":
+			return spans.StageAgent
+		case "tool":
+			return spans.StageTool
+		case "workflow", "task":
+			if st := stageFromName(strings.TrimSuffix(strings.TrimSuffix(name, ".workflow"), ".task")); st != spans.StageOther {
+				return st
+			}
+			return spans.StageChain
+		}
+	}
 	return stageFromName(name)
+}
+
+// searchSystems are the database systems whose searches are retrieval:
+// vector stores and search engines, by the lower-cased db.system values
+// their instrumentations write.
+var searchSystems = map[string]bool{
+	"qdrant": true, "pinecone": true, "chroma": true, "chromadb": true, "weaviate": true, "milvus": true,
+	"lancedb": true, "marqo": true, "vespa": true, "pgvector": true, "turbopuffer": true, "vectorize": true,
+	"elasticsearch": true, "opensearch": true, "solr": true, "typesense": true, "meilisearch": true,
+}
+
+// searchOps are words of a database operation that read by similarity or
+// by key for a request (retrieval) rather than write or manage the store.
+var searchOps = []string{"search", "query", "retriev", "similar", "knn", "recommend", "discover", "get", "fetch", "peek", "nearest", "near_"}
+
+// dbStage maps a database span: retrieve for a search of a vector store or
+// search engine, storage for any other database call.
+func dbStage(name string, attrs []spans.Attribute) (spans.Stage, bool) {
+	system, ok := stringAttr(attrs, KeyDBSystemName)
+	if !ok {
+		system, ok = stringAttr(attrs, KeyDBSystem)
+	}
+	if !ok || system == "" {
+		return spans.StageOther, false
+	}
+	if !searchSystems[strings.ToLower(system)] {
+		return spans.StageStorage, true
+	}
+	op, ok := stringAttr(attrs, KeyDBOperationName)
+	if !ok {
+		op, ok = stringAttr(attrs, KeyDBOperation)
+	}
+	if !ok {
+		op = name[strings.LastIndexByte(name, '.')+1:]
+	}
+	op = strings.ToLower(op)
+	for _, w := range searchOps {
+		if strings.Contains(op, w) {
+			return spans.StageRetrieve, true
+		}
+	}
+	return spans.StageStorage, true
 }
 
 var openInferenceStages = map[string]spans.Stage{

@@ -227,7 +227,7 @@ func TestBottlenecksGainsErrorsAndWeightingInBrowser(t *testing.T) {
 
 	t.Run("anomalies", func(t *testing.T) {
 		an := r.Anomalies
-		for kind, n := range map[string]int{"orphans": an.Orphans, "clock_skew": an.ClockSkew, "fire_and_forget": an.FireAndForget, "unreachable": an.Unreachable} {
+		for kind, n := range map[string]int{"orphans": an.Orphans, "clock_skew": an.ClockSkew, "fire_and_forget": an.FireAndForget, "unreachable": an.Unreachable, "missing_root": an.MissingRoot} {
 			if got := b.text(fmt.Sprintf(`.anomalies-table tr[data-kind=%q] td:nth-child(2)`, kind)); got != jsNum(n) {
 				t.Errorf("%s: %q spans shown, the report has %d", kind, got, n)
 			}

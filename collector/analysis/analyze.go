@@ -75,6 +75,10 @@ type accumulator struct {
 	anomalies        tracetree.Anomalies
 	anomalous        int
 	anomalyExemplars []spans.TraceID
+	// missingW weighs the traces whose root never arrived, missingEx the
+	// first of them.
+	missingW  float64
+	missingEx []spans.TraceID
 	errs             errorAcc
 	// curW is the weight of the trace being added; weighted is set once a
 	// trace weighs other than 1.
@@ -130,6 +134,12 @@ func (a *accumulator) add(t Trace) {
 		a.anomalous++
 		if len(a.anomalyExemplars) < a.cfg.maxExemplars {
 			a.anomalyExemplars = append(a.anomalyExemplars, r.id)
+		}
+		if an.MissingRoot > 0 {
+			a.missingW += r.w
+			if len(a.missingEx) < a.cfg.maxExemplars {
+				a.missingEx = append(a.missingEx, r.id)
+			}
 		}
 	}
 

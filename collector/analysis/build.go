@@ -97,7 +97,7 @@ func (a *accumulator) report() *Report {
 		Stages: []StageStats{}, CriticalPath: []StageCP{}, Pools: []PoolStats{}, Retries: []RetryStats{},
 		Cost: []CostStats{}, UnpricedModels: []string{}, WhatIf: []WhatIf{}, Gains: []StageGain{}, Findings: []Finding{},
 		Tail:      TailAttribution{Quantile: a.cfg.slowQuantile, Stages: []TailStage{}, Exemplars: []spans.TraceID{}},
-		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}},
+		Anomalies: TraceAnomalies{Exemplars: []spans.TraceID{}, MissingRootExemplars: []spans.TraceID{}},
 		Errors:    ErrorStats{Stages: []StageErrors{}, Exemplars: []spans.TraceID{}},
 		Streaming: StreamingStats{Calls: []StreamStats{}},
 	}
@@ -132,9 +132,13 @@ func (a *accumulator) report() *Report {
 			ShareOfE2E: round4(ratio(acc.busySum, c.totalSum)),
 		})
 	}
-	rep.Anomalies = TraceAnomalies{Anomalies: a.anomalies, Traces: a.anomalous, Exemplars: a.anomalyExemplars}
+	rep.Anomalies = TraceAnomalies{Anomalies: a.anomalies, Traces: a.anomalous, Exemplars: a.anomalyExemplars,
+		MissingRootShare: round4(ratio(a.missingW, c.totalW)), MissingRootExemplars: a.missingEx}
 	if rep.Anomalies.Exemplars == nil {
 		rep.Anomalies.Exemplars = []spans.TraceID{}
+	}
+	if rep.Anomalies.MissingRootExemplars == nil {
+		rep.Anomalies.MissingRootExemplars = []spans.TraceID{}
 	}
 	rep.CriticalPath = a.criticalPathStats(c)
 	rep.Pools = a.poolStats()
@@ -144,7 +148,7 @@ func (a *accumulator) report() *Report {
 	rep.WhatIf = a.whatIf(&c)
 	rep.Gains = a.gains(&c, rep.Tail)
 	rep.Errors = a.errorStats(c)
-	rep.Findings = placeErrorFindings(a.findings(rep, c), a.errorFindings(rep))
+	rep.Findings = placeErrorFindings(a.findings(rep, c), append(a.errorFindings(rep), missingRootFinding(rep)...))
 	rep.Streaming = a.streamingStats()
 	if f, ok := a.streamingFinding(rep, c); ok {
 		rep.Findings = placeStreamingFinding(rep.Findings, f)

@@ -252,6 +252,34 @@ const (
 
 // errorFindings says which stages fail requests, and what the failures did
 // to the latency figures.
+// missingRootFinding says how many requests lost their root span: their
+// outcome is unknown, so the failure rate can read low by that much. An
+// instrumentation that ends its span only when the work succeeds leaves
+// exactly this behind for every request that throws.
+func missingRootFinding(rep *Report) []Finding {
+	an := rep.Anomalies
+	n := an.MissingRoot
+	if n == 0 {
+		return nil
+	}
+	share := an.MissingRootShare
+	sev := "info"
+	if share >= errorWarning {
+		sev = "warning"
+	}
+	f := Finding{Kind: "incomplete", Severity: sev, Stage: spans.StageQuery, Share: share, Exemplars: an.MissingRootExemplars}
+	f.Title = fmt.Sprintf("%d of %d requests have no root span (%.1f%%): their outcome is unknown", n, rep.Traces, 100*share)
+	if rep.Weighting.Weighted {
+		f.Title = fmt.Sprintf("%d of the %d analysed requests have no root span (weighted back to the window: %.1f%% of requests): their outcome is unknown", n, rep.Traces, 100*share)
+	}
+	f.Detail = fmt.Sprintf("The outermost span of %s never arrived: the spans that did name a parent the trace does not hold. "+
+		"A request whose instrumentation ends its span only on success leaves this behind when it throws, as does a process that stops mid-request or an exporter that dropped the span; "+
+		"their end-to-end latency counts only the spans that arrived, and no failure is counted for them.", plural(n, "request"))
+	f.Recommendation = fmt.Sprintf("Open the exemplar traces to see where they stop, and end every span in a finally block (or its equivalent) so a failing request reports its error; until then the failure rate (%.1f%%) can read low by up to %.1f points.",
+		100*rep.Errors.FailureRate, 100*share)
+	return []Finding{f}
+}
+
 func (a *accumulator) errorFindings(rep *Report) []Finding {
 	es := &rep.Errors
 	var out []Finding

@@ -175,3 +175,61 @@ func TestNoErrorsNoErrorFindings(t *testing.T) {
 		}
 	}
 }
+
+// A request whose root span never arrived (its instrumentation ended the
+// span only on success, and the request threw) has an unknown outcome: it is
+// counted, named in an "incomplete" finding with its exemplar, and is not a
+// failure.
+func TestMissingRootIsAnUnknownOutcome(t *testing.T) {
+	var traces []Trace
+	for range 19 {
+		traces = append(traces, stepTrace(10, 5, 20))
+	}
+	b := newTrace()
+	ghost := &spans.Span{TraceID: b.id, SpanID: spans.SpanID{0xee}}
+	b.span(ghost, "retrieve", spans.StageRetrieve, 0, 10)
+	b.span(ghost, "rerank", spans.StageRerank, 10, 15)
+	lost := b.trace()
+	traces = append(traces, lost)
+
+	r := Analyze(traces)
+	an := r.Anomalies
+	if an.MissingRoot != 1 || an.MissingRootShare != 0.05 || len(an.MissingRootExemplars) != 1 || an.MissingRootExemplars[0] != lost.ID() || an.Orphans != 2 {
+		t.Fatalf("anomalies = %+v", an)
+	}
+	if r.Errors.FailedTraces != 0 || r.Errors.FailureRate != 0 {
+		t.Fatalf("a lost root counted as a failure: %+v", r.Errors)
+	}
+	var found []Finding
+	for _, f := range r.Findings {
+		if f.Kind == "incomplete" {
+			found = append(found, f)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("incomplete findings %+v, want one", found)
+	}
+	f := found[0]
+	if f.Severity != "warning" || f.Share != 0.05 || len(f.Exemplars) != 1 || f.Exemplars[0] != lost.ID() ||
+		f.Title != "1 of 20 requests have no root span (5.0%): their outcome is unknown" ||
+		!strings.Contains(f.Recommendation, "can read low by up to 5.0 points") {
+		t.Errorf("finding = %+v", f)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "1 traces without their root span (5.0% of requests, outcome unknown)") {
+		t.Errorf("text report does not count the lost root:\n%s", text.String())
+	}
+
+	// Below 1% of requests it is worth knowing, not a warning.
+	for range 100 {
+		traces = append(traces, stepTrace(10, 5, 20))
+	}
+	for _, f := range Analyze(traces).Findings {
+		if f.Kind == "incomplete" && f.Severity != "info" {
+			t.Errorf("1 of 120 lost roots: severity %s, want info", f.Severity)
+		}
+	}
+}

@@ -259,6 +259,11 @@ type TraceAnomalies struct {
 	// are the first of them.
 	Traces    int             `json:"traces"`
 	Exemplars []spans.TraceID `json:"exemplars"`
+	// MissingRootShare is the share of requests (weighted) whose root span
+	// never arrived (Anomalies.MissingRoot counts them);
+	// MissingRootExemplars are the first of them.
+	MissingRootShare     float64         `json:"missing_root_share"`
+	MissingRootExemplars []spans.TraceID `json:"missing_root_exemplars"`
 }
 
 // WhatIf is the end-to-end latency if one stage's critical-path time were

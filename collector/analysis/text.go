@@ -171,9 +171,10 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		writeExemplars(w, "  failed requests", e.Exemplars)
 	}
 	if an := r.Anomalies; an.Any() {
-		fmt.Fprintf(w, "\n%s in %d traces: %d orphans (adopted by the root), %d with clock skew, %d fire-and-forget (clipped to their parent), %d in parent cycles (left out)\n",
-			textAnomalies, an.Traces, an.Orphans, an.ClockSkew, an.FireAndForget, an.Unreachable)
+		fmt.Fprintf(w, "\n%s in %d traces: %d orphans (adopted by the root), %d with clock skew, %d fire-and-forget (clipped to their parent), %d in parent cycles (left out); %d traces without their root span (%s of requests, outcome unknown)\n",
+			textAnomalies, an.Traces, an.Orphans, an.ClockSkew, an.FireAndForget, an.Unreachable, an.MissingRoot, pct(an.MissingRootShare))
 		writeExemplars(w, "  exemplars", an.Exemplars)
+		writeExemplars(w, "  without their root span", an.MissingRootExemplars)
 	}
 	if len(r.Findings) > 0 {
 		fmt.Fprintf(w, "\n%s\n", textFindings)

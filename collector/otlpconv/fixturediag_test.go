@@ -33,6 +33,10 @@ type fixtureDiagnosis struct {
 		Embedding  int64       `json:"embedding_tokens"`
 	} `json:"tokens"`
 	FlaggedTraces int `json:"flagged_traces"`
+	// MissingRoot is how many requests lost their root span (their
+	// instrumentation never ended it); each such set gets one "incomplete"
+	// finding, the others none.
+	MissingRoot int `json:"missing_root"`
 }
 
 // floorTolerance: a slept delay shows as up to a few per cent more or less
@@ -95,6 +99,7 @@ func TestRecordedFixtureDiagnoses(t *testing.T) {
 			if rep.Anomalies.Traces != want.FlaggedTraces {
 				t.Errorf("%d traces with flagged spans (%+v), want %d", rep.Anomalies.Traces, rep.Anomalies.Anomalies, want.FlaggedTraces)
 			}
+			checkMissingRoot(t, rep, want)
 		})
 	}
 }
@@ -142,6 +147,33 @@ func checkBottlenecks(t *testing.T, rep *analysis.Report, want fixtureDiagnosis)
 	}
 }
 
+// checkMissingRoot: requests whose root span never arrived are counted,
+// named in one finding that says their outcome is unknown, and no other set
+// gets that finding.
+func checkMissingRoot(t *testing.T, rep *analysis.Report, want fixtureDiagnosis) {
+	t.Helper()
+	an := rep.Anomalies
+	if an.MissingRoot != want.MissingRoot || len(an.MissingRootExemplars) != want.MissingRoot {
+		t.Errorf("%d requests without a root span (exemplars %v), want %d", an.MissingRoot, an.MissingRootExemplars, want.MissingRoot)
+	}
+	var found []analysis.Finding
+	for _, f := range rep.Findings {
+		if f.Kind == "incomplete" {
+			found = append(found, f)
+		}
+	}
+	if want.MissingRoot == 0 {
+		if len(found) != 0 {
+			t.Errorf("incomplete findings %+v, want none", found)
+		}
+		return
+	}
+	share := float64(want.MissingRoot) / float64(want.Traces)
+	if len(found) != 1 || found[0].Share != share || found[0].Severity != "warning" || len(found[0].Exemplars) != want.MissingRoot {
+		t.Fatalf("incomplete findings %+v, want one warning with share %v", found, share)
+	}
+}
+
 // checkErrors: the failed requests are counted and charged to the stage
 // where they began; the ancestors that failed with it fail no request of
 // their own; an error finding names the stage.
@@ -153,6 +185,17 @@ func checkErrors(t *testing.T, rep *analysis.Report, want fixtureDiagnosis) {
 	}
 	if wantRate := float64(want.FailedRequests) / float64(want.Traces); math.Abs(e.FailureRate-wantRate) > 5e-5 {
 		t.Errorf("failure rate %v, want %v (rounded to 4 digits)", e.FailureRate, wantRate)
+	}
+	if want.FailedRequests == 0 {
+		if len(e.Stages) != 0 || e.TracesWithErrors != 0 {
+			t.Errorf("error stages %+v (%d traces with errors), want none", e.Stages, e.TracesWithErrors)
+		}
+		for _, f := range rep.Findings {
+			if f.Kind == "error" {
+				t.Errorf("error finding %+v, want none", f)
+			}
+		}
+		return
 	}
 	if len(e.Stages) == 0 || e.Stages[0].Stage != want.FailingStage {
 		t.Fatalf("error stages %+v, want %s first", e.Stages, want.FailingStage)

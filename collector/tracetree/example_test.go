@@ -33,7 +33,7 @@ func ExampleTree() {
 	// lost parent self 10ms
 	// llm         self 40ms
 	// overlap tolerated between retrieve's end and llm's start: 1ms
-	// {Orphans:1 ClockSkew:0 FireAndForget:0 Unreachable:0}
+	// {Orphans:1 ClockSkew:0 FireAndForget:0 Unreachable:0 MissingRoot:0}
 }
 
 func ExampleSelfTime() {

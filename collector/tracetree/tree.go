@@ -23,12 +23,17 @@ const (
 	Unreachable
 )
 
-// Anomalies counts the flagged spans of a trace.
+// Anomalies counts the flagged spans of a trace. MissingRoot counts traces,
+// not spans: 1 when the trace's root span never arrived — it has no span
+// without a parent, and its top-level spans name parents it does not hold
+// (the request's outermost span was never ended and exported, or was
+// dropped) — so its outcome and its end-to-end latency are unknown.
 type Anomalies struct {
 	Orphans       int `json:"orphans"`
 	ClockSkew     int `json:"clock_skew"`
 	FireAndForget int `json:"fire_and_forget"`
 	Unreachable   int `json:"unreachable"`
+	MissingRoot   int `json:"missing_root"`
 }
 
 // Any reports whether any span is flagged.
@@ -40,6 +45,7 @@ func (a *Anomalies) Add(b Anomalies) {
 	a.ClockSkew += b.ClockSkew
 	a.FireAndForget += b.FireAndForget
 	a.Unreachable += b.Unreachable
+	a.MissingRoot += b.MissingRoot
 }
 
 // Node is one span of a built trace.
@@ -162,6 +168,9 @@ func (tr *Tree) Build(t Trace) bool {
 			tr.Nodes[i].Flags |= Orphan
 			tr.Anomalies.Orphans++
 		}
+	}
+	if roots == 0 && tr.Anomalies.Orphans > 0 {
+		tr.Anomalies.MissingRoot = 1
 	}
 	if roots != 1 {
 		// A virtual root over every top-level span.

@@ -121,8 +121,8 @@ func TestMissingParent(t *testing.T) {
 	if v.Span != nil || v.Start != 0 || v.End != 90*ms || len(tr2.Nodes) != 3 {
 		t.Fatalf("virtual root %+v, want 0–90ms (base is the earliest start)", *v)
 	}
-	if tr2.Nodes[node2(x)].Parent != tr2.Root || tr2.Nodes[node2(y)].Parent != tr2.Root || tr2.Anomalies.Orphans != 2 {
-		t.Fatalf("orphans not under the virtual root: %+v", tr2.Anomalies)
+	if tr2.Nodes[node2(x)].Parent != tr2.Root || tr2.Nodes[node2(y)].Parent != tr2.Root || tr2.Anomalies != (Anomalies{Orphans: 2, MissingRoot: 1}) {
+		t.Fatalf("orphans not under the virtual root, or the missing root not counted: %+v", tr2.Anomalies)
 	}
 	if got := tr2.SelfTime(tr2.Root); got != 10*ms {
 		t.Fatalf("virtual root self %v, want the 10ms gap", time.Duration(got))

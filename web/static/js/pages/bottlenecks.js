@@ -207,6 +207,7 @@ function anomalies(an) {
     { kind: 'clock_skew', label: 'Clock skew', n: an.clock_skew, what: 'outside their parent by more than the clocks allow; clipped to it' },
     { kind: 'fire_and_forget', label: 'Fire-and-forget', n: an.fire_and_forget, what: 'outlived their parent, which did not wait; clipped, off its critical path' },
     { kind: 'unreachable', label: 'In parent cycles', n: an.unreachable, what: 'not under the root; left out' },
+    { kind: 'missing_root', label: 'Root span missing (traces)', n: an.missing_root || 0, what: 'requests whose outermost span never arrived: outcome unknown, latency from the spans that did' },
   ];
   return el('section', { class: 'card', id: 'anomalies' }, el('h2', { text: 'Spans read with care' }),
     el('p', null, `${num(an.traces)} analysed traces have spans whose place in the trace had to be interpreted:`),

@@ -79,7 +79,7 @@ type accumulator struct {
 	// first of them.
 	missingW  float64
 	missingEx []spans.TraceID
-	errs             errorAcc
+	errs      errorAcc
 	// curW is the weight of the trace being added; weighted is set once a
 	// trace weighs other than 1.
 	curW       float64

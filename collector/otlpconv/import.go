@@ -166,6 +166,16 @@ func fromSpanFields(p *tracepb.Span) (spans.Span, error) {
 	sp.Err = p.GetStatus().GetMessage()
 	sp.Attrs = Attributes(p.GetAttributes())
 	sp.Stage = semconv.Stage(sp.Name, sp.Attrs)
+	if p.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_UNSET {
+		// A convention's own failure mark (Langfuse's level ERROR) is a
+		// failure, so every rule that counts failed spans sees it.
+		if msg, failed := semconv.FailedByConvention(sp.Attrs); failed {
+			sp.Status = spans.StatusError
+			if sp.Err == "" {
+				sp.Err = msg
+			}
+		}
+	}
 	for _, l := range p.GetLinks() {
 		var lk spans.Link
 		if len(l.GetTraceId()) != 16 || len(l.GetSpanId()) != 8 {

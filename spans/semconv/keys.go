@@ -50,4 +50,12 @@ const (
 
 	// Traceloop's OpenLLMetry decorators (workflow, task, agent, tool).
 	KeyTraceloopKind = "traceloop.span.kind"
+
+	// Langfuse's tracing SDKs (observations are OTel spans).
+	KeyLangfuseType            = "langfuse.observation.type"
+	KeyLangfuseModel           = "langfuse.observation.model.name"
+	KeyLangfuseUsage           = "langfuse.observation.usage_details" // JSON object of counts
+	KeyLangfuseCompletionStart = "langfuse.observation.completion_start_time"
+	KeyLangfuseLevel           = "langfuse.observation.level"
+	KeyLangfuseStatusMessage   = "langfuse.observation.status_message"
 )

@@ -65,6 +65,14 @@ func TestStage(t *testing.T) {
 		{"Traceloop task is not named by its suffix", "x.task", []spans.Attribute{str("traceloop.span.kind", "task")}, spans.StageChain},
 		{"Traceloop agent", "planner.agent", []spans.Attribute{str("traceloop.span.kind", "agent")}, spans.StageAgent},
 		{"Traceloop tool", "web_lookup.tool", []spans.Attribute{str("traceloop.span.kind", "tool")}, spans.StageTool},
+		{"Langfuse generation", "answer", []spans.Attribute{str("langfuse.observation.type", "generation")}, spans.StageLLM},
+		{"Langfuse embedding", "embed-question", []spans.Attribute{str("langfuse.observation.type", "embedding")}, spans.StageEmbed},
+		{"Langfuse retriever", "lookup", []spans.Attribute{str("langfuse.observation.type", "retriever")}, spans.StageRetrieve},
+		{"Langfuse tool", "x", []spans.Attribute{str("langfuse.observation.type", "tool")}, spans.StageTool},
+		{"Langfuse agent", "x", []spans.Attribute{str("langfuse.observation.type", "agent")}, spans.StageAgent},
+		{"Langfuse chain", "x", []spans.Attribute{str("langfuse.observation.type", "chain")}, spans.StageChain},
+		{"Langfuse evaluator is no model call", "llm judge", []spans.Attribute{str("langfuse.observation.type", "evaluator")}, spans.StageOther},
+		{"Langfuse span falls through to its name", "rerank-passages", []spans.Attribute{str("langfuse.observation.type", "span")}, spans.StageRerank},
 		{"name: stage name", "retrieve", nil, spans.StageRetrieve},
 		{"name: stage prefix", "llm.chat", nil, spans.StageLLM},
 		{"name: hint", "CohereRerank", nil, spans.StageRerank},
@@ -168,5 +176,60 @@ func TestAliasesOnlyDescribeStagescopeKeys(t *testing.T) {
 	}
 	if !semconv.IsNative(s) || semconv.IsNative(&spans.Span{Resource: &spans.Resource{}}) {
 		t.Error("IsNative: a span with a resource came from elsewhere")
+	}
+}
+
+func TestLangfuseUsageTTFTAndFailure(t *testing.T) {
+	start := time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC)
+	gen := &spans.Span{Name: "answer", Stage: spans.StageLLM, Start: start, End: start.Add(50 * time.Millisecond), Attrs: []spans.Attribute{
+		str("langfuse.observation.type", "generation"), str("langfuse.observation.model.name", "gpt-4o-mini"),
+		str("langfuse.observation.usage_details", `{"input":61,"output":21,"cache_read_input_tokens":10}`),
+		str("langfuse.observation.completion_start_time", `"2026-12-04T14:00:00.030Z"`),
+	}}
+	if u := semconv.UsageOf(gen); u != (semconv.Usage{Prompt: 61, Completion: 21, CacheRead: 10}) {
+		t.Errorf("usage %+v", u)
+	}
+	if m := semconv.Model(gen); m != "gpt-4o-mini" {
+		t.Errorf("model %q", m)
+	}
+	if d, ok := semconv.TimeToFirstToken(gen); !ok || d != 30*time.Millisecond {
+		t.Errorf("ttft %v %v, want 30ms", d, ok)
+	}
+	if d, ok := semconv.StreamedFirstToken(gen); !ok || d != 30*time.Millisecond {
+		t.Errorf("streamed ttft %v %v", d, ok)
+	}
+	// OpenAI's and camel-case keys; the standard keys win over the JSON.
+	for _, raw := range []string{`{"prompt_tokens":5,"completion_tokens":7}`, `{"promptTokens":5,"completionTokens":7,"totalTokens":12}`, `{"input_tokens":5,"output_tokens":7}`} {
+		s := &spans.Span{Stage: spans.StageLLM, Attrs: []spans.Attribute{str("langfuse.observation.usage_details", raw)}}
+		if u := semconv.UsageOf(s); u != (semconv.Usage{Prompt: 5, Completion: 7}) {
+			t.Errorf("%s: usage %+v", raw, u)
+		}
+	}
+	both := &spans.Span{Stage: spans.StageLLM, Attrs: []spans.Attribute{num("gen_ai.usage.input_tokens", 3), str("langfuse.observation.usage_details", `{"input":99}`)}}
+	if u := semconv.UsageOf(both); u.Prompt != 3 {
+		t.Errorf("standard key lost to the JSON: %+v", u)
+	}
+	emb := &spans.Span{Stage: spans.StageEmbed, Attrs: []spans.Attribute{str("langfuse.observation.usage_details", `{"input":10}`)}}
+	if u := semconv.UsageOf(emb); u != (semconv.Usage{Embedding: 10}) {
+		t.Errorf("embedding usage %+v", u)
+	}
+	for _, raw := range []string{`not json`, `{"input":"ten"}`, `{"input":-4}`, `[1,2]`} {
+		s := &spans.Span{Stage: spans.StageLLM, Attrs: []spans.Attribute{str("langfuse.observation.usage_details", raw)}}
+		if u := semconv.UsageOf(s); !u.Zero() {
+			t.Errorf("%s: usage %+v, want none", raw, u)
+		}
+	}
+	// A first token outside the span is not one.
+	late := *gen
+	late.Attrs = []spans.Attribute{str("langfuse.observation.completion_start_time", "2026-12-04T14:00:01Z")}
+	if _, ok := semconv.TimeToFirstToken(&late); ok {
+		t.Error("a completion start after the span's end was read as a first token")
+	}
+	msg, failed := semconv.FailedByConvention([]spans.Attribute{str("langfuse.observation.level", "ERROR"), str("langfuse.observation.status_message", "boom")})
+	if !failed || msg != "boom" {
+		t.Errorf("level ERROR: %q %v", msg, failed)
+	}
+	if _, failed := semconv.FailedByConvention([]spans.Attribute{str("langfuse.observation.level", "WARNING")}); failed {
+		t.Error("level WARNING read as a failure")
 	}
 }

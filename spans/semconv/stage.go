@@ -12,25 +12,28 @@ import (
 //  1. stagescope.stage, when it names a stage;
 //  2. openinference.span.kind (LLM, EMBEDDING, RETRIEVER, RERANKER, CHAIN,
 //     TOOL, AGENT, PROMPT, GUARDRAIL, EVALUATOR, UNKNOWN);
-//  3. the Vercel AI SDK's ai.operationId: the model call inside an operation
+//  3. langfuse.observation.type (generation, embedding, retriever, tool,
+//     agent, chain; evaluator and guardrail are other; a plain span or
+//     event falls through to the rules below);
+//  4. the Vercel AI SDK's ai.operationId: the model call inside an operation
 //     (ai.generateText.doGenerate, ai.streamText.doStream, …) is llm, its
 //     embedding call (ai.embed.doEmbed, ai.embedMany.doEmbed) is embed, a tool
 //     call is tool, and the operation around them (ai.generateText,
 //     ai.streamText, ai.embed, …) is chain: it orchestrates, its own time is
 //     small, and counting it as llm would count every call twice;
-//  4. gen_ai.operation.name (chat, text_completion, generate_content,
+//  5. gen_ai.operation.name (chat, text_completion, generate_content,
 //     embeddings, retrieval, execute_tool, invoke_agent, create_agent);
-//  5. a GenAI request model without an operation name (older GenAI
+//  6. a GenAI request model without an operation name (older GenAI
 //     instrumentations): llm;
-//  6. a database span (db.system or db.system.name): a search or query of
+//  7. a database span (db.system or db.system.name): a search or query of
 //     a vector store (Qdrant, Pinecone, Chroma, Weaviate, Milvus, …) or of
 //     a search engine (Elasticsearch, OpenSearch, Solr) is retrieve — the
 //     operation is db.operation(.name), else the last dot-separated word of
 //     the span name ("pinecone.query") — and every other database call is
 //     storage;
-//  7. traceloop.span.kind: agent and tool are those stages; a workflow or
-//     task is what its name says (rule 8), else chain;
-//  8. the span name: a stage name, or one followed by a dot ("llm.chat"),
+//  8. traceloop.span.kind: agent and tool are those stages; a workflow or
+//     task is what its name says (rule 9), else chain;
+//  9. the span name: a stage name, or one followed by a dot ("llm.chat"),
 //     then words in it ("rerank", "retriev", "embed", …).
 //
 // A convention that names a kind stagescope has no stage for (PROMPT,
@@ -44,6 +47,11 @@ func Stage(name string, attrs []spans.Attribute) spans.Stage {
 	}
 	if v, ok := stringAttr(attrs, KeyOpenInferenceKind); ok {
 		if st, ok := openInferenceStages[strings.ToUpper(v)]; ok {
+			return st
+		}
+	}
+	if v, ok := stringAttr(attrs, KeyLangfuseType); ok {
+		if st, ok := langfuseStages[strings.ToLower(v)]; ok {
 			return st
 		}
 	}
@@ -77,6 +85,18 @@ func Stage(name string, attrs []spans.Attribute) spans.Stage {
 		}
 	}
 	return stageFromName(name)
+}
+
+// FailedByConvention reports whether a span whose OpenTelemetry status is
+// unset says by its convention that it failed, and the message it gives:
+// Langfuse marks a failed observation with level ERROR and a status message
+// (its observe() wrapper and manual updates leave the OTel status unset).
+func FailedByConvention(attrs []spans.Attribute) (string, bool) {
+	if v, ok := stringAttr(attrs, KeyLangfuseLevel); ok && strings.EqualFold(v, "ERROR") {
+		msg, _ := stringAttr(attrs, KeyLangfuseStatusMessage)
+		return msg, true
+	}
+	return "", false
 }
 
 // searchSystems are the database systems whose searches are retrieval:
@@ -125,6 +145,11 @@ var openInferenceStages = map[string]spans.Stage{
 	"LLM": spans.StageLLM, "EMBEDDING": spans.StageEmbed, "RETRIEVER": spans.StageRetrieve,
 	"RERANKER": spans.StageRerank, "CHAIN": spans.StageChain, "TOOL": spans.StageTool, "AGENT": spans.StageAgent,
 	"PROMPT": spans.StageOther, "GUARDRAIL": spans.StageOther, "EVALUATOR": spans.StageOther, "UNKNOWN": spans.StageOther,
+}
+
+var langfuseStages = map[string]spans.Stage{
+	"generation": spans.StageLLM, "embedding": spans.StageEmbed, "retriever": spans.StageRetrieve, "tool": spans.StageTool,
+	"agent": spans.StageAgent, "chain": spans.StageChain, "evaluator": spans.StageOther, "guardrail": spans.StageOther,
 }
 
 var genAIStages = map[string]spans.Stage{

@@ -1,8 +1,10 @@
 package semconv
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stagescope/stagescope/spans"
@@ -33,7 +35,7 @@ var (
 	// keys mean embedding input on an embedding span.
 	embeddingKeys = append([]string{spans.KeyEmbeddingTokens, KeyAIEmbeddingTokens, KeyOITotalTokens}, promptKeys...)
 	modelKeys     = []string{spans.KeyLLMModel, KeyOIModel, KeyGenAIResponseModel, KeyGenAIRequestModel, KeyAIModelID,
-		spans.KeyEmbeddingModel, KeyOIEmbeddingModel}
+		spans.KeyEmbeddingModel, KeyOIEmbeddingModel, KeyLangfuseModel}
 )
 
 // UsageOf reads a span's token use. On an embedding span (stage embed) the
@@ -48,12 +50,52 @@ func UsageOf(s *spans.Span) Usage {
 	}
 	if s.Stage == spans.StageEmbed {
 		u.Embedding = count(s.Attrs, embeddingKeys)
+		if u.Embedding == 0 {
+			u.Embedding = langfuseUsage(s.Attrs).Prompt
+		}
 		return u
 	}
 	u.Prompt = count(s.Attrs, promptKeys)
 	u.Completion = count(s.Attrs, completionKeys)
 	u.CacheRead = min(count(s.Attrs, cacheReadKeys), u.Prompt)
 	u.Embedding = count(s.Attrs, []string{spans.KeyEmbeddingTokens})
+	if u.Zero() {
+		u = langfuseUsage(s.Attrs)
+	}
+	return u
+}
+
+// Langfuse's usage_details is a JSON object of counts under its own keys
+// (input, output), OpenAI's (prompt_tokens, completion_tokens), the
+// Anthropic-style (input_tokens, output_tokens) or camel case; cached
+// prompt tokens appear as cache_read_input_tokens or input_cached_tokens.
+var (
+	lfPromptKeys     = []string{"input", "prompt_tokens", "input_tokens", "promptTokens", "inputTokens"}
+	lfCompletionKeys = []string{"output", "completion_tokens", "output_tokens", "completionTokens", "outputTokens"}
+	lfCacheKeys      = []string{"cache_read_input_tokens", "input_cached_tokens", "input_cache_read", "cachedTokens"}
+)
+
+// langfuseUsage reads langfuse.observation.usage_details; the embedding
+// count of an embedding span is its input (Prompt here).
+func langfuseUsage(attrs []spans.Attribute) Usage {
+	raw, ok := stringAttr(attrs, KeyLangfuseUsage)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(raw), "{") {
+		return Usage{}
+	}
+	var m map[string]float64
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return Usage{}
+	}
+	first := func(keys []string) int64 {
+		for _, k := range keys {
+			if f, ok := m[k]; ok && f > 0 && f <= math.MaxInt64/2 {
+				return int64(f)
+			}
+		}
+		return 0
+	}
+	u := Usage{Prompt: first(lfPromptKeys), Completion: first(lfCompletionKeys)}
+	u.CacheRead = min(first(lfCacheKeys), u.Prompt)
 	return u
 }
 
@@ -78,14 +120,21 @@ func Model(s *spans.Span) string {
 }
 
 // TimeToFirstToken returns how long a streaming model call waited for its
-// first chunk: stagescope's llm.ttft_ns, or the Vercel AI SDK's
-// ai.response.msToFirstChunk.
+// first chunk: stagescope's llm.ttft_ns, the Vercel AI SDK's
+// ai.response.msToFirstChunk, or Langfuse's completion_start_time (an
+// instant, JSON-quoted or not) less the span's start.
 func TimeToFirstToken(s *spans.Span) (time.Duration, bool) {
 	if f, ok := numberAttr(s.Attrs, spans.KeyLLMTTFTNanos); ok && f >= 0 {
 		return time.Duration(f), true
 	}
 	if f, ok := numberAttr(s.Attrs, KeyAIMsToFirstChunk); ok && f >= 0 && f < 1e12 {
 		return time.Duration(f * float64(time.Millisecond)), true
+	}
+	if v, ok := stringAttr(s.Attrs, KeyLangfuseCompletionStart); ok && !s.Start.IsZero() {
+		at, err := time.Parse(time.RFC3339Nano, strings.Trim(v, `"`))
+		if err == nil && !at.Before(s.Start) && (s.End.IsZero() || !at.After(s.End)) {
+			return at.Sub(s.Start), true
+		}
 	}
 	return 0, false
 }

@@ -187,6 +187,8 @@ function facts(spans, requests) {
   const oi = byAttr('openinference.span.kind'); if (Object.keys(oi).length) f.openinference_kind_by_name = sortKeys(oi);
   const op = byAttr('gen_ai.operation.name'); if (Object.keys(op).length) f.gen_ai_operation_by_name = sortKeys(op);
   const aiop = byAttr('ai.operationId'); if (Object.keys(aiop).length) f.ai_operation_id_by_name = sortKeys(aiop);
+  const lft = byAttr('langfuse.observation.type'); if (Object.keys(lft).length) f.langfuse_type_by_name = sortKeys(lft);
+  const tlk = byAttr('traceloop.span.kind'); if (Object.keys(tlk).length) f.traceloop_kind_by_name = sortKeys(tlk);
 
   // every integer attribute whose key mentions tokens, summed per span name
   f.token_attributes = {};
@@ -195,8 +197,14 @@ function facts(spans, requests) {
   }
   f.token_attributes = sortKeys(Object.fromEntries(Object.entries(f.token_attributes).map(([k, o]) => [k, sortKeys(o)])));
   f.tokens = {};
-  for (const [what, { key, names }] of Object.entries(SET.tokens)) {
-    f.tokens[what] = spans.filter((s) => !names || names.includes(s.name)).reduce((a, s) => a + (typeof s.attributes[key] === 'number' ? s.attributes[key] : 0), 0);
+  for (const [what, { key, json, names }] of Object.entries(SET.tokens)) {
+    // json: the count is that field of a JSON object the attribute holds
+    const count = (s) => {
+      let v = s.attributes[key];
+      if (json) { try { v = JSON.parse(v)?.[json]; } catch { v = undefined; } }
+      return typeof v === 'number' ? v : 0;
+    };
+    f.tokens[what] = spans.filter((s) => !names || names.includes(s.name)).reduce((a, s) => a + count(s), 0);
   }
   f.tokens_from = SET.tokens;
 

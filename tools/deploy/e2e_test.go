@@ -104,7 +104,7 @@ func TestReferenceDeployment(t *testing.T) {
 	defer qc.Close()
 	fromJaeger := map[string][]tracetree.Trace{}
 	for _, want := range []struct {
-		service        string
+		service       string
 		traces, spans int
 	}{{demoService, len(demoTraces), demoSpans}, {sdkService, sdk.Traces, sdk.Spans}} {
 		var got []tracetree.Trace
@@ -360,4 +360,3 @@ func buildStagescope(t *testing.T) string {
 	}
 	return bin
 }
-

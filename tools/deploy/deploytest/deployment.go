@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,15 +192,31 @@ func StartFromEnv(o Options) (*Deployment, error) {
 	return Start(jb, pb, o)
 }
 
-// Stop ends every process, newest first, and removes the files.
+// Stop ends every process and removes the files.
 func (d *Deployment) Stop() {
+	d.StopProcesses()
+	os.RemoveAll(d.Dir)
+}
+
+// StopProcesses ends every process, newest first, and leaves the files
+// (Badger's, for their size on disk). Calling it again does nothing.
+func (d *Deployment) StopProcesses() {
 	if d.Prometheus != nil {
-		d.Prometheus.Stop()
+		d.Prometheus.proc.stop()
 	}
 	for i := len(d.procs) - 1; i >= 0; i-- {
 		d.procs[i].stop()
 	}
-	os.RemoveAll(d.Dir)
+}
+
+// PIDs returns the process ids of the storage process, the collectors (in
+// order) and the query service, for measuring their CPU time and memory.
+func (d *Deployment) PIDs() (storage int, collectors []int, query int) {
+	storage = d.procs[0].cmd.Process.Pid
+	for _, p := range d.procs[1 : len(d.procs)-1] {
+		collectors = append(collectors, p.cmd.Process.Pid)
+	}
+	return storage, collectors, d.procs[len(d.procs)-1].cmd.Process.Pid
 }
 
 // Logs returns the end of every process's log, for a failing test to show.
@@ -214,16 +231,16 @@ func (d *Deployment) Logs() string {
 	return b.String()
 }
 
-// StorageBytes returns the size of the storage process's Badger files: the
-// deployment's bytes on disk.
+// StorageBytes returns the disk space the storage process's Badger files
+// take: allocated blocks, not file sizes (Badger's files are sparse).
 func (d *Deployment) StorageBytes() (int64, error) {
 	var n int64
 	err := filepath.Walk(filepath.Join(d.Dir, "badger"), func(_ string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if !fi.IsDir() {
-			n += fi.Size()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && !fi.IsDir() {
+			n += st.Blocks * 512
 		}
 		return nil
 	})

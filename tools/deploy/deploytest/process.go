@@ -67,8 +67,15 @@ func (p *process) tail() string {
 	return string(b)
 }
 
-// stop ends the process: SIGTERM, then SIGKILL after 10 s.
+// stop ends the process: SIGTERM, then SIGKILL after 10 s. Stopping a
+// process that has exited does nothing.
 func (p *process) stop() {
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+		return
+	default:
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-p.exited:

@@ -70,7 +70,7 @@ func startPrometheusIn(dir, bin, config string) (*Prometheus, error) {
 // Stop ends Prometheus and removes its files (when StartPrometheus made
 // them).
 func (p *Prometheus) Stop() {
-	p.proc.stop()
+	p.proc.stop() // a no-op when already stopped
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 	}

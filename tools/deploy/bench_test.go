@@ -1,0 +1,201 @@
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stagescope/stagescope/collector/otlpconv"
+	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/tools/deploy/deploytest"
+)
+
+// benchRequestSpans is the spans in one OTLP request: 100 RAG traces of 10.
+const benchRequestSpans = 1000
+
+// BenchmarkReferenceDeploymentIngest sends b.N OTLP/HTTP protobuf requests
+// of 1,000 spans (stagescope-native RAG traces of 10 spans, fresh ids) to
+// each of the two collectors at once (two clients per collector, 503s
+// retried) and waits until every span has been written through the remote
+// storage into Badger (the collectors' own otelcol_exporter_sent_spans_total).
+// It reports the deployment's spans/s from the first send to the last write,
+// the CPU seconds each role spent per million spans (from /proc), and
+// Badger's allocated bytes per span after the processes stopped.
+//
+//	go test -run '^$' -bench ReferenceDeploymentIngest -benchtime 100x -count 3 ./tools/deploy/
+func BenchmarkReferenceDeploymentIngest(b *testing.B) {
+	d, err := deploytest.StartFromEnv(deploytest.Options{ScrapeInterval: 5 * time.Second})
+	d = deploytest.Need(b, d, err)
+	defer d.Stop()
+	requests := make([][]byte, 0, 2*b.N)
+	for range 2 * b.N {
+		requests = append(requests, benchRequest(b))
+	}
+	storagePID, collectorPIDs, _ := d.PIDs()
+	cpu0 := map[int]float64{}
+	for _, pid := range append([]int{storagePID}, collectorPIDs...) {
+		cpu0[pid] = cpuSeconds(b, pid)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for c, col := range d.Collectors {
+		mine := requests[c*b.N : (c+1)*b.N]
+		for k := range 2 {
+			wg.Go(func() {
+				for i := k; i < len(mine); i += 2 {
+					if err := post(col.OTLPHTTP+"/v1/traces", mine[i]); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	want := int64(b.N * benchRequestSpans)
+	for i, col := range d.Collectors {
+		for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			sent, failed := exporterSpans(b, col.Telemetry)
+			if failed > 0 {
+				b.Fatalf("collector %d failed to write %d spans to the storage", i+1, failed)
+			}
+			if sent >= want {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("collector %d wrote %d of %d spans", i+1, sent, want)
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	total := float64(2 * want)
+	b.ReportMetric(total/elapsed.Seconds(), "spans/s")
+	b.ReportMetric(total/2/elapsed.Seconds(), "spans/s/collector")
+	var colCPU float64
+	for _, pid := range collectorPIDs {
+		colCPU += cpuSeconds(b, pid) - cpu0[pid]
+	}
+	b.ReportMetric(colCPU/total*1e6, "collector-CPU-s/1M-spans")
+	b.ReportMetric((cpuSeconds(b, storagePID)-cpu0[storagePID])/total*1e6, "storage-CPU-s/1M-spans")
+	d.StopProcesses()
+	bytes, err := d.StorageBytes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(bytes)/total, "badger-B/span")
+}
+
+// benchRequest encodes 100 RAG traces of 10 spans with fresh ids.
+func benchRequest(b *testing.B) []byte {
+	var ss []*spans.Span
+	now := time.Now()
+	for range benchRequestSpans / 10 {
+		tid := spans.NewTraceID()
+		root := &spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), Name: "query", Stage: spans.StageQuery,
+			Start: now, End: now.Add(900 * time.Millisecond), Status: spans.StatusOK,
+			Attrs: []spans.Attribute{spans.String("query.text", "how do I close an http response body")},
+			Tags:  []spans.Tag{{Key: spans.KeyRunID, Value: "bench"}}}
+		ss = append(ss, root)
+		t := now
+		for i, st := range []spans.Stage{spans.StageEmbed, spans.StageRetrieve, spans.StagePool, spans.StageRetrieve, spans.StageRetrieve,
+			spans.StageRerank, spans.StageSynth, spans.StageRetry, spans.StageLLM} {
+			d := time.Duration(5+i*9) * time.Millisecond
+			s := &spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: root.SpanID, Name: st.String(), Stage: st,
+				Start: t, End: t.Add(d), Status: spans.StatusOK, Tags: root.Tags}
+			if st == spans.StageLLM {
+				s.Attrs = []spans.Attribute{spans.String(spans.KeyLLMModel, "gpt-4o-mini"), spans.Int64(spans.KeyLLMPromptTokens, 812),
+					spans.Int64(spans.KeyLLMCompletionTokens, 96)}
+			}
+			ss = append(ss, s)
+			t = t.Add(d)
+		}
+	}
+	msg := &coltracepb.ExportTraceServiceRequest{ResourceSpans: otlpconv.ToResourceSpans(ss, nil, "bench-rag")}
+	out, err := proto.Marshal(msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// post sends one request, retrying while the collector pushes back.
+func post(url string, body []byte) error {
+	for try := 0; ; try++ {
+		resp, err := http.Post(url, "application/x-protobuf", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return nil
+		case (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && try < 600:
+			time.Sleep(100 * time.Millisecond)
+		default:
+			return fmt.Errorf("POST %s: %s", url, resp.Status)
+		}
+	}
+}
+
+// exporterSpans reads a collector's own counters of spans its storage
+// exporter sent and failed to send.
+func exporterSpans(b *testing.B, metricsURL string) (sent, failed int64) {
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `exporter="jaeger_storage_exporter"`) {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "otelcol_exporter_sent_spans"):
+			sent += int64(v)
+		case strings.HasPrefix(line, "otelcol_exporter_send_failed_spans"):
+			failed += int64(v)
+		}
+	}
+	return sent, failed
+}
+
+// cpuSeconds is a process's user and system CPU time so far.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
+}
+

@@ -41,7 +41,26 @@ type Deployment struct {
 type Options struct {
 	Collectors     int           // collector instances (2 when 0)
 	ScrapeInterval time.Duration // DefaultScrapeInterval when 0
+	// MemoryStorage puts Jaeger's memory backend behind the storage process
+	// instead of Badger, for measuring the collectors without the disk
+	// store's cost (MemoryStorageMaxTraces traces are kept).
+	MemoryStorage bool
 }
+
+// MemoryStorageMaxTraces is the memory backend's max_traces with
+// Options.MemoryStorage.
+const MemoryStorageMaxTraces = 1_000_000
+
+// badgerBlock is the backend of the shipped storage.yaml that
+// Options.MemoryStorage replaces.
+const badgerBlock = `        badger:
+          directories:
+            keys: ${env:STAGESCOPE_BADGER_DIR:-/var/lib/stagescope-jaeger/badger}
+            values: ${env:STAGESCOPE_BADGER_DIR:-/var/lib/stagescope-jaeger/badger}
+          ephemeral: false
+          ttl:
+            spans: ${env:STAGESCOPE_SPAN_TTL:-72h}
+`
 
 // Start runs the reference deployment with the Jaeger binary jaegerBin and
 // the Prometheus binary promBin, every process configured by the files in
@@ -76,7 +95,15 @@ func Start(jaegerBin, promBin string, o Options) (d *Deployment, err error) {
 		p := filepath.Join(dir, name)
 		return p, os.WriteFile(p, []byte(text), 0o600)
 	}
-	storageCfg, err := write("storage.yaml", deploy.StorageConfig)
+	storageText := deploy.StorageConfig
+	if o.MemoryStorage {
+		if !strings.Contains(storageText, badgerBlock) {
+			return nil, errors.New("tools/deploy/storage.yaml no longer has the Badger block MemoryStorage replaces")
+		}
+		storageText = strings.Replace(storageText, badgerBlock,
+			fmt.Sprintf("        memory:\n          max_traces: %d\n", MemoryStorageMaxTraces), 1)
+	}
+	storageCfg, err := write("storage.yaml", storageText)
 	if err != nil {
 		return nil, err
 	}

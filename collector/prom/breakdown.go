@@ -65,7 +65,7 @@ func (r *Reader) StageBreakdown(ctx context.Context, from, to time.Time, runID s
 	for _, s := range deltas[0] {
 		a := get(s.labels)
 		a.count += s.value
-		if s.labels[labelStatus] == statusError {
+		if failed(s.labels) {
 			a.errors += s.value
 		}
 	}

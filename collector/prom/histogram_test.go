@@ -89,10 +89,31 @@ func TestStageOfAppliesTheOneMapping(t *testing.T) {
 		{map[string]string{"span_name": "ai.generateText.doGenerate", "ai_operationId": "ai.generateText.doGenerate"}, "llm"},
 		{map[string]string{"span_name": "openai.call", "gen_ai_request_model": "gpt-4o"}, "llm"},
 		{map[string]string{"span_name": "vector search"}, "retrieve"},
+		{map[string]string{"span_name": "retrieve-docs", "langfuse_observation_type": "retriever"}, "retrieve"},
+		{map[string]string{"span_name": "qdrant.search", "db_system": "qdrant"}, "retrieve"},
+		{map[string]string{"span_name": "pg.insert", "db_system_name": "postgresql"}, "storage"},
+		{map[string]string{"span_name": "web", "traceloop_span_kind": "tool"}, "tool"},
 		{map[string]string{"span_name": "handle request"}, "other"},
 	} {
 		if got := stageOf(c.labels).String(); got != c.want {
 			t.Errorf("stageOf(%v) = %s, want %s", c.labels, got, c.want)
+		}
+	}
+}
+
+func TestFailedByStatusOrConvention(t *testing.T) {
+	for _, c := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{"status_code": "STATUS_CODE_ERROR"}, true},
+		{map[string]string{"status_code": "STATUS_CODE_UNSET"}, false},
+		{map[string]string{"status_code": "STATUS_CODE_UNSET", "langfuse_observation_level": "ERROR"}, true},
+		{map[string]string{"status_code": "STATUS_CODE_OK", "langfuse_observation_level": "ERROR"}, false},
+		{map[string]string{"status_code": "STATUS_CODE_UNSET", "langfuse_observation_level": "WARNING"}, false},
+	} {
+		if got := failed(c.labels); got != c.want {
+			t.Errorf("failed(%v) = %v, want %v", c.labels, got, c.want)
 		}
 	}
 }

@@ -111,44 +111,97 @@ func (r *Reader) Health(ctx context.Context) error {
 	return err
 }
 
-// stageLabels are the labels the connector's dimensions become, and the
-// span attributes they hold: everything semconv.Stage reads.
-var stageLabels = []struct{ label, attr string }{
-	{"stagescope_stage", spans.KeyStage},
-	{"openinference_span_kind", semconv.KeyOpenInferenceKind},
-	{"gen_ai_operation_name", semconv.KeyGenAIOperation},
-	{"ai_operationId", semconv.KeyAIOperationID},
-	{"gen_ai_request_model", semconv.KeyGenAIRequestModel},
+// attrLabel is a label the connector's dimension for a span attribute
+// becomes, and the attribute.
+type attrLabel struct{ label, attr string }
+
+// stageLabels are the labels of everything semconv.Stage reads, and
+// failureLabels of what semconv.FailedByConvention reads: the dimensions of
+// tools/deploy/collector.yaml.
+var stageLabels, failureLabels = attrLabels(semconv.StageKeys()), attrLabels(semconv.FailureKeys())
+
+func attrLabels(keys []string) []attrLabel {
+	out := make([]attrLabel, len(keys))
+	for i, k := range keys {
+		out[i] = attrLabel{LabelName(k), k}
+	}
+	return out
+}
+
+// LabelName is the Prometheus label an attribute key becomes through the
+// collector's Prometheus exporter: every character outside [a-zA-Z0-9_] is
+// an underscore.
+func LabelName(key string) string {
+	b := []byte(key)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 const (
 	labelSpanName = "span_name"
 	labelStatus   = "status_code"
-	labelRunID    = "stagescope_run_id"
 	labelLe       = "le"
 	statusError   = "STATUS_CODE_ERROR"
+	statusUnset   = "STATUS_CODE_UNSET"
 )
 
-// stageBy is the grouping that keeps what decides a series' stage and which
-// scrape target (collector instance) it came from, so counter resets are
-// seen per instance.
-var stageBy = func() string {
-	ls := []string{"job", "instance", labelSpanName}
-	for _, l := range stageLabels {
-		ls = append(ls, l.label)
+// labelRunID is the run dimension's label.
+var labelRunID = LabelName(spans.KeyRunID)
+
+// joinLabels lists labels for a PromQL "by (…)".
+func joinLabels(fixed []string, als ...[]attrLabel) string {
+	ls := slices.Clone(fixed)
+	for _, a := range als {
+		for _, l := range a {
+			ls = append(ls, l.label)
+		}
 	}
 	return strings.Join(ls, ", ")
-}()
+}
+
+// stageBy is the grouping that keeps what decides a series' stage and
+// failure and which scrape target (collector instance) it came from, so
+// counter resets are seen per instance; rootBy keeps what decides a root's
+// failure.
+var (
+	stageBy = joinLabels([]string{"job", "instance", labelSpanName}, stageLabels, failureLabels)
+	rootBy  = joinLabels([]string{"job", "instance"}, failureLabels)
+)
+
+// attrsOf turns a series' labels back into the span attributes they were.
+func attrsOf(labels map[string]string, als ...[]attrLabel) []spans.Attribute {
+	var attrs []spans.Attribute
+	for _, a := range als {
+		for _, l := range a {
+			if v, ok := labels[l.label]; ok && v != "" {
+				attrs = append(attrs, spans.String(l.attr, v))
+			}
+		}
+	}
+	return attrs
+}
 
 // stageOf applies the one stage mapping to a series' labels.
 func stageOf(labels map[string]string) spans.Stage {
-	attrs := make([]spans.Attribute, 0, len(stageLabels))
-	for _, l := range stageLabels {
-		if v, ok := labels[l.label]; ok && v != "" {
-			attrs = append(attrs, spans.String(l.attr, v))
-		}
+	return semconv.Stage(labels[labelSpanName], attrsOf(labels, stageLabels))
+}
+
+// failed reports whether a series counts failed spans: an error status, or
+// an unset one with a failure by the span's convention (Langfuse's level
+// ERROR) — the rule of OTLP ingest.
+func failed(labels map[string]string) bool {
+	switch labels[labelStatus] {
+	case statusError:
+		return true
+	case statusUnset:
+		_, byConvention := semconv.FailedByConvention(attrsOf(labels, failureLabels))
+		return byConvention
 	}
-	return semconv.Stage(labels[labelSpanName], attrs)
+	return false
 }
 
 // seriesKey identifies a series by its labels, minus those named in drop.

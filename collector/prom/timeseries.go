@@ -34,7 +34,7 @@ func (r *Reader) Timeseries(ctx context.Context, from, to time.Time, step time.D
 	}
 	end := from.Add(time.Duration(n) * step)
 	queries := [2]string{
-		fmt.Sprintf("sum by (job, instance, %s) (%s)", labelStatus, fam.calls),
+		fmt.Sprintf("sum by (%s, %s) (%s)", rootBy, labelStatus, fam.calls),
 		fmt.Sprintf("sum by (job, instance, %s) (%s)", labelLe, fam.bucket),
 	}
 	var res [2][]series
@@ -56,7 +56,7 @@ func (r *Reader) Timeseries(ctx context.Context, from, to time.Time, step time.D
 		hists[i] = buckets{}
 	}
 	for _, s := range res[0] {
-		isErr := s.labels[labelStatus] == statusError
+		isErr := failed(s.labels)
 		stepIncreases(s, from, step, n, func(i int, d float64) {
 			c := int64(d + 0.5)
 			pts[i].Traces += c

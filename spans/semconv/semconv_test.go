@@ -233,3 +233,36 @@ func TestLangfuseUsageTTFTAndFailure(t *testing.T) {
 		t.Error("level WARNING read as a failure")
 	}
 }
+
+// TestStageKeysAreRead checks that each key StageKeys lists decides a
+// stage on its own, and FailureKeys a failure.
+func TestStageKeysAreRead(t *testing.T) {
+	values := map[string]string{
+		"stagescope.stage": "rerank", "openinference.span.kind": "RERANKER", "langfuse.observation.type": "retriever",
+		"ai.operationId": "ai.toolCall", "gen_ai.operation.name": "embeddings", "gen_ai.request.model": "m",
+		"db.system.name": "postgresql", "db.system": "postgresql", "traceloop.span.kind": "tool",
+	}
+	for _, k := range semconv.StageKeys() {
+		if k == "db.operation" || k == "db.operation.name" {
+			// Read only beside a search system: a search there is retrieve.
+			attrs := []spans.Attribute{str("db.system", "qdrant"), str(k, "search")}
+			if got := semconv.Stage("qdrant.upsert", attrs); got != spans.StageRetrieve {
+				t.Errorf("%s=search on qdrant.upsert: %s, want retrieve", k, got)
+			}
+			continue
+		}
+		v, ok := values[k]
+		if !ok {
+			t.Errorf("StageKeys lists %s; add a value that decides a stage to this test", k)
+			continue
+		}
+		if got := semconv.Stage("handle request", []spans.Attribute{str(k, v)}); got == spans.StageOther {
+			t.Errorf("%s=%s leaves the stage at other", k, v)
+		}
+	}
+	for _, k := range semconv.FailureKeys() {
+		if _, failed := semconv.FailedByConvention([]spans.Attribute{str(k, "ERROR")}); !failed {
+			t.Errorf("%s=ERROR is not a failure", k)
+		}
+	}
+}

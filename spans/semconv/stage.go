@@ -87,6 +87,20 @@ func Stage(name string, attrs []spans.Attribute) spans.Stage {
 	return stageFromName(name)
 }
 
+// StageKeys returns the attributes Stage reads besides the span name, and
+// FailureKeys those FailedByConvention needs to decide: a system that cannot
+// run this package but must keep what decides a span's stage and failure —
+// the spanmetrics dimensions of the reference deployment (tools/deploy),
+// read back by collector/prom — keeps these. A key Stage starts reading
+// belongs here too.
+func StageKeys() []string {
+	return []string{spans.KeyStage, KeyOpenInferenceKind, KeyLangfuseType, KeyAIOperationID, KeyGenAIOperation,
+		KeyGenAIRequestModel, KeyDBSystemName, KeyDBSystem, KeyDBOperationName, KeyDBOperation, KeyTraceloopKind}
+}
+
+// FailureKeys: see StageKeys.
+func FailureKeys() []string { return []string{KeyLangfuseLevel} }
+
 // FailedByConvention reports whether a span whose OpenTelemetry status is
 // unset says by its convention that it failed, and the message it gives:
 // Langfuse marks a failed observation with level ERROR and a status message

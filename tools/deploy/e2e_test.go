@@ -23,6 +23,7 @@ import (
 	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
+	"github.com/stagescope/stagescope/spans/quantile"
 	"github.com/stagescope/stagescope/tools/deploy"
 	"github.com/stagescope/stagescope/tools/deploy/deploytest"
 )
@@ -217,7 +218,7 @@ func TestReferenceDeployment(t *testing.T) {
 			q           float64
 			remote, loc time.Duration
 		}{{0.50, r.P50, l.P50}, {0.95, r.P95, l.P95}, {0.99, r.P99, l.P99}} {
-			exact := collector.NearestRank(sorted, q.q)
+			exact := quantile.Of(sorted, q.q)
 			lo, _ := bucketOf(bounds, exact)
 			_, hi := bucketOf(bounds, exact+time.Microsecond)
 			if q.remote < lo || q.remote > hi {

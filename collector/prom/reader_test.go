@@ -178,6 +178,12 @@ func TestReaderAgainstPrometheus(t *testing.T) {
 	}
 
 	// Phase C: a collector restart — every counter starts again, lower.
+	// The time series reads values at step boundaries; phase B must be the
+	// latest sample at one of them, so C waits for the first boundary of the
+	// time series' grid (from-2s + k·1s) after phase B was seen.
+	grid := from.Add(-2 * time.Second)
+	boundary := grid.Add(to.Sub(grid).Truncate(time.Second) + time.Second)
+	time.Sleep(time.Until(boundary.Add(50 * time.Millisecond)))
 	target.set(spanSeries(ns, native, 2, 0, [4]int{1, 2, 2, 2}, 0.05) +
 		spanSeries(rootNS, root, 3, 0, [4]int{0, 0, 3, 3}, 0.9))
 	after := scraped(t, r, 2)

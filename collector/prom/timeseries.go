@@ -16,6 +16,11 @@ import (
 // and the percentiles are histogram estimates of the root spans' duration.
 // Drops stay zero: spanmetrics does not see what a collector refused. The
 // last step may end after to; empty steps are included.
+//
+// The counters are read at the step boundaries (a range query), so a
+// collector restart loses what its counters gained since the last boundary
+// before it; StageBreakdown, which reads the window's two ends, has the same
+// limit for a restart inside the window.
 func (r *Reader) Timeseries(ctx context.Context, from, to time.Time, step time.Duration) ([]collector.Point, error) {
 	if from.IsZero() || to.IsZero() || to.Before(from) {
 		return nil, fmt.Errorf("time series needs from ≤ to, both set")

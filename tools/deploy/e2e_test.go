@@ -259,17 +259,26 @@ func TestReferenceDeployment(t *testing.T) {
 		}
 	}
 
-	// End-to-end: the root spans' series count every trace once.
-	pts, err := pr.Timeseries(ctx, at.Add(-10*time.Minute), at, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// End-to-end: the root spans' series (their own connector, flushed on
+	// its own) count every trace once.
+	want := int64(len(demoTraces) + sdk.Traces)
 	var traces, errs int64
-	for _, p := range pts {
-		traces += p.Traces
-		errs += p.Errors
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(500 * time.Millisecond) {
+		end := time.Now()
+		pts, err := pr.Timeseries(ctx, end.Add(-10*time.Minute), end, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		traces, errs = 0, 0
+		for _, p := range pts {
+			traces += p.Traces
+			errs += p.Errors
+		}
+		if traces == want || time.Now().After(deadline) {
+			break
+		}
 	}
-	if want := int64(len(demoTraces) + sdk.Traces); traces != want || errs != int64(sdk.RootErrors) {
+	if traces != want || errs != int64(sdk.RootErrors) {
 		t.Errorf("time series: %d traces %d errors, want %d and %d", traces, errs, want, sdk.RootErrors)
 	}
 }

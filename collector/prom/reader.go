@@ -17,8 +17,9 @@ import (
 // Reader queries one Prometheus for the spanmetrics series. It is safe for
 // concurrent use.
 type Reader struct {
-	base *url.URL
-	cfg  config
+	base      *url.URL
+	cfg       config
+	ownClient bool
 }
 
 var metricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
@@ -30,7 +31,7 @@ func New(baseURL string, opts ...Option) (*Reader, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("prometheus URL %q: want http(s)://host[:port][/path]", baseURL)
 	}
-	cfg := config{client: http.DefaultClient, timeout: DefaultTimeout, spanNamespace: DefaultSpanNamespace,
+	cfg := config{timeout: DefaultTimeout, spanNamespace: DefaultSpanNamespace,
 		rootNamespace: DefaultRootNamespace, maxBytes: DefaultMaxResponseBytes, headers: map[string]string{}}
 	for _, o := range opts {
 		o(&cfg)
@@ -43,10 +44,21 @@ func New(baseURL string, opts ...Option) (*Reader, error) {
 			return nil, fmt.Errorf("metric namespace %q: want a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", ns)
 		}
 	}
+	r := &Reader{base: u, cfg: cfg}
 	if cfg.client == nil {
-		cfg.client = http.DefaultClient
+		// Its own transport, so that Close releases only its connections.
+		r.cfg.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		r.ownClient = true
 	}
-	return &Reader{base: u, cfg: cfg}, nil
+	return r, nil
+}
+
+// Close releases the reader's idle connections (those of its own HTTP
+// client; a client given with WithHTTPClient is the caller's to close).
+func (r *Reader) Close() {
+	if r.ownClient {
+		r.cfg.client.CloseIdleConnections()
+	}
 }
 
 // URL returns the base URL of the Prometheus read.

@@ -106,6 +106,7 @@ func TestReaderAgainstPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	ctx := context.Background()
 	from := scraped(t, r, 12)
 
@@ -224,6 +225,7 @@ func TestReaderWithoutSpanMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer r.Close()
 	for name, err := range map[string]error{
 		"health":     r.Health(context.Background()),
 		"breakdown":  second(r.StageBreakdown(context.Background(), time.Time{}, time.Time{}, "")),
@@ -246,6 +248,7 @@ func TestReaderErrors(t *testing.T) {
 	down := "http://" + l.Addr().String()
 	l.Close()
 	r, _ := prom.New(down)
+	defer r.Close()
 	if err := r.Health(ctx); !errors.Is(err, prom.ErrUnavailable) || !strings.Contains(err.Error(), "cannot reach "+down) {
 		t.Errorf("down: %v", err)
 	}
@@ -261,6 +264,7 @@ func TestReaderErrors(t *testing.T) {
 	defer slow.Close()
 	defer close(release)
 	r, _ = prom.New(slow.URL, prom.WithTimeout(300*time.Millisecond))
+	defer r.Close()
 	if _, err := r.StageBreakdown(ctx, time.Time{}, time.Time{}, ""); !errors.Is(err, prom.ErrUnavailable) || !strings.Contains(err.Error(), "did not answer within 300ms") {
 		t.Errorf("slow: %v", err)
 	}
@@ -271,6 +275,7 @@ func TestReaderErrors(t *testing.T) {
 	}))
 	defer html.Close()
 	r, _ = prom.New(html.URL)
+	defer r.Close()
 	if err := r.Health(ctx); !errors.Is(err, prom.ErrUnavailable) || !strings.Contains(err.Error(), "not Prometheus' API") {
 		t.Errorf("not Prometheus: %v", err)
 	}
@@ -282,6 +287,7 @@ func TestReaderErrors(t *testing.T) {
 	}))
 	defer bad.Close()
 	r, _ = prom.New(bad.URL)
+	defer r.Close()
 	var qe *prom.QueryError
 	if err := r.Health(ctx); !errors.As(err, &qe) || qe.Code != 422 || qe.ErrorType != "execution" || !strings.Contains(qe.Message, "too many samples") {
 		t.Errorf("query error: %v", err)
@@ -293,6 +299,7 @@ func TestReaderErrors(t *testing.T) {
 	}))
 	defer big.Close()
 	r, _ = prom.New(big.URL, prom.WithMaxResponseBytes(1000))
+	defer r.Close()
 	if err := r.Health(ctx); !errors.Is(err, prom.ErrUnavailable) || !strings.Contains(err.Error(), "larger than 1000 bytes") {
 		t.Errorf("too large: %v", err)
 	}
@@ -307,6 +314,7 @@ func TestReaderErrors(t *testing.T) {
 		t.Error("a namespace that is not a metric name was accepted")
 	}
 	r, _ = prom.New(down)
+	defer r.Close()
 	if _, err := r.Timeseries(ctx, time.Now(), time.Now().Add(-time.Hour), time.Minute); err == nil {
 		t.Error("a reversed window was accepted")
 	}

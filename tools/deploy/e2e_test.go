@@ -174,6 +174,7 @@ func TestReferenceDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer pr.Close()
 	var at time.Time
 	var remote []collector.StageStats
 	for deadline := time.Now().Add(waitLimit); ; time.Sleep(500 * time.Millisecond) {

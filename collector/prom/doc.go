@@ -15,10 +15,12 @@
 // values (openinference.span.kind=RETRIEVER is retrieve, gen_ai.operation.name
 // =chat is llm) and span names, which no stock collector processor does. So
 // the connector keeps, as dimensions, every attribute that mapping reads
-// (stagescope.stage, openinference.span.kind, gen_ai.operation.name,
-// ai.operationId, gen_ai.request.model) besides the span name, and this
-// package applies semconv.Stage to each series' labels: a span gets the stage
-// here that it gets when ingested over OTLP, whichever client sent it.
+// (semconv.StageKeys) besides the span name, and this package applies
+// semconv.Stage to each series' labels (LabelName gives the label of an
+// attribute): a span gets the stage here that it gets when ingested over
+// OTLP, whichever client sent it. A span fails as at ingest too: an error
+// status, or an unset one with a convention's failure mark
+// (semconv.FailureKeys, semconv.FailedByConvention).
 //
 // # Exactness
 //

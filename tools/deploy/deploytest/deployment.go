@@ -84,7 +84,7 @@ func Start(jaegerBin, promBin string, o Options) (d *Deployment, err error) {
 		}
 	}()
 	addr := func() string {
-		a, e := freeAddr()
+		a, e := jaegertest.FreeAddr()
 		if e != nil && err == nil {
 			err = fmt.Errorf("no free loopback port: %w", e)
 		}

@@ -86,17 +86,6 @@ func (p *process) stop() {
 	}
 }
 
-// freeAddr reserves a free loopback address; the listener is closed at
-// once, so another process may in theory take it first.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // dialable reports whether something accepts TCP connections at addr.
 func dialable(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
 	"github.com/stagescope/stagescope/tools/deploy"
 )
 
@@ -46,7 +47,7 @@ func StartPrometheus(bin, config string) (*Prometheus, error) {
 }
 
 func startPrometheusIn(dir, bin, config string) (*Prometheus, error) {
-	addr, err := freeAddr()
+	addr, err := jaegertest.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

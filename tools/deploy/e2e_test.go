@@ -33,7 +33,10 @@ import (
 // as the data is there.
 const waitLimit = 2 * time.Minute
 
-var demoRunLine = regexp.MustCompile(`demo run ([0-9a-f]+) answered (\d+) questions \((\d+) failed\)`)
+var (
+	demoRunLine    = regexp.MustCompile(`demo run ([0-9a-f]+) answered (\d+) questions \((\d+) failed\)`)
+	liveExportLine = regexp.MustCompile(`live export: (\d+) spans exported, 0 failed, 0 dropped`)
+)
 
 // TestReferenceDeployment runs the reference deployment as shipped — one
 // storage process, two collectors, query, Prometheus — sends stagescope's
@@ -68,7 +71,8 @@ func TestReferenceDeployment(t *testing.T) {
 		t.Fatalf("demo output lacks a clean run line:\n%s", out)
 	}
 	runID := string(m[1])
-	if !strings.Contains(string(out), "failed, 0 dropped") || !strings.Contains(string(out), " 0 failed") {
+	live := liveExportLine.FindSubmatch(out)
+	if live == nil {
 		t.Fatalf("the live export lost spans:\n%s", out)
 	}
 
@@ -95,6 +99,9 @@ func TestReferenceDeployment(t *testing.T) {
 	}
 	if len(demoTraces) != 40 || demoSpans < 40*5 {
 		t.Fatalf("the demo stored %d traces with %d spans, want 40 traces of several spans", len(demoTraces), demoSpans)
+	}
+	if exported, _ := strconv.Atoi(string(live[1])); exported != demoSpans {
+		t.Fatalf("the demo exported %d spans and stored %d", exported, demoSpans)
 	}
 
 	// Every trace of both collectors is readable from the one query service.

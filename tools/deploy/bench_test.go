@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stagescope/stagescope/collector/otlpconv"
+	"github.com/stagescope/stagescope/collector/prom"
 	"github.com/stagescope/stagescope/spans"
 	"github.com/stagescope/stagescope/tools/deploy/deploytest"
 )
@@ -210,4 +212,59 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100
+}
+
+// BenchmarkPrometheusReader measures collector/prom's two queries against
+// the deployment's Prometheus after 60 services' traffic (5 span names
+// each, so 300 label sets and ≈ 8,000 bucket series across the two
+// collectors): the stage breakdown of the last hour and the end-to-end
+// time series of the last hour per minute — what an overview page asks.
+//
+//	go test -run '^$' -bench PrometheusReader -count 5 ./tools/deploy/
+func BenchmarkPrometheusReader(b *testing.B) {
+	d, err := deploytest.StartFromEnv(deploytest.Options{})
+	d = deploytest.Need(b, d, err)
+	defer d.Stop()
+	ctx := context.Background()
+	const services = 60
+	total := 0
+	for i := range services {
+		sent, err := deploytest.SendSDKTraffic(ctx, d.Collectors[i%2].OTLPHTTP, fmt.Sprintf("bench-svc-%02d", i), 20, uint64(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += sent.Spans
+	}
+	pr, err := prom.New(d.Prometheus.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pr.Close()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		st, err := pr.StageBreakdown(ctx, time.Time{}, time.Now(), "")
+		if err == nil && countAll(st) == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("Prometheus counts %d of %d spans (%v)", countAll(st), total, err)
+		}
+	}
+	b.Run("StageBreakdown/1h", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			to := time.Now()
+			if _, err := pr.StageBreakdown(ctx, to.Add(-time.Hour), to, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Timeseries/1h-by-1m", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			to := time.Now()
+			if _, err := pr.Timeseries(ctx, to.Add(-time.Hour), to, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -304,6 +304,20 @@ func TestReaderErrors(t *testing.T) {
 		t.Errorf("too large: %v", err)
 	}
 
+	// Headers and the caller's client reach Prometheus.
+	var gotAuth string
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		gotAuth = req.Header.Get("Authorization")
+		fmt.Fprint(w, `{"status":"success","data":[]}`)
+	}))
+	defer auth.Close()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	r, _ = prom.New(auth.URL+"/", prom.WithHeaders(map[string]string{"Authorization": "Bearer t0k"}), prom.WithHTTPClient(client))
+	if err := r.Health(ctx); !errors.Is(err, prom.ErrNoSpanMetrics) || gotAuth != "Bearer t0k" {
+		t.Errorf("with headers: %v, Authorization %q", err, gotAuth)
+	}
+
 	// Arguments.
 	for _, u := range []string{"", "127.0.0.1:9090", "ftp://x", "http://"} {
 		if _, err := prom.New(u); err == nil {

@@ -172,7 +172,7 @@ func post(url string, body []byte) error {
 
 // exporterSpans reads a collector's own counters of spans its storage
 // exporter sent and failed to send.
-func exporterSpans(b *testing.B, metricsURL string) (sent, failed int64) {
+func exporterSpans(b testing.TB, metricsURL string) (sent, failed int64) {
 	resp, err := http.Get(metricsURL)
 	if err != nil {
 		b.Fatal(err)

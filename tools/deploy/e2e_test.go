@@ -139,6 +139,21 @@ func TestReferenceDeployment(t *testing.T) {
 		}
 	}
 
+	// Each collector wrote its own client's spans through the remote storage.
+	// (Its counter moves just after the write returns: wait for it.)
+	for i, want := range []int{demoSpans, sdk.Spans} {
+		var sent, failed int64
+		for deadline := time.Now().Add(waitLimit); ; time.Sleep(100 * time.Millisecond) {
+			sent, failed = exporterSpans(t, d.Collectors[i].Telemetry)
+			if sent >= int64(want) || failed > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if sent != int64(want) || failed != 0 {
+			t.Errorf("collector %d wrote %d spans to the storage (%d failed), want %d", i+1, sent, failed, want)
+		}
+	}
+
 	// The local analysis of the same traces: ingest what Jaeger holds into
 	// a SQLite store.
 	local, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "local.db"))

@@ -78,10 +78,10 @@ var wantStages = map[string]map[string]spans.Stage{
 		"UsageFakeChatModel": spans.StageLLM, "StrOutputParser": spans.StageChain,
 	},
 	"langfuse": {
-		"rag-request": spans.StageOther, // a plain Langfuse span whose name names no stage
+		"rag-request":    spans.StageOther, // a plain Langfuse span whose name names no stage
 		"embed-question": spans.StageEmbed, "vector-search": spans.StageRetrieve,
 		"rerank-passages": spans.StageRerank, // a plain span: its name says rerank
-		"answer": spans.StageLLM,
+		"answer":          spans.StageLLM,
 	},
 	"traceloop": {
 		"rag_pipeline.workflow": spans.StageChain, "embed_query.task": spans.StageEmbed, "qdrant.search": spans.StageRetrieve,

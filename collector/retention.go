@@ -51,6 +51,9 @@ func (s *SQLiteStore) ApplyRetention(ctx context.Context, maxAge time.Duration, 
 			if _, err := tx.ExecContext(ctx, "DELETE FROM stage_rollups WHERE minute < ?", m); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM token_rollups WHERE minute < ?", m); err != nil {
+				return err
+			}
 			_, err := tx.ExecContext(ctx, "DELETE FROM drops WHERE minute < ?", m)
 			return err
 		}); err != nil {
@@ -191,6 +194,9 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 			// Size retention: rollups older than the oldest trace kept go too.
 			m := rollupMinute(vs[len(vs)-1].start)
 			if _, err := tx.ExecContext(ctx, "DELETE FROM stage_rollups WHERE minute < ?", m); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM token_rollups WHERE minute < ?", m); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM drops WHERE minute < ?", m); err != nil {

@@ -26,6 +26,10 @@ type rollupKey struct {
 type rollupRow struct {
 	count, errors, total, self int64
 	dur, selfHist              histogram
+	// tokens is the counted token use by model (token_rollups); nil
+	// without any. tokensDirty is set when it changed since written.
+	tokens      map[string]*tokenCount
+	tokensDirty bool
 }
 
 func (r *rollupRow) add(dur, self int64, failed bool) {
@@ -78,6 +82,10 @@ func (s *SQLiteStore) rollupFor(st *writeStmts, k rollupKey, args []driver.Named
 		}
 	case io.EOF:
 	default:
+		return nil, err
+	}
+	rows.Close()
+	if err := r.readTokens(st, k, args); err != nil {
 		return nil, err
 	}
 	s.rollups[k] = r

@@ -164,6 +164,7 @@ const resourceCacheLimit = 4096
 // driver connection and executed without database/sql's per-call overhead.
 type writeStmts struct {
 	insertTrace, updateTrace, insertChunk, traceInBlock, selectRollup, upsertRollup, addDrops driver.Stmt
+	selectTokenRollup, upsertTokenRollup                                                      driver.Stmt
 	// Off the hot path: duplicate checks of traces that already have spans,
 	// resources, and sealing a block.
 	traceStored, selectChunk, selectChunkKeys, spanIDsInRange, findResource, insertResource, insertTraceID, insertBlock driver.Stmt
@@ -171,6 +172,7 @@ type writeStmts struct {
 
 func (st *writeStmts) all() []driver.Stmt {
 	return []driver.Stmt{st.insertTrace, st.updateTrace, st.insertChunk, st.traceInBlock, st.selectRollup, st.upsertRollup, st.addDrops,
+		st.selectTokenRollup, st.upsertTokenRollup,
 		st.traceStored, st.selectChunk, st.selectChunkKeys, st.spanIDsInRange, st.findResource, st.insertResource, st.insertTraceID, st.insertBlock}
 }
 
@@ -296,6 +298,8 @@ func (s *SQLiteStore) prepare() error {
 			{&st.insertResource, "insert_resource.sql"},
 			{&st.selectRollup, "select_rollup.sql"},
 			{&st.upsertRollup, "upsert_rollup.sql"},
+			{&st.selectTokenRollup, "select_token_rollup.sql"},
+			{&st.upsertTokenRollup, "upsert_token_rollup.sql"},
 			{&st.addDrops, "add_drops.sql"},
 		} {
 			stmt, err := c.Prepare(mustSQL(p.file))

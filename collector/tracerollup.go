@@ -45,7 +45,7 @@ func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces 
 		return nil, fmt.Errorf("cannot read traces: %w", err)
 	}
 	defer conn.Close()
-	stmt, err := conn.PrepareContext(ctx, sqlSpanTimingsInRange)
+	stmt, err := conn.PrepareContext(ctx, sqlSpansInRange)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read traces: %w", err)
 	}
@@ -91,6 +91,13 @@ type spanTiming struct {
 	stage      spans.Stage
 	start, end int64
 	failed     bool
+	tokens     spanTokens
+}
+
+// timingOf is what a rollup needs of sp.
+func timingOf(sp *spans.Span) spanTiming {
+	return spanTiming{id: sp.SpanID, parent: sp.ParentID, stage: sp.Stage, start: nanos(sp.Start), end: nanos(sp.End),
+		failed: sp.Status == spans.StatusError, tokens: tokensOf(sp)}
 }
 
 // traceTimings reads what a rollup needs of the spans of the trace in
@@ -104,10 +111,10 @@ func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *
 	case err != nil:
 		return nil, false, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
-	err = eachStoredPart(ctx, conn, id, chunk.Int64, more, true, func(d *decodedPart) error {
-		for _, sp := range d.spans {
-			sps = append(sps, spanTiming{id: sp.SpanID, parent: sp.ParentID, stage: sp.Stage, start: nanos(sp.Start), end: nanos(sp.End),
-				failed: sp.Status == spans.StatusError})
+	// Bodies are decoded too: token use is in the attributes.
+	err = eachStoredPart(ctx, conn, id, chunk.Int64, more, false, func(d *decodedPart) error {
+		for i := range d.spans {
+			sps = append(sps, timingOf(&d.spans[i]))
 		}
 		return nil
 	})
@@ -119,16 +126,21 @@ func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var sp spanTiming
-				var sid, pid []byte
-				var stage, status int64
-				if err := rows.Scan(&sid, &pid, &stage, &sp.start, &sp.end, &status); err != nil {
+				var sp spans.Span
+				var tid, sid, pid, body []byte
+				var stage, start, end, status int64
+				if err := rows.Scan(&tid, &sid, &pid, &sp.Name, &stage, &start, &end, &status, &body); err != nil {
 					return err
 				}
-				copy(sp.id[:], sid)
-				copy(sp.parent[:], pid)
-				sp.stage, sp.failed = spans.Stage(stage), spans.Status(status) == spans.StatusError
-				sps = append(sps, sp)
+				copy(sp.TraceID[:], tid)
+				copy(sp.SpanID[:], sid)
+				copy(sp.ParentID[:], pid)
+				sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
+				sp.Start, sp.End = fromNanos(start), fromNanos(end)
+				if err := s.decodeStoredSpan(ctx, conn, body, &sp); err != nil {
+					return fmt.Errorf("span %s: %w", sp.SpanID, err)
+				}
+				sps = append(sps, timingOf(&sp))
 			}
 			return rows.Err()
 		})
@@ -147,10 +159,21 @@ func (r *TraceRollup) add(sps []spanTiming) {
 			kids[sp.parent] = append(kids[sp.parent], interval{sp.start, sp.end})
 		}
 	}
-	for _, sp := range sps {
+	ids := make([]spans.SpanID, len(sps))
+	parents := make([]spans.SpanID, len(sps))
+	has := make([]bool, len(sps))
+	for i, sp := range sps {
+		ids[i], parents[i], has[i] = sp.id, sp.parent, sp.tokens.use.calls > 0
+	}
+	owned := tokenOwners(ids, parents, has, nil, nil)
+	for i, sp := range sps {
 		dur := max(sp.end-sp.start, 0)
 		minute := rollupMinute(sp.start)
-		r.row(rollupKey{minute: minute, stage: stageOf(sp.stage)}).add(dur, selfTime(sp.start, sp.end, kids[sp.id]), sp.failed)
+		row := r.row(rollupKey{minute: minute, stage: stageOf(sp.stage)})
+		row.add(dur, selfTime(sp.start, sp.end, kids[sp.id]), sp.failed)
+		if owned != nil && owned[i] {
+			row.addTokens(sp.tokens)
+		}
 		if sp.parent.IsZero() {
 			r.row(rollupKey{minute: minute, stage: StageTrace}).add(dur, dur, sp.failed)
 		}
@@ -224,6 +247,5 @@ func (r *TraceRollup) Timeseries(from, to time.Time, step time.Duration) ([]Poin
 }
 
 var (
-	sqlSpanTimingsInRange = mustSQL("span_timings_in_range.sql")
-	sqlTraceStored        = mustSQL("trace_stored.sql")
+	sqlTraceStored = mustSQL("trace_stored.sql")
 )

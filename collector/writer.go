@@ -68,7 +68,10 @@ type batchWriter struct {
 	lateChildren, trackLate bool
 	late                    []lateChild
 	kidsOf                  [][]interval
-	kidScratch              []interval
+	// tokenKids and toks: which spans count their tokens (tokens.go).
+	tokenKids  *tokenSet
+	toks       []spanTokens
+	kidScratch []interval
 
 	// duplicates counts spans dropped because their (trace id, span id) was
 	// already stored or already in the batch (a retried delivery).
@@ -126,7 +129,7 @@ type dupCopies struct {
 
 func newBatchWriter(s *SQLiteStore, service string, lateChildren bool) *batchWriter {
 	return &batchWriter{store: s, service: service, lateChildren: lateChildren, children: newChildIndex(DefaultChildIndexLimit), written: newWrittenIndex(DefaultWrittenIndexLimit),
-		touchedSet: map[rollupKey]struct{}{}, resOfBatch: map[*spans.Resource]int64{}}
+		tokenKids: newTokenSet(DefaultChildIndexLimit), touchedSet: map[rollupKey]struct{}{}, resOfBatch: map[*spans.Resource]int64{}}
 }
 
 func compareTrace(a, b spans.TraceID) int { return bytes.Compare(a[:], b[:]) }
@@ -332,6 +335,9 @@ func (w *batchWriter) insert(st *writeStmts, b *batch) (dups int, err error) {
 		if err := execStmt(st.upsertRollup, w.args); err != nil {
 			return dups, fmt.Errorf("cannot update rollup: %w", err)
 		}
+		if err := r.writeTokens(st, k, w.args); err != nil {
+			return dups, fmt.Errorf("cannot update token rollup: %w", err)
+		}
 	}
 
 	if !b.drops.zero() {
@@ -442,6 +448,7 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 		w.kidsOf = append(w.kidsOf, kids)
 	}
 
+	owned := w.tokenOwners(gs)
 	for i, sp := range gs {
 		start, end := nanos(sp.Start), nanos(sp.End)
 		run := runOf(sp.Attrs, sp.Tags)
@@ -449,14 +456,18 @@ func (w *batchWriter) insertTrace(st *writeStmts, tid spans.TraceID, gs []*spans
 		dur := max(end-start, 0)
 		minute := rollupMinute(start)
 		rk := rollupKey{minute, run, stageOf(sp.Stage)}
-		if err := w.addRollup(st, rk, dur, w.selfs[i], failed); err != nil {
+		r, err := w.addRollup(st, rk, dur, w.selfs[i], failed)
+		if err != nil {
 			return dups, err
+		}
+		if owned != nil && owned[i] {
+			r.addTokens(w.toks[i])
 		}
 		if w.trackLate {
 			w.written.remember(spanKey{sp.TraceID, sp.SpanID}, rk, start, end, w.selfs[i], w.kidsOf[i])
 		}
 		if sp.IsRoot() {
-			if err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
+			if _, err := w.addRollup(st, rollupKey{minute, run, StageTrace}, dur, dur, failed); err != nil {
 				return dups, err
 			}
 		}
@@ -635,14 +646,14 @@ func (w *batchWriter) resourceID(st *writeStmts, r *spans.Resource) (int64, erro
 	return id, nil
 }
 
-func (w *batchWriter) addRollup(st *writeStmts, k rollupKey, dur, self int64, failed bool) error {
+func (w *batchWriter) addRollup(st *writeStmts, k rollupKey, dur, self int64, failed bool) (*rollupRow, error) {
 	r, err := w.store.rollupFor(st, k, w.args)
 	if err != nil {
-		return fmt.Errorf("cannot read rollup: %w", err)
+		return nil, fmt.Errorf("cannot read rollup: %w", err)
 	}
 	r.add(dur, self, failed)
 	w.touch(k)
-	return nil
+	return r, nil
 }
 
 // touch marks rollup row k to be written at the end of the batch.

@@ -1,0 +1,2 @@
+SELECT model, calls, prompt, completion, embedding
+FROM token_rollups WHERE minute = ? AND run_id = ? AND stage = ?

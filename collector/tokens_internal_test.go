@@ -1,0 +1,45 @@
+package collector
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stagescope/stagescope/spans"
+)
+
+// Within one group the parent may come first; a span whose descendant
+// reports tokens is known from an earlier group (below) or passes that on
+// to a parent outside the group (up); a cycle of parents ends.
+func TestTokenOwners(t *testing.T) {
+	id := func(b byte) spans.SpanID { return spans.SpanID{b} }
+	// root(1, tokens) → synth(2, tokens) → retry(3) → llm(4, tokens); tool(5, tokens) under 1.
+	ids := []spans.SpanID{id(1), id(2), id(3), id(4), id(5)}
+	parents := []spans.SpanID{{}, id(1), id(2), id(3), id(1)}
+	has := []bool{true, true, false, true, true}
+	if got := tokenOwners(ids, parents, has, nil, nil); !slices.Equal(got, []bool{false, false, false, true, true}) {
+		t.Errorf("whole trace: %v", got)
+	}
+	// Only the synth and the root arrive; the llm came earlier and its
+	// retry parent said that 3 has tokens below.
+	var ups []spans.SpanID
+	got := tokenOwners([]spans.SpanID{id(1), id(2)}, []spans.SpanID{{}, id(1)}, []bool{true, true},
+		func(s spans.SpanID) bool { return s == id(2) }, func(s spans.SpanID) { ups = append(ups, s) })
+	if !slices.Equal(got, []bool{false, false}) || len(ups) != 0 {
+		t.Errorf("parents after their children: %v, up %v", got, ups)
+	}
+	// The llm and the retry arrive first: the synth (outside) is told.
+	got = tokenOwners([]spans.SpanID{id(4), id(3)}, []spans.SpanID{id(3), id(2)}, []bool{true, false}, nil,
+		func(s spans.SpanID) { ups = append(ups, s) })
+	if !slices.Equal(got, []bool{true, false}) || !slices.Equal(ups, []spans.SpanID{id(2)}) {
+		t.Errorf("children first: %v, up %v", got, ups)
+	}
+	// No tokens anywhere: nil, nothing allocated.
+	if got := tokenOwners(ids, parents, make([]bool, 5), nil, nil); got != nil {
+		t.Errorf("no tokens: %v", got)
+	}
+	// A cycle 6 → 7 → 6 with tokens on both ends.
+	got = tokenOwners([]spans.SpanID{id(6), id(7)}, []spans.SpanID{id(7), id(6)}, []bool{true, true}, nil, nil)
+	if len(got) != 2 {
+		t.Errorf("cycle: %v", got)
+	}
+}

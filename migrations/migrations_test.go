@@ -54,7 +54,7 @@ func TestFromScratch(t *testing.T) {
 		t.Fatalf("applied %d of latest %d, want 7", n, Latest())
 	}
 	got := strings.Join(tables(t, db), ",")
-	want := "chunks,drops,events,resources,resources_by_hash,runs,spans,stage_rollups,trace_blocks,trace_ids,traces,traces_by_chunk,traces_by_run,traces_by_service,traces_by_start"
+	want := "chunks,drops,events,resources,resources_by_hash,runs,spans,stage_rollups,token_rollups,trace_blocks,trace_ids,traces,traces_by_chunk,traces_by_run,traces_by_service,traces_by_start"
 	if got != want {
 		t.Fatalf("tables %s, want %s", got, want)
 	}

@@ -59,6 +59,11 @@
 //     rewrites the few it touched per batch, so a stage breakdown over a
 //     million traces merges a few thousand small rows instead of scanning
 //     spans. Stage 255 (StageTrace) holds root spans: end-to-end latency.
+//   - token_rollups holds, per minute, run, stage and model, the tokens of
+//     the spans that report some and have none below them that does (the
+//     report's rule, so a parent repeating its children's totals counts
+//     once; a child arriving after such a parent does not take it back).
+//     Tokens, not dollars: cost is priced when read.
 //   - drops counts, per minute, spans and events dropped or refused; runs
 //     holds benchmark runs; resources interns OpenTelemetry resources.
 //

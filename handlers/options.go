@@ -213,3 +213,12 @@ func WithServiceTraces(n int) Option {
 		}
 	}
 }
+
+// priceTable is the price table of costs the API shows: WithPriceTable's,
+// else the built-in one.
+func (s *Server) priceTable() map[string]analysis.Price {
+	if s.cfg.prices != nil {
+		return s.cfg.prices
+	}
+	return analysis.DefaultPrices()
+}

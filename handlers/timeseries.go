@@ -3,11 +3,13 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/analysis"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -23,6 +25,14 @@ type SeriesPoint struct {
 	P95Ms  *float64              `json:"p95_ms"`
 	P99Ms  *float64              `json:"p99_ms"`
 	Stages map[string]StageSlice `json:"stages"`
+	// Tokens of the spans that started in the step, counted as the report
+	// counts them, and their cost at the server's price table
+	// (analysis.PriceOf), in all and per stage. Input tokens include
+	// embedding input.
+	TokensIn     int64              `json:"tokens_in"`
+	TokensOut    int64              `json:"tokens_out"`
+	CostUSD      float64            `json:"cost_usd"`
+	StageCostUSD map[string]float64 `json:"stage_cost_usd"`
 }
 
 // StageSlice is one stage within one step. The percentiles are of its
@@ -48,6 +58,9 @@ type Series struct {
 	// dropped span's service is unknown).
 	Service  string    `json:"service,omitempty"`
 	Coverage *Coverage `json:"coverage,omitempty"`
+	// Unpriced lists the models that used tokens in the window but have no
+	// price: their tokens count, their cost is zero.
+	Unpriced []string `json:"unpriced"`
 }
 
 // defaultSeriesWindow is the window of a time series without from.
@@ -98,7 +111,9 @@ func (s *Server) timeseries(c echo.Context) error {
 	if err != nil {
 		return storeError("time series", err)
 	}
-	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts)), Service: service}
+	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts)), Service: service,
+		Unpriced: []string{}}
+	tokens := func() ([]collector.TokenPoint, error) { return s.store.TokenSeries(ctx, from, to, step, "") }
 	// breakdown returns the stages of one step.
 	breakdown := func(from, to time.Time) ([]collector.StageStats, error) {
 		rows, err := s.store.StageBreakdown(ctx, from, to, "")
@@ -121,11 +136,31 @@ func (s *Server) timeseries(c echo.Context) error {
 		}
 		pts, out.Coverage = own, coverageOf(rl)
 		breakdown = func(from, to time.Time) ([]collector.StageStats, error) { return rl.StageBreakdown(from, to), nil }
+		tokens = func() ([]collector.TokenPoint, error) { return rl.TokenSeries(from, to, step) }
 	}
+	tps, err := tokens()
+	if err != nil {
+		return storeError("token series", err)
+	}
+	prices := s.priceTable()
 	seen := map[spans.Stage]bool{}
-	for _, pt := range pts {
+	unpriced := map[string]bool{}
+	for i, pt := range pts {
 		sp := SeriesPoint{T: pt.Start.UnixMilli(), Traces: pt.Traces, Errors: pt.Errors, DroppedSpans: pt.Drops,
-			Throughput: pt.Throughput, Stages: map[string]StageSlice{}}
+			Throughput: pt.Throughput, Stages: map[string]StageSlice{}, StageCostUSD: map[string]float64{}}
+		if i < len(tps) { // same window and step, same points
+			for _, u := range tps[i].Use {
+				sp.TokensIn += u.Prompt + u.Embedding
+				sp.TokensOut += u.Completion
+				p, ok := analysis.PriceOf(prices, u.Model)
+				if !ok {
+					unpriced[u.Model] = true
+				}
+				c := p.Cost(u.Prompt, u.Completion, u.Embedding)
+				sp.CostUSD += c
+				sp.StageCostUSD[u.Stage.String()] += c
+			}
+		}
 		if pt.Traces > 0 {
 			sp.P50Ms, sp.P95Ms, sp.P99Ms = ptr(millis(pt.P50)), ptr(millis(pt.P95)), ptr(millis(pt.P99))
 			rows, err := breakdown(pt.Start, pt.Start.Add(step-time.Nanosecond))
@@ -145,6 +180,10 @@ func (s *Server) timeseries(c echo.Context) error {
 			out.Stages = append(out.Stages, st.String())
 		}
 	}
+	for m := range unpriced {
+		out.Unpriced = append(out.Unpriced, m)
+	}
+	slices.Sort(out.Unpriced)
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -117,11 +117,7 @@ func (s *Server) getTrace(c echo.Context) error {
 	if service != "" && !inService(t, service) {
 		return &apiError{status: http.StatusNotFound, msg: "trace " + id.String() + " has no span of service " + strconv.Quote(truncate(service, 64))}
 	}
-	prices := s.cfg.prices
-	if prices == nil {
-		prices = analysis.DefaultPrices()
-	}
-	d := buildTraceDetail(t, prices)
+	d := buildTraceDetail(t, s.priceTable())
 	if s.cfg.jaegerUI != "" {
 		d.JaegerURL = strings.TrimRight(s.cfg.jaegerUI, "/") + "/trace/" + id.String()
 	}

@@ -65,6 +65,8 @@ export function timeChart(title, xs, series, opts = {}) {
     bands: opts.bands,
   });
   const h = attach(plot, makeOpts, [xs, ...series.map(s => s.values)]);
+  // What is drawn, for the browser tests to compare with the API.
+  node.plotData = { xs, series: series.map(s => ({ label: s.label, values: s.values })) };
   return { node, destroy: h.destroy };
 }
 

@@ -1,11 +1,11 @@
 // Overview: end-to-end percentiles over time, stacked per-stage self time,
-// each stage's p95 over time, throughput, errors and drops, and the stage
-// breakdown of the window. An empty store shows how to attach a pipeline;
+// each stage's p95 over time, cost and tokens over time, throughput, errors
+// and drops, and the stage breakdown of the window. An empty store shows how to attach a pipeline;
 // an empty window says where the data is.
 
 import { el, section, table, message } from '../dom.js';
 import { getJSON } from '../api.js';
-import { ms, num, pct, time } from '../format.js';
+import { ms, num, pct, time, usd } from '../format.js';
 import { timeChart, stackedChart, stageColor } from '../charts.js';
 import { withService } from '../scope.js';
 import { onboarding } from '../onboarding.js';
@@ -24,7 +24,8 @@ export async function render(view, ctx) {
   const allPts = ts.points || [];
   const totals = allPts.reduce((a, p) => ({
     traces: a.traces + (p.traces || 0), errors: a.errors + (p.errors || 0), dropped: a.dropped + (p.dropped_spans || 0),
-  }), { traces: 0, errors: 0, dropped: 0 });
+    cost: a.cost + (p.cost_usd || 0), tokens: a.tokens + (p.tokens_in || 0) + (p.tokens_out || 0),
+  }), { traces: 0, errors: 0, dropped: 0, cost: 0, tokens: 0 });
   const e2e = st.e2e || {};
 
   view.appendChild(el('h1', { text: 'Overview' + (ctx.service ? ' · ' + ctx.service : '') }));
@@ -67,6 +68,7 @@ export async function render(view, ctx) {
     card('p95', ms(e2e.p95_ms), 'p95'),
     card('p99', ms(e2e.p99_ms), 'p99'),
     card('Dropped spans', num(totals.dropped), 'dropped'),
+    totals.tokens ? card('Cost', usd(totals.cost), 'cost') : null,
   ));
   if (trimmed) {
     view.appendChild(el('p', { class: 'muted', id: 'data-span', text: `The charts start at ${time(pts[0].t)}: the window holds no trace before.` }));
@@ -89,6 +91,25 @@ export async function render(view, ctx) {
     label: s, color: stageColor(s),
     values: pts.map(p => p.stages && p.stages[s] ? p.stages[s].self_p95_ms : null),
   })), { yMs: true, class: 'stage-p95' }));
+  // Cost over time: tokens are stored, priced when read with the server's
+  // price table, so the curve follows a changed price.
+  if (totals.tokens) {
+    const order = ts.stages || [];
+    const rank = s => order.includes(s) ? order.indexOf(s) : order.length;
+    const costStages = [...new Set(pts.flatMap(p => Object.keys(p.stage_cost_usd || {})))].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+    const stepLabel = ms(ts.step_ms || 60000).replace('1.0 min', 'minute');
+    add(timeChart(`Cost per ${stepLabel} (USD)`, xs, [
+      { label: 'total', values: pts.map(p => p.cost_usd || 0), color: '#64748b' },
+      ...costStages.map(s => ({ label: s, color: stageColor(s), values: pts.map(p => (p.stage_cost_usd && p.stage_cost_usd[s]) || 0) })),
+    ], { yFmt: v => v == null ? '–' : usd(v), class: 'cost-chart' }));
+    add(timeChart(`Tokens per ${stepLabel}`, xs, [
+      { label: 'input', values: pts.map(p => p.tokens_in || 0), color: '#60a5fa' },
+      { label: 'output', values: pts.map(p => p.tokens_out || 0), color: '#f472b6' },
+    ], { yFmt: v => v == null ? '–' : num(Math.round(v)), class: 'tokens-chart' }));
+    if ((ts.unpriced || []).length) {
+      view.appendChild(message(`No price for ${ts.unpriced.join(', ')}: their tokens count, their cost is $0. Set prices with --prices FILE.`));
+    }
+  }
   const perMin = (ts.step_ms || 60000) / 60000;
   add(timeChart('Throughput, errors and drops (per minute)', xs, [
     { label: 'traces/min', values: pts.map(p => (p.traces || 0) / perMin), color: '#60a5fa' },

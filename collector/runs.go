@@ -14,15 +14,19 @@ import (
 // Run is a benchmark run (or a demo session): the traces whose spans carry
 // its ID in the stagescope.run_id attribute or tag belong to it.
 type Run struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Sweep is the id shared by the runs of one benchmark sweep (one
+	// `stagescope bench`); "" for a run outside a sweep.
+	Sweep    string          `json:"sweep,omitempty"`
 	Config   json.RawMessage `json:"config,omitempty"`
 	Started  time.Time       `json:"started"`
 	Finished time.Time       `json:"finished,omitzero"`
 	Summary  json.RawMessage `json:"summary,omitempty"`
 }
 
-func newRunID() string {
+// NewID returns a random id for a run or a sweep: 16 hex digits.
+func NewID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -42,7 +46,7 @@ func jsonText(raw json.RawMessage, what string) (any, error) {
 // the current time; the stored run is returned.
 func (s *SQLiteStore) CreateRun(ctx context.Context, r Run) (Run, error) {
 	if r.ID == "" {
-		r.ID = newRunID()
+		r.ID = NewID()
 	}
 	if r.Started.IsZero() {
 		r.Started = time.Now()
@@ -60,8 +64,8 @@ func (s *SQLiteStore) CreateRun(ctx context.Context, r Run) (Run, error) {
 		fin = r.Finished.UnixNano()
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO runs (id, name, config, started_ns, finished_ns, summary) VALUES (?, ?, ?, ?, ?, ?)",
-			r.ID, r.Name, cfg, r.Started.UnixNano(), fin, sum)
+		_, err := tx.ExecContext(ctx, "INSERT INTO runs (id, name, config, started_ns, finished_ns, summary, sweep_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.Name, cfg, r.Started.UnixNano(), fin, sum, nullString(r.Sweep))
 		return err
 	})
 	if err != nil {
@@ -95,16 +99,17 @@ func (s *SQLiteStore) FinishRun(ctx context.Context, id string, summary json.Raw
 	return nil
 }
 
-const runColumns = "id, name, config, started_ns, finished_ns, summary"
+const runColumns = "id, name, config, started_ns, finished_ns, summary, sweep_id"
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var r Run
-	var cfg, sum sql.NullString
+	var cfg, sum, sweep sql.NullString
 	var started int64
 	var fin sql.NullInt64
-	if err := sc.Scan(&r.ID, &r.Name, &cfg, &started, &fin, &sum); err != nil {
+	if err := sc.Scan(&r.ID, &r.Name, &cfg, &started, &fin, &sum, &sweep); err != nil {
 		return Run{}, err
 	}
+	r.Sweep = sweep.String
 	r.Started = fromNanos(started)
 	if fin.Valid {
 		r.Finished = fromNanos(fin.Int64)

@@ -76,3 +76,71 @@ func TestRunsBySweepInBrowser(t *testing.T) {
 	b.shot("runs-by-sweep")
 	b.checkClean("runs")
 }
+
+// Runs recorded with a sweep id (one `stagescope bench`) are grouped by it:
+// two sweeps over the same questions and seed stay apart, each with its own
+// front and a heading naming its id, while runs without an id are still
+// grouped by their settings.
+func TestRunsGroupedBySweepIDInBrowser(t *testing.T) {
+	bin := chromium(t)
+	s := serveIngested(t, func(context.Context, *collector.Collector) {})
+	ctx := context.Background()
+	start := time.Now().Add(-time.Hour)
+	sweepA, sweepB := collector.NewID(), collector.NewID()
+	for i, r := range []struct {
+		sweep    string
+		name     string
+		p95, mrr float64
+	}{
+		{"", "older, no sweep id", 100, 0.5},
+		{sweepA, "k3-n1", 120, 0.70},
+		{sweepA, "k6-n3", 150, 0.75},
+		{sweepB, "k3-n1", 60, 0.72},
+		{sweepB, "k6-n3", 90, 0.74},
+		{sweepB, nameHostile, 200, 0.60},
+	} {
+		conf, _ := json.Marshal(map[string]any{"top_k": 3 + i, "questions": 25, "seed": 3})
+		run, err := s.store.CreateRun(ctx, collector.Run{Name: r.name, Config: conf, Sweep: r.sweep, Started: start.Add(time.Duration(i) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Sweep != r.sweep {
+			t.Fatalf("stored sweep %q, want %q", run.Sweep, r.sweep)
+		}
+		sum, _ := json.Marshal(map[string]any{"p50_ms": r.p95 / 2, "p95_ms": r.p95, "p99_ms": r.p95, "mrr": r.mrr, "hit_rate": r.mrr, "traces": 25})
+		if err := s.store.FinishRun(ctx, run.ID, sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var list struct {
+		Runs []collector.Run `json:"runs"`
+	}
+	s.getJSON("/api/runs", 200, &list)
+	if len(list.Runs) != 6 || list.Runs[0].Sweep != sweepB || list.Runs[5].Sweep != "" {
+		t.Fatalf("runs %+v", list.Runs)
+	}
+	b := startBrowser(t, bin, s)
+	b.open("runs", "runs")
+	if got := b.evalStrings(`[...document.querySelectorAll('.sweep')].map(e => e.dataset.sweep)`); fmt.Sprint(got) != fmt.Sprint([]string{sweepB, sweepA, "25 questions · seed 3"}) {
+		t.Fatalf("sweeps %q", got)
+	}
+	heading := b.text(fmt.Sprintf(`.sweep[data-sweep=%q] h2`, sweepA))
+	if !strings.HasPrefix(heading, "Sweep "+sweepA[:12]+"…: 25 questions · seed 3, started ") {
+		t.Errorf("heading %q", heading)
+	}
+	rows := func(sweep string) []string {
+		return b.evalStrings(fmt.Sprintf(`[...document.querySelectorAll('.sweep[data-sweep=%q] .runs-table tbody tr')].map(r => r.querySelector('.run-name').textContent + (r.querySelector('.badge.pareto') ? ' *' : ''))`, sweep))
+	}
+	// B's slow hostile run is off its front; A's two runs are both on it
+	// (one faster, one better), though B's k3-n1 beats both.
+	if got := rows(sweepB); fmt.Sprint(got) != fmt.Sprint([]string{nameHostile, "k6-n3 *", "k3-n1 *"}) {
+		t.Errorf("sweep B %q", got)
+	}
+	if got := rows(sweepA); fmt.Sprint(got) != fmt.Sprint([]string{"k6-n3 *", "k3-n1 *"}) {
+		t.Errorf("sweep A %q", got)
+	}
+	if n := b.count("#view img"); n != 0 {
+		t.Errorf("%d img elements made from run names", n)
+	}
+	b.checkClean("runs by sweep id")
+}

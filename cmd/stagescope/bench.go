@@ -134,9 +134,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}))
 	}
+	var rec storeRecorder
 	if n != nil {
 		n.attachPipeline()
-		opts = append(opts, bench.WithRecorder(storeRecorder{n.store}))
+		rec = storeRecorder{n.store, collector.NewID()}
+		opts = append(opts, bench.WithRecorder(rec))
 	}
 	results, err := bench.Sweep(ctx, bench.SetupFromPipeline(p, model, *seed), grid, opts...)
 	err = errors.Join(err, closeNode())
@@ -154,16 +156,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintln(stdout, "\n* on the Pareto front: no other configuration has both a lower p95 and a higher MRR.")
 	if n != nil {
-		fmt.Fprintf(stdout, "Runs stored in %s; see them with \"stagescope serve --data %s\" (Runs page).\n", n.store.Path(), data)
+		fmt.Fprintf(stdout, "Runs stored in %s as sweep %s; see them with \"stagescope serve --data %s\" (Runs page).\n", n.store.Path(), rec.sweep, data)
 	}
 	return nil
 }
 
-// storeRecorder records sweep runs in the collector's store.
-type storeRecorder struct{ st *collector.SQLiteStore }
+// storeRecorder records the runs of one sweep in the collector's store,
+// under one sweep id.
+type storeRecorder struct {
+	st    *collector.SQLiteStore
+	sweep string
+}
 
 func (r storeRecorder) StartRun(ctx context.Context, name string, config json.RawMessage) (string, error) {
-	run, err := r.st.CreateRun(ctx, collector.Run{Name: name, Config: config})
+	run, err := r.st.CreateRun(ctx, collector.Run{Name: name, Config: config, Sweep: r.sweep})
 	return run.ID, err
 }
 

@@ -68,6 +68,22 @@ func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
 	if len(runs) != 16 {
 		t.Fatalf("%d runs stored, want 16", len(runs))
 	}
+	// Each invocation's runs share one sweep id, and the two differ
+	// although their configurations are the same.
+	sweepOf := map[string]string{}
+	for _, r := range runs {
+		sweepOf[r.ID] = r.Sweep
+	}
+	for i, sw := range sweeps {
+		for _, res := range sw {
+			if got := sweepOf[res.RunID]; got == "" || got != sweepOf[sw[0].RunID] {
+				t.Fatalf("invocation %d: run %s in sweep %q, its first run in %q", i, res.RunID, got, sweepOf[sw[0].RunID])
+			}
+		}
+	}
+	if sweepOf[sweeps[0][0].RunID] == sweepOf[sweeps[1][0].RunID] {
+		t.Fatalf("two invocations share sweep %s", sweepOf[sweeps[0][0].RunID])
+	}
 	want := sweeps[0][0]
 	run, err := st.Run(context.Background(), want.RunID)
 	if err != nil {
@@ -123,6 +139,9 @@ func TestBenchIsReproducibleAndStoresRuns(t *testing.T) {
 	}
 	if len(runs) != 25 || !strings.Contains(table.stdout, runs[0].ID) {
 		t.Errorf("%d runs; the table does not name the newest (%s):\n%s", len(runs), runs[0].ID, table.stdout)
+	}
+	if !strings.Contains(table.stdout, "as sweep "+runs[0].Sweep+";") || runs[0].Sweep == "" {
+		t.Errorf("the table does not name the sweep %q:\n%s", runs[0].Sweep, table.stdout)
 	}
 }
 

@@ -1,6 +1,7 @@
-// Runs: benchmark runs grouped by sweep — runs over the same questions
-// (their configs' questions, seed and corpus), the only ones whose latency
-// and quality compare — each sweep with its latency against its retrieval
+// Runs: benchmark runs grouped by sweep — the runs of one `stagescope
+// bench` (their sweep id), or for runs recorded without one, runs over the
+// same questions (their configs' questions, seed and corpus), the only ones
+// whose latency and quality compare — each sweep with its latency against its retrieval
 // quality, its own Pareto front (no other run of the sweep is both faster
 // and better) and numbered points keyed to the runs. Names and settings
 // come from stored runs and are only ever set as text.
@@ -72,12 +73,14 @@ export async function render(view, ctx) {
   // Sweeps, newest first (runs come newest first).
   const groups = new Map();
   for (const r of runs) {
-    const k = sweepOf(r);
+    const k = r.sweep ? 'id:' + r.sweep : 'inferred:' + sweepOf(r);
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k).push(r);
   }
   const charts = [];
-  for (const [name, rs] of groups) {
+  for (const rs of groups.values()) {
+    const name = sweepOf(rs[0]);
+    const id = rs[0].sweep || '';
     const pts = rs.filter(r => r.summary && typeof r.summary[latKey] === 'number' && typeof r.summary[qKey] === 'number')
       .map((r, i) => ({ key: r.id, x: r.summary[latKey], y: r.summary[qKey], label: String(i + 1), name: r.name || r.id }));
     const front = paretoFront(pts);
@@ -104,9 +107,10 @@ export async function render(view, ctx) {
       { label: 'Pareto', value: r => onFront.has(r.id) ? el('span', { class: 'badge pareto', text: 'front' }) : '' },
       { label: 'Settings', class: 'config', value: r => settings(r.config).map(([k, v]) => el('span', { class: 'setting' }, el('span', { class: 'muted', text: k + '=' }), v)) },
     ], rs, { class: 'runs-table', rowData: r => ({ runId: r.id }) }));
-    const sec = section('Sweep: ' + name, ...parts);
+    const started = rs[rs.length - 1].started; // runs come newest first
+    const sec = section(id ? `Sweep ${shortID(id)}: ${name}, started ${time(started)}` : 'Sweep: ' + name, ...parts);
     sec.classList.add('sweep');
-    sec.dataset.sweep = name;
+    sec.dataset.sweep = id || name;
     view.appendChild(sec);
   }
   return () => charts.forEach(c => c.destroy());

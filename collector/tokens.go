@@ -58,37 +58,48 @@ func tokensOf(sp *spans.Span) spanTokens {
 // ids, parents and has (reports tokens); they may be part of a trace only,
 // as the writer sees it: below says whether a span is known, from spans seen
 // before, to have one with tokens under it, and up is called with each
-// parent outside the group that has.
-//
-// The answer is nil when no span counts.
+// parent outside the group that has. The answer is nil when no span counts;
+// it is built in sc, whose buffers are reused.
 //
 // A span whose tokens were counted before a descendant with tokens arrived
 // (a child after its parent) stays counted: the rollups do not take back.
-func tokenOwners(ids, parents []spans.SpanID, has []bool, below func(spans.SpanID) bool, up func(spans.SpanID)) []bool {
+func tokenOwners(ids, parents []spans.SpanID, has []bool, below func(spans.SpanID) bool, up func(spans.SpanID), sc *ownerScratch) []bool {
 	n := len(ids)
 	// covered: a span below reports tokens — known before (fromBelow) or
 	// found in the group (fromGroup).
 	const fromBelow, fromGroup = 1, 2
-	var covered []uint8
+	covered := slices.Grow(sc.covered[:0], n)[:n]
+	clear(covered)
+	sc.covered = covered
 	some := false
 	for i := range n {
 		if below != nil && below(ids[i]) {
-			if covered == nil {
-				covered = make([]uint8, n)
-			}
 			covered[i] = fromBelow
+			some = true
 		}
 		some = some || has[i]
 	}
-	if !some && covered == nil {
-		return nil // the common case of a group without tokens: no allocation
+	if !some {
+		return nil // the common case of a group without tokens
 	}
-	if covered == nil {
-		covered = make([]uint8, n)
+	// Parents are found by a scan in small groups, by a map in large ones.
+	indexOf := func(id spans.SpanID) (int, bool) {
+		for j, x := range ids {
+			if x == id {
+				return j, true
+			}
+		}
+		return 0, false
 	}
-	idx := make(map[spans.SpanID]int, n)
-	for i, id := range ids {
-		idx[id] = i
+	if n > 32 {
+		if sc.idx == nil {
+			sc.idx = map[spans.SpanID]int{}
+		}
+		clear(sc.idx)
+		for i, id := range ids {
+			sc.idx[id] = i
+		}
+		indexOf = func(id spans.SpanID) (int, bool) { j, ok := sc.idx[id]; return j, ok }
 	}
 	for i := range n {
 		if !has[i] && covered[i] != fromBelow {
@@ -97,7 +108,7 @@ func tokenOwners(ids, parents []spans.SpanID, has []bool, below func(spans.SpanI
 		// Mark the ancestors; stop at one already marked (which also ends
 		// a cycle of parents in hostile data).
 		for p := parents[i]; !p.IsZero(); {
-			j, ok := idx[p]
+			j, ok := indexOf(p)
 			if !ok {
 				if up != nil {
 					up(p)
@@ -111,11 +122,22 @@ func tokenOwners(ids, parents []spans.SpanID, has []bool, below func(spans.SpanI
 			p = parents[j]
 		}
 	}
-	out := make([]bool, n)
+	out := slices.Grow(sc.out[:0], n)[:n]
+	sc.out = out
 	for i := range n {
 		out[i] = has[i] && covered[i] == 0
 	}
 	return out
+}
+
+// ownerScratch holds tokenOwners' buffers.
+type ownerScratch struct {
+	covered []uint8
+	out     []bool
+	idx     map[spans.SpanID]int
+	ids     []spans.SpanID
+	parents []spans.SpanID
+	has     []bool
 }
 
 // tokenSet remembers spans known to have a span with tokens below them until
@@ -345,16 +367,15 @@ func (w *batchWriter) tokenOwners(gs []*spans.Span) []bool {
 	if !some && w.tokenKids.len() == 0 {
 		return nil
 	}
-	ids := make([]spans.SpanID, len(gs))
-	parents := make([]spans.SpanID, len(gs))
-	has := make([]bool, len(gs))
+	sc := &w.owners
+	sc.ids, sc.parents, sc.has = sc.ids[:0], sc.parents[:0], sc.has[:0]
 	for i, sp := range gs {
-		ids[i], parents[i], has[i] = sp.SpanID, sp.ParentID, w.toks[i].use.calls > 0
+		sc.ids, sc.parents, sc.has = append(sc.ids, sp.SpanID), append(sc.parents, sp.ParentID), append(sc.has, w.toks[i].use.calls > 0)
 	}
 	tid := gs[0].TraceID
-	return tokenOwners(ids, parents, has,
+	return tokenOwners(sc.ids, sc.parents, sc.has,
 		func(id spans.SpanID) bool { return w.tokenKids.take(spanKey{tid, id}) },
-		func(id spans.SpanID) { w.tokenKids.add(spanKey{tid, id}) })
+		func(id spans.SpanID) { w.tokenKids.add(spanKey{tid, id}) }, sc)
 }
 
 func (ts *tokenSet) len() int { return len(ts.cur) + len(ts.old) }

@@ -16,29 +16,46 @@ func TestTokenOwners(t *testing.T) {
 	ids := []spans.SpanID{id(1), id(2), id(3), id(4), id(5)}
 	parents := []spans.SpanID{{}, id(1), id(2), id(3), id(1)}
 	has := []bool{true, true, false, true, true}
-	if got := tokenOwners(ids, parents, has, nil, nil); !slices.Equal(got, []bool{false, false, false, true, true}) {
+	if got := tokenOwners(ids, parents, has, nil, nil, &ownerScratch{}); !slices.Equal(got, []bool{false, false, false, true, true}) {
 		t.Errorf("whole trace: %v", got)
 	}
 	// Only the synth and the root arrive; the llm came earlier and its
 	// retry parent said that 3 has tokens below.
 	var ups []spans.SpanID
 	got := tokenOwners([]spans.SpanID{id(1), id(2)}, []spans.SpanID{{}, id(1)}, []bool{true, true},
-		func(s spans.SpanID) bool { return s == id(2) }, func(s spans.SpanID) { ups = append(ups, s) })
+		func(s spans.SpanID) bool { return s == id(2) }, func(s spans.SpanID) { ups = append(ups, s) }, &ownerScratch{})
 	if !slices.Equal(got, []bool{false, false}) || len(ups) != 0 {
 		t.Errorf("parents after their children: %v, up %v", got, ups)
 	}
 	// The llm and the retry arrive first: the synth (outside) is told.
 	got = tokenOwners([]spans.SpanID{id(4), id(3)}, []spans.SpanID{id(3), id(2)}, []bool{true, false}, nil,
-		func(s spans.SpanID) { ups = append(ups, s) })
+		func(s spans.SpanID) { ups = append(ups, s) }, &ownerScratch{})
 	if !slices.Equal(got, []bool{true, false}) || !slices.Equal(ups, []spans.SpanID{id(2)}) {
 		t.Errorf("children first: %v, up %v", got, ups)
 	}
 	// No tokens anywhere: nil, nothing allocated.
-	if got := tokenOwners(ids, parents, make([]bool, 5), nil, nil); got != nil {
+	if got := tokenOwners(ids, parents, make([]bool, 5), nil, nil, &ownerScratch{}); got != nil {
 		t.Errorf("no tokens: %v", got)
 	}
+	// A group large enough to index by map: a chain of 40, every span
+	// reporting tokens, parent first; only the leaf counts.
+	var cids, cparents []spans.SpanID
+	var chas []bool
+	for i := range 40 {
+		cids = append(cids, spans.SpanID{1, byte(i)})
+		if i > 0 {
+			cparents = append(cparents, cids[i-1])
+		} else {
+			cparents = append(cparents, spans.SpanID{})
+		}
+		chas = append(chas, true)
+	}
+	got = tokenOwners(cids, cparents, chas, nil, nil, &ownerScratch{})
+	if n := len(slices.DeleteFunc(slices.Clone(got), func(b bool) bool { return !b })); n != 1 || !got[39] {
+		t.Errorf("chain of 40: %d count, the leaf %v", n, got[39])
+	}
 	// A cycle 6 → 7 → 6 with tokens on both ends.
-	got = tokenOwners([]spans.SpanID{id(6), id(7)}, []spans.SpanID{id(7), id(6)}, []bool{true, true}, nil, nil)
+	got = tokenOwners([]spans.SpanID{id(6), id(7)}, []spans.SpanID{id(7), id(6)}, []bool{true, true}, nil, nil, &ownerScratch{})
 	if len(got) != 2 {
 		t.Errorf("cycle: %v", got)
 	}

@@ -165,7 +165,7 @@ func (r *TraceRollup) add(sps []spanTiming) {
 	for i, sp := range sps {
 		ids[i], parents[i], has[i] = sp.id, sp.parent, sp.tokens.use.calls > 0
 	}
-	owned := tokenOwners(ids, parents, has, nil, nil)
+	owned := tokenOwners(ids, parents, has, nil, nil, &ownerScratch{})
 	for i, sp := range sps {
 		dur := max(sp.end-sp.start, 0)
 		minute := rollupMinute(sp.start)

@@ -71,6 +71,7 @@ type batchWriter struct {
 	// tokenKids and toks: which spans count their tokens (tokens.go).
 	tokenKids  *tokenSet
 	toks       []spanTokens
+	owners     ownerScratch
 	kidScratch []interval
 
 	// duplicates counts spans dropped because their (trace id, span id) was

@@ -61,8 +61,14 @@ type TraceQuery struct {
 	MaxDuration  time.Duration // end-to-end duration at most this (0: no bound)
 	Attr         string        // "key=value": some span has this attribute or tag
 	RunID        string
-	Limit        int    // DefaultTraceLimit when 0, at most MaxTraceLimit
-	Cursor       string // NextCursor of the previous page
+	// Sort orders the list: "" or "-start" newest first (the default),
+	// or one of SortKeys — "start", "duration", "spans", ascending, or
+	// with a leading "-" descending. A sorted list is sorted over the whole
+	// window when it holds at most the scan budget of traces, else over its
+	// newest ones (the page is then Partial; see ListTraces).
+	Sort   string
+	Limit  int    // DefaultTraceLimit when 0, at most MaxTraceLimit
+	Cursor string // NextCursor of the previous page
 	// ScanBudget overrides TraceScanBudget for this query (0: the default).
 	ScanBudget int
 }

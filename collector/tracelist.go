@@ -164,7 +164,8 @@ func (s *SQLiteStore) scanLimit(ctx context.Context, f *traceFilter, cursor *tra
 	return &found[0], nil
 }
 
-// ListTraces returns traces matching q, newest first, a page at a time.
+// ListTraces returns traces matching q, newest first (or in q.Sort's
+// order), a page at a time.
 //
 // Every call is bounded. Filters an index answers (time window, run, and
 // service when the traces_by_service index exists) cost what they return.
@@ -185,6 +186,11 @@ func (s *SQLiteStore) ListTraces(ctx context.Context, q TraceQuery) (TracePage, 
 	f, err := s.traceFilter(ctx, q)
 	if err != nil {
 		return TracePage{}, err
+	}
+	if ts, sorted, err := parseSort(q.Sort); err != nil {
+		return TracePage{}, err
+	} else if sorted {
+		return s.listSorted(ctx, q, f, ts, limit, budget)
 	}
 	var cursor *tracePos
 	if q.Cursor != "" {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +143,82 @@ func mustTraceID(t *testing.T, s string) spans.TraceID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// A sorted list is sorted by the server over the window, not over the
+// rows a page loaded: the longest trace comes first though it is older
+// than the first page. Past the scan budget the newest traces are sorted
+// and the page says so; a window within the budget is sorted whole.
+func TestSortedTraceListInBrowser(t *testing.T) {
+	bin := chromium(t)
+	s, starts, _ := newBigStore(t)
+	n := len(starts)
+	ctx := context.Background()
+	long := func(at time.Time, d time.Duration) spans.TraceID {
+		sp := spans.Span{TraceID: spans.NewTraceID(), SpanID: spans.NewSpanID(), Name: "long", Stage: spans.StageQuery,
+			Start: at, End: at.Add(d), Status: spans.StatusOK, Attrs: []spans.Attribute{spans.String(spans.KeyService, "bulk")}}
+		if err := s.coll.Ingest(ctx, []spans.Span{sp}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return sp.TraceID
+	}
+	inside := long(starts[n-5000].Add(time.Microsecond), 900*time.Millisecond) // among the newest, not on the first page
+	outside := long(starts[100].Add(time.Microsecond), 2*time.Second)           // older than the budget reaches
+	if err := s.coll.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The API: partial on every page, the same traces sorted.
+	var first, second handlers.TraceList
+	s.getJSON("/api/traces?sort=-duration&limit=2", http.StatusOK, &first)
+	if len(first.Traces) != 2 || first.Traces[0].TraceID != inside.String() || !first.Partial || first.Sort != "-duration" || first.NextCursor == "" {
+		t.Fatalf("first sorted page: %+v", first)
+	}
+	stop := starts[n-collector.TraceScanBudget+1] // the long trace inside is one of the newest TraceScanBudget
+	if !first.ScannedTo.Equal(stop) {
+		t.Errorf("sorted back to %v, want %v", first.ScannedTo, stop)
+	}
+	s.getJSON("/api/traces?sort=-duration&limit=2&cursor="+url.QueryEscape(first.NextCursor), http.StatusOK, &second)
+	if len(second.Traces) != 2 || !second.Partial || !second.ScannedTo.Equal(stop) || second.Traces[0].DurationMs != 5 {
+		t.Errorf("second sorted page: %+v", second)
+	}
+	for _, bad := range []string{"sort=name", "sort=--duration", "sort=duration&attr=a%3Db", "sort=duration&cursor=s1_2"} {
+		if msg := s.errorOf("/api/traces?"+bad, http.StatusBadRequest); msg == "" {
+			t.Errorf("%s: no error message", bad)
+		}
+	}
+
+	b := startBrowser(t, bin, s)
+	b.open("traces", "traces")
+	b.click(`th[data-sort="duration"]`)
+	b.waitFor("the server's order", `document.querySelector('#trace-list').dataset.sort === '-duration' && document.body.dataset.state === 'ready'`)
+	rowIDs := `[...document.querySelectorAll('.traces-table tbody tr')].map(r => r.dataset.traceId)`
+	if ids := b.evalStrings(rowIDs); len(ids) != 100 || ids[0] != inside.String() || contains(ids, outside.String()) {
+		t.Fatalf("sorted rows: %d, first %s", len(ids), ids[0])
+	}
+	if got := b.text("#trace-scanned"); !strings.HasPrefix(got, "Sorted over the traces back to ") || !strings.Contains(got, "narrow the window") {
+		t.Errorf("note %q", got)
+	}
+	if got := b.text("#load-more"); got != "Load more" {
+		t.Errorf("button %q", got)
+	}
+	if got := b.text("#trace-count"); got != "100+ traces" {
+		t.Errorf("count %q", got)
+	}
+	b.click("#load-more")
+	b.waitFor("the second page", `document.querySelectorAll('.traces-table tbody tr').length === 200`)
+	if ids := b.evalStrings(rowIDs); ids[0] != inside.String() || contains(ids[1:], inside.String()) {
+		t.Error("the second page repeats or reorders the first")
+	}
+	// A window the budget covers is sorted whole: the oldest long trace
+	// comes first, and nothing says partial.
+	b.open(fmt.Sprintf("traces?sort=-duration&from=%d&to=%d", starts[0].UnixMilli(), starts[1000].UnixMilli()), "traces")
+	b.waitFor("the window sorted", `document.querySelector('#trace-list').dataset.sort === '-duration'`)
+	if ids := b.evalStrings(rowIDs); len(ids) != 100 || ids[0] != outside.String() {
+		t.Errorf("narrow window: %d rows, first %s", len(ids), ids[0])
+	}
+	if b.evalInt(`document.querySelector('#trace-scanned').hidden ? 1 : 0`) != 1 {
+		t.Errorf("a whole-window sort says %q", b.text("#trace-scanned"))
+	}
+	b.shot("traces-sorted-by-server")
+	b.checkClean("sorted list")
 }

@@ -15,14 +15,18 @@
 //	                            traces, then answers partial with scanned_to and a
 //	                            next_cursor that continues the search. status is the
 //	                            root span's (error: the request failed, the rule of
-//	                            every error count); with_errors: a span failed anywhere
+//	                            every error count); with_errors: a span failed anywhere.
+//	                            sort=start|duration|spans (- for descending) sorts the
+//	                            window server-side, over its newest TraceScanBudget
+//	                            traces when it holds more (then partial on every page)
 //	GET  /api/traces/:id        one trace: spans with depth, self time, critical-path
 //	                            flags, events, tokens; and its critical path (service:
 //	                            404 unless the trace has a span of it)
 //	GET  /api/stages            per-stage breakdown over from/to (or one run), of one
 //	                            service with service (computed from its traces)
-//	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops and
-//	                            per-stage self time and p95 per step; service as for stages
+//	GET  /api/timeseries        end-to-end percentiles, throughput, errors, drops,
+//	                            per-stage self time and p95, and tokens and cost (priced
+//	                            when read) per step; service as for stages
 //	GET  /api/report            the bottleneck report over a sample of traces (the
 //	                            filters of /api/traces)
 //	GET  /api/compare           two windows (base_from, base_to, cand_from, cand_to)
@@ -32,7 +36,7 @@
 //	                            and the p50 or p95 moved by max(10 %, 1 ms)), a typical
 //	                            trace of each side, and for two runs the settings that
 //	                            differ between their configs
-//	GET  /api/runs              benchmark runs with their summaries
+//	GET  /api/runs              benchmark runs with their summaries and sweep ids
 //	GET  /api/live              Server-Sent Events: one "trace" event per new trace
 //	                            (of one service with service)
 //	GET  /metrics               Prometheus text format

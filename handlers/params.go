@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net/url"
@@ -226,11 +225,21 @@ func (p *params) cursor(name string) (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	a, b, ok := strings.Cut(v, "-")
-	_, errA := strconv.ParseInt(a, 10, 64)
-	id, errB := hex.DecodeString(b)
-	if !ok || errA != nil || errB != nil || len(id) != 16 {
+	if collector.CheckCursor(v) != nil {
 		return "", badRequest("parameter %q: %q is not a cursor returned by this API (next_cursor)", name, truncate(v, 64))
+	}
+	return v, nil
+}
+
+// sort reads a trace list's order: a collector.SortKeys key, with a
+// leading "-" for descending.
+func (p *params) sort(name string) (string, error) {
+	v := p.raw(name)
+	if v == "" {
+		return "", nil
+	}
+	if _, ok := collector.SortKeys[strings.TrimPrefix(v, "-")]; !ok {
+		return "", badRequest("parameter %q: %q is not an order; want start, duration or spans, with a leading - for descending", name, truncate(v, 64))
 	}
 	return v, nil
 }

@@ -54,7 +54,10 @@ func TestTraceListInBrowser(t *testing.T) {
 		b := b0.with(t)
 		b.open("traces", "traces")
 		b.click(`th[data-sort="duration"]`)
-		b.waitFor("sorted by duration", `location.hash.includes('sort=-duration')`)
+		b.waitFor("sorted by duration", `location.hash.includes('sort=-duration') && document.querySelector('#trace-list').dataset.sort === '-duration'`)
+		if got := b.text("#trace-count"); got != fmt.Sprintf("%d traces", total) {
+			t.Errorf("count %q of a list the server sorted", got)
+		}
 		d := b.evalStrings(durations)
 		if len(d) != total || d[0] != "880 ms" || d[1] != "880 ms" || d[len(d)-1] != "5.00 ms" {
 			t.Errorf("longest first: %v", d)
@@ -63,7 +66,7 @@ func TestTraceListInBrowser(t *testing.T) {
 			t.Errorf("aria-sort %q", got)
 		}
 		b.click(`th[data-sort="duration"]`)
-		b.waitFor("ascending", `location.hash.includes('sort=duration') && !location.hash.includes('sort=-')`)
+		b.waitFor("ascending", `location.hash.includes('sort=duration') && !location.hash.includes('sort=-') && document.querySelector('#trace-list').dataset.sort === 'duration'`)
 		if d = b.evalStrings(durations); d[0] != "5.00 ms" || d[len(d)-1] != "880 ms" {
 			t.Errorf("shortest first: %v", d)
 		}
@@ -72,6 +75,10 @@ func TestTraceListInBrowser(t *testing.T) {
 		// A to Z; the in-flight trace has no name yet and comes first.
 		if !strings.Contains(names[0], "in flight") || names[1] != nameHostile || !strings.HasPrefix(names[2], "query: acme") {
 			t.Errorf("by name: %q", names[:3])
+		}
+		// Names sort the loaded rows (durations were sorted by the server).
+		if got := b.text("#trace-count"); got != fmt.Sprintf("%d traces (the loaded ones sorted)", total) {
+			t.Errorf("count %q", got)
 		}
 		// The order survives a reload.
 		b.open("traces?sort=-duration", "traces")

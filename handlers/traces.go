@@ -32,6 +32,12 @@ type TraceList struct {
 	Traces []TraceRow `json:"traces"`
 	// NextCursor continues the list (pass it as cursor); "" on the last page.
 	NextCursor string `json:"next_cursor"`
+	// Sort is the order of a sorted list (the sort parameter: start,
+	// duration or spans, "-" for descending); "" for newest first. A sorted
+	// list is sorted over the whole window when its traces fit the scan
+	// budget; otherwise it is Partial on every page: the newest traces, back
+	// to ScannedTo, are sorted, and NextCursor pages through them.
+	Sort string `json:"sort,omitempty"`
 	// Partial is set when the search stopped at its scan budget
 	// (collector.TraceScanBudget traces examined) before the page was full:
 	// traces that started before ScannedTo have not been looked at yet, and
@@ -58,7 +64,7 @@ func toRow(t collector.TraceSummary) TraceRow {
 // millis converts a duration to milliseconds rounded to the microsecond.
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
-var traceListParams = []string{"from", "to", "service", "stage", "status", "min_duration", "max_duration", "name", "attr", "run", "cursor", "limit"}
+var traceListParams = []string{"from", "to", "service", "stage", "status", "min_duration", "max_duration", "name", "attr", "run", "cursor", "limit", "sort"}
 
 // traceQuery validates the filters of a trace search.
 func traceQuery(p *params) (collector.TraceQuery, error) {
@@ -113,11 +119,20 @@ func (s *Server) listTraces(c echo.Context) error {
 	if q.Limit, err = p.limit("limit", collector.DefaultTraceLimit, MaxPageLimit); err != nil {
 		return err
 	}
+	if q.Sort, err = p.sort("sort"); err != nil {
+		return err
+	}
+	if q.Sort != "" && q.Attr != "" && q.Sort != "-start" {
+		return badRequest("parameter \"sort\": %s is not available with an attribute filter (it opens traces one by one); sort by -start", q.Sort)
+	}
 	page, err := s.store.ListTraces(c.Request().Context(), q)
 	if err != nil {
 		return storeError("traces", err)
 	}
 	out := TraceList{Traces: make([]TraceRow, 0, len(page.Traces)), NextCursor: page.NextCursor, Partial: page.Partial}
+	if q.Sort != "-start" {
+		out.Sort = q.Sort
+	}
 	if page.Partial {
 		out.ScannedTo, out.ScannedMs = timePtr(page.ScannedTo), page.ScannedTo.UnixMilli()
 	}

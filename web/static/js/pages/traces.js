@@ -17,7 +17,12 @@ const statusNames = ['ok', 'error', 'dropped', 'unset', ['with_errors', 'any spa
 const filterKeys = ['name', 'service', 'stage', 'status', 'min_duration', 'max_duration', 'attr', 'run'];
 const pageSize = 100;
 
-// Sortable columns: the key of the sort parameter and the row value.
+// Columns the server sorts over the whole window (bounded like every list:
+// past the scan budget, over the newest traces, and the page says so).
+const serverSorts = ['start', 'duration', 'spans'];
+
+// Sortable columns: the key of the sort parameter and the row value. The
+// others sort the loaded rows.
 const sorters = {
   start: t => t.start_ms, name: t => (t.name || '').toLowerCase(), duration: t => t.duration_ms,
   spans: t => t.spans, errors: t => t.errors, status: t => t.status, service: t => t.service || '',
@@ -89,6 +94,10 @@ export async function render(view, ctx) {
 
   const params = { ...ctx.window(), limit: pageSize };
   for (const k of filterKeys) if (f[k]) params[k] = f[k];
+  // An attribute filter opens traces one by one: the server does not sort
+  // it, so the loaded rows are.
+  let byServer = serverSorts.includes(sort.key) && !f.attr;
+  if (byServer) params.sort = (sort.desc ? '-' : '') + sort.key;
   const rows = [];
   let chart = null;
 
@@ -105,15 +114,22 @@ export async function render(view, ctx) {
   };
 
   const show = () => {
-    const sorted = sort.key ? [...rows].sort((a, b) => cmp(sorters[sort.key](a), sorters[sort.key](b)) * (sort.desc ? -1 : 1)) : rows;
+    const sorted = sort.key && !byServer ? [...rows].sort((a, b) => cmp(sorters[sort.key](a), sorters[sort.key](b)) * (sort.desc ? -1 : 1)) : rows;
     holder.replaceChildren(sorted.length ? traceTable(sorted, { sort, onSort: (key) => {
-      sort.desc = sort.key === key ? !sort.desc : key !== 'name' && key !== 'service' && key !== 'status';
-      sort.key = key;
+      const desc = sort.key === key ? !sort.desc : key !== 'name' && key !== 'service' && key !== 'status';
       const q = {};
       for (const [k, v] of ctx.params) q[k] = v;
-      q.sort = (sort.desc ? '-' : '') + key;
+      q.sort = (desc ? '-' : '') + key;
+      if (serverSorts.includes(key) && !f.attr) {
+        ctx.go('traces', '', q); // the server sorts the window: load again
+        return;
+      }
+      sort.desc = desc;
+      sort.key = key;
+      byServer = false; // the loaded rows, in this column's order
       history.replaceState(null, '', hashFor('traces', '', q));
       show();
+      count.textContent = count.textContent.replace(/ \(the loaded ones sorted\)$/, '') + ' (the loaded ones sorted)';
     } }) : message(lastPage && lastPage.partial ? 'No match among the traces searched so far.' : 'No traces match these filters.'));
     if (chart) chart.destroy();
     chart = null;
@@ -133,12 +149,18 @@ export async function render(view, ctx) {
     const page = await getJSON('/api/traces', cursor ? { ...params, cursor } : params);
     if (!ctx.alive()) return;
     lastPage = page;
+    holder.dataset.sort = page.sort || ''; // the order the server sorted in
     rows.push(...(page.traces || []));
     show();
-    count.textContent = num(rows.length) + (page.next_cursor ? '+' : '') + ' traces' + (sort.key ? ' (the loaded ones sorted)' : '');
+    count.textContent = num(rows.length) + (page.next_cursor ? '+' : '') + ' traces' + (sort.key && !byServer ? ' (the loaded ones sorted)' : '');
     scanned.hidden = !page.partial;
-    scanned.textContent = page.partial ? `Searched traces back to ${time(page.scanned_to_ms)}; older ones not yet.` : '';
-    more.textContent = page.partial ? 'Search further back' : 'Load more';
+    // A sorted list that is partial sorted the newest traces of the window;
+    // its next pages go on through them, not further back.
+    const sortedPart = page.partial && page.sort;
+    scanned.textContent = !page.partial ? ''
+      : sortedPart ? `Sorted over the traces back to ${time(page.scanned_to_ms)}, the newest of the window; narrow the window to sort all of it.`
+        : `Searched traces back to ${time(page.scanned_to_ms)}; older ones not yet.`;
+    more.textContent = page.partial && !sortedPart ? 'Search further back' : 'Load more';
     more.hidden = !page.next_cursor;
     more.onclick = () => load(page.next_cursor).catch(e => holder.appendChild(message(e.message, 'error')));
   };

@@ -163,7 +163,7 @@ func TestSortedTraceListInBrowser(t *testing.T) {
 		return sp.TraceID
 	}
 	inside := long(starts[n-5000].Add(time.Microsecond), 900*time.Millisecond) // among the newest, not on the first page
-	outside := long(starts[100].Add(time.Microsecond), 2*time.Second)           // older than the budget reaches
+	outside := long(starts[100].Add(time.Microsecond), 2*time.Second)          // older than the budget reaches
 	if err := s.coll.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,16 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/handlers"
@@ -29,10 +32,26 @@ var bench struct {
 
 // benchServer opens (once per test binary) a synthetic database spread over
 // the last 24 hours and a server over it, without a collector: the
-// benchmarks measure the read side.
+// benchmarks measure the read side. STAGESCOPE_BENCH_DB names a database
+// made before (by GenerateSynthetic) to open read-only instead, so that a
+// 1M-trace store is generated once for many runs.
 func benchServer(b *testing.B) (*handlers.Server, []string) {
 	b.Helper()
 	bench.once.Do(func() {
+		if path := os.Getenv("STAGESCOPE_BENCH_DB"); path != "" {
+			if bench.store, bench.err = collector.OpenSQLite(path, collector.WithReadOnly()); bench.err != nil {
+				return
+			}
+			page, err := bench.store.ListTraces(context.Background(), collector.TraceQuery{Limit: 1000})
+			if bench.err = err; err != nil {
+				return
+			}
+			for _, t := range page.Traces {
+				bench.ids = append(bench.ids, t.TraceID.String())
+			}
+			bench.srv = handlers.New(bench.store, nil)
+			return
+		}
 		n := defaultBenchTraces
 		if v, err := strconv.Atoi(os.Getenv("STAGESCOPE_BENCH_TRACES")); err == nil && v > 0 {
 			n = v
@@ -89,10 +108,34 @@ func benchPath(b *testing.B, path string) {
 	srv, _ := benchServer(b)
 	b.ReportAllocs()
 	var bytes int
+	cpu := cpuNanos()
 	for b.Loop() {
 		bytes = serve(b, srv, path)
 	}
+	b.ReportMetric(float64(cpuNanos()-cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(bytes), "resp-bytes")
+}
+
+// cpuNanos is the CPU time (user and system, all threads) the process has
+// used: it does not grow when other processes take the machine's cores.
+func cpuNanos() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// The requests the Bottlenecks and Compare pages make by default: the
+// report of the last 24 hours, and its two halves compared.
+func BenchmarkReportPage(b *testing.B) {
+	to := time.Now().Truncate(time.Minute)
+	benchPath(b, fmt.Sprintf("/api/report?from=%d&to=%d", to.Add(-24*time.Hour).UnixMilli(), to.UnixMilli()))
+}
+
+func BenchmarkComparePage(b *testing.B) {
+	to := time.Now().Truncate(time.Minute)
+	from := to.Add(-24 * time.Hour)
+	mid := from.Add(12 * time.Hour)
+	benchPath(b, fmt.Sprintf("/api/compare?base_from=%d&base_to=%d&cand_from=%d&cand_to=%d", from.UnixMilli(), mid.UnixMilli()-1, mid.UnixMilli(), to.UnixMilli()))
 }
 
 func BenchmarkGetTrace(b *testing.B) {

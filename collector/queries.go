@@ -175,7 +175,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 // eachStoredPart calls fn with each part of trace id stored in chunks (the
 // first chunk and the others listed in more), decoded — only what self
 // times need with timingsOnly.
-func eachStoredPart(ctx context.Context, conn *sql.Conn, id spans.TraceID, first int64, more []byte, timingsOnly bool, fn func(*decodedPart) error) error {
+func eachStoredPart(ctx context.Context, conn rowQuerier, id spans.TraceID, first int64, more []byte, timingsOnly bool, fn func(*decodedPart) error) error {
 	return forChunkIDs(first, more, func(cid int64) error {
 		var data []byte
 		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
@@ -199,11 +199,51 @@ func eachStoredPart(ctx context.Context, conn *sql.Conn, id spans.TraceID, first
 
 // traceAt reads the trace stored in traces row row, which must be trace id.
 func (s *SQLiteStore) traceAt(ctx context.Context, row int64, id spans.TraceID) (*Trace, error) {
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.stmtConn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
 	defer conn.Close()
+	return s.traceOn(ctx, conn, row, id)
+}
+
+// stmtConn is a read connection that prepares each query it is given once:
+// for a reader of many traces, SQLite's prepare costs as much as the
+// lookups themselves.
+type stmtConn struct {
+	*sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func (s *SQLiteStore) stmtConn(ctx context.Context) (*stmtConn, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &stmtConn{Conn: conn, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (c *stmtConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, ok := c.stmts[query]
+	if !ok {
+		var err error
+		if st, err = c.Conn.PrepareContext(ctx, query); err != nil {
+			return c.Conn.QueryRowContext(ctx, query, args...) // the error comes out of Scan
+		}
+		c.stmts[query] = st
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c *stmtConn) Close() error {
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	return c.Conn.Close()
+}
+
+// traceOn is traceAt on conn.
+func (s *SQLiteStore) traceOn(ctx context.Context, conn *stmtConn, row int64, id spans.TraceID) (*Trace, error) {
 	r, err := scanTrace(conn.QueryRowContext(ctx, sqlGetTrace, row), true)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && r.sum.TraceID != id {
 		// Deleted by retention since it was found.
@@ -328,12 +368,18 @@ func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			conn, err := s.stmtConn(ctx)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			defer conn.Close()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(refs) || ctx.Err() != nil {
 					return
 				}
-				t, err := s.traceAt(ctx, refs[i].row, refs[i].id)
+				t, err := s.traceOn(ctx, conn, refs[i].row, refs[i].id)
 				if err != nil && !errors.Is(err, ErrNotFound) {
 					errs[w] = err
 					return

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -79,26 +78,30 @@ func (s *Server) compare(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	bt, bs, err := s.loadSample(ctx, base, n)
-	if err != nil {
-		return err
-	}
-	ct, cs, err := s.loadSample(ctx, cand, n)
-	if err != nil {
-		return err
-	}
-	if base.RunID != "" && cand.RunID != "" {
-		// Two runs: their stored configurations are diffed in the
-		// comparison (both runs exist: their samples were read).
-		br, err := s.store.Run(ctx, base.RunID)
+	key, ok := s.cacheKey(ctx, "compare", p, cacheWindow{"base_from", "base_to", base.From, base.To, base.RunID},
+		cacheWindow{"cand_from", "cand_to", cand.From, cand.To, cand.RunID})
+	return s.cachedJSON(c, key, ok, func() (any, error) {
+		bt, bs, err := s.loadSample(ctx, base, n)
 		if err != nil {
-			return storeError("runs", err)
+			return nil, err
 		}
-		cr, err := s.store.Run(ctx, cand.RunID)
+		ct, cs, err := s.loadSample(ctx, cand, n)
 		if err != nil {
-			return storeError("runs", err)
+			return nil, err
 		}
-		opts = append(opts, analysis.WithRunConfigs(br.Config, cr.Config))
-	}
-	return c.JSON(http.StatusOK, CompareResponse{Baseline: bs, Candidate: cs, Comparison: analysis.Compare(bt, ct, opts...)})
+		if base.RunID != "" && cand.RunID != "" {
+			// Two runs: their stored configurations are diffed in the
+			// comparison (both runs exist: their samples were read).
+			br, err := s.store.Run(ctx, base.RunID)
+			if err != nil {
+				return nil, storeError("runs", err)
+			}
+			cr, err := s.store.Run(ctx, cand.RunID)
+			if err != nil {
+				return nil, storeError("runs", err)
+			}
+			opts = append(opts, analysis.WithRunConfigs(br.Config, cr.Config))
+		}
+		return CompareResponse{Baseline: bs, Candidate: cs, Comparison: analysis.Compare(bt, ct, opts...)}, nil
+	})
 }

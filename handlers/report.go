@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,9 +55,13 @@ func (s *Server) report(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	traces, smp, err := s.loadSample(c.Request().Context(), q, n)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, ReportResponse{Sample: smp, Report: analysis.Analyze(traces, append(opts, sampleWeights(smp))...)})
+	ctx := c.Request().Context()
+	key, ok := s.cacheKey(ctx, "report", p, cacheWindow{"from", "to", q.From, q.To, q.RunID})
+	return s.cachedJSON(c, key, ok, func() (any, error) {
+		traces, smp, err := s.loadSample(ctx, q, n)
+		if err != nil {
+			return nil, err
+		}
+		return ReportResponse{Sample: smp, Report: analysis.Analyze(traces, append(opts, sampleWeights(smp))...)}, nil
+	})
 }

@@ -28,13 +28,14 @@ type Server struct {
 	http  *httpMetrics
 
 	closeOnce sync.Once
+	answers   *answerCache // reports and comparisons (answercache.go)
 }
 
 // New builds the server. store is read by the API; c (which may be nil for
 // a read-only dashboard over an existing database) receives OTLP ingest and
 // reports its counters.
 func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *Server {
-	s := &Server{store: store, coll: c, cfg: newConfig(opts)}
+	s := &Server{store: store, coll: c, cfg: newConfig(opts), answers: newAnswerCache()}
 	s.auth = newAuth(s.cfg.token)
 	s.live = newLiveHub(store, s.cfg, s.cfg.logger)
 	s.reg = prometheus.NewRegistry()

@@ -81,7 +81,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("overview", func(t *testing.T) {
 		b := b0.with(t)
 		b.open("overview", "overview")
-		b.waitFor("four charts", `document.querySelectorAll('.uplot').length === 4`)
+		b.waitFor("six charts", `document.querySelectorAll('.uplot').length === 6`)
 		if got := b.text(`.stat[data-stat="traces"] .stat-value`); got != fmt.Sprint(seedTotal) {
 			t.Errorf("traces card %q, want %d", got, seedTotal)
 		}

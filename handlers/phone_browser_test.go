@@ -21,7 +21,7 @@ func TestPhoneLayoutInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages := []struct{ route, page, wait string }{
-		{"overview", "overview", `document.querySelectorAll('.uplot').length === 4`},
+		{"overview", "overview", `document.querySelectorAll('.uplot').length === 6`},
 		{"traces", "traces", `!!document.querySelector('#duration-scatter .uplot')`},
 		{"trace/" + s.ids["slow"][0].String(), "trace", `document.querySelector('#wf-critical').getAttribute('d') !== ''`},
 		{"trace/" + s.ids["hostile"][0].String(), "trace", `true`},

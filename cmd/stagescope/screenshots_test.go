@@ -91,11 +91,11 @@ func TestReadmeScreenshots(t *testing.T) {
 
 	// The demo ran for seconds: the last 15 minutes show it, the default
 	// hour squeezes it into the charts' last pixels.
-	open("overview", "overview", "document.querySelectorAll('.uplot').length === 4")
+	open("overview", "overview", "document.querySelectorAll('.uplot').length === 6")
 	pick := `(() => { const s = document.querySelector('#range'); s.value = '15m'; s.dispatchEvent(new Event('change', { bubbles: true })); return s.value; })()`
 	if v, err := chromedp.Run(bctx, chromedp.Evaluate[string](pick)); err != nil || v != "15m" {
 		t.Fatalf("pick the 15-minute window: %q, %v", v, err)
 	}
-	open("overview", "overview", "document.querySelector('#range').value === '15m' && document.querySelectorAll('.uplot').length === 4")
+	open("overview", "overview", "document.querySelector('#range').value === '15m' && document.querySelectorAll('.uplot').length === 6")
 	save("overview.png")
 }

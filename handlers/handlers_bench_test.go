@@ -178,3 +178,18 @@ func BenchmarkListTracesName(b *testing.B) {
 func BenchmarkStages(b *testing.B)     { benchPath(b, "/api/stages") }
 func BenchmarkTimeseries(b *testing.B) { benchPath(b, "/api/timeseries?from=now-24h") }
 func BenchmarkReport(b *testing.B)     { benchPath(b, "/api/report") }
+
+// The other requests of a fresh dashboard load over the last 24 hours: the
+// Overview's series and stages, the trace list, and the service picker.
+func BenchmarkPageRequests(b *testing.B) {
+	to := time.Now().Truncate(time.Minute)
+	w := fmt.Sprintf("from=%d&to=%d", to.Add(-24*time.Hour).UnixMilli(), to.UnixMilli())
+	for _, p := range []struct{ name, path string }{
+		{"timeseries", "/api/timeseries?" + w},
+		{"stages", "/api/stages?" + w},
+		{"traces", "/api/traces?limit=100&" + w},
+		{"services", "/api/services?" + w},
+	} {
+		b.Run(p.name, func(b *testing.B) { benchPath(b, p.path) })
+	}
+}

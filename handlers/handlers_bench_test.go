@@ -33,12 +33,22 @@ var bench struct {
 // benchServer opens (once per test binary) a synthetic database spread over
 // the last 24 hours and a server over it, without a collector: the
 // benchmarks measure the read side. STAGESCOPE_BENCH_DB names a database
-// made before (by GenerateSynthetic) to open read-only instead, so that a
-// 1M-trace store is generated once for many runs.
+// to keep instead — generated there when the file does not exist, opened
+// read-only when it does — so that a 1M-trace store is generated once for
+// many runs.
 func benchServer(b *testing.B) (*handlers.Server, []string) {
 	b.Helper()
 	bench.once.Do(func() {
 		if path := os.Getenv("STAGESCOPE_BENCH_DB"); path != "" {
+			if _, err := os.Stat(path); err != nil {
+				n := defaultBenchTraces
+				if v, err := strconv.Atoi(os.Getenv("STAGESCOPE_BENCH_TRACES")); err == nil && v > 0 {
+					n = v
+				}
+				if bench.err = generateStore(context.Background(), path, n); bench.err != nil {
+					return
+				}
+			}
 			if bench.store, bench.err = collector.OpenSQLite(path, collector.WithReadOnly()); bench.err != nil {
 				return
 			}

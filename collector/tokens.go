@@ -18,6 +18,18 @@ import (
 // bottleneck report does.
 const UnknownModel = "unknown"
 
+// Model names come from span attributes, which any client sends: a rollup
+// row keeps at most maxRowModels of them (the others' tokens go under
+// OtherModels) and names of at most maxModelName bytes, so that a client
+// naming a new model on every span cannot grow the rollups without bound.
+const (
+	maxRowModels = 64
+	maxModelName = 200
+	// OtherModels names the tokens of a minute's models past the first
+	// maxRowModels of one stage and run.
+	OtherModels = "other models"
+)
+
 // tokenCount is the token use of one model's calls within one rollup row.
 type tokenCount struct {
 	calls, prompt, completion, embedding int64
@@ -47,6 +59,9 @@ func tokensOf(sp *spans.Span) spanTokens {
 	model := semconv.Model(sp)
 	if model == "" {
 		model = UnknownModel
+	}
+	if len(model) > maxModelName {
+		model = strings.ToValidUTF8(model[:maxModelName], "")
 	}
 	return spanTokens{model: model, use: tokenCount{calls: 1, prompt: u.Prompt, completion: u.Completion, embedding: u.Embedding}}
 }
@@ -175,6 +190,14 @@ func (r *rollupRow) addTokens(t spanTokens) {
 	}
 	c := r.tokens[t.model]
 	if c == nil {
+		if len(r.tokens) >= maxRowModels {
+			t.model = OtherModels
+			if c = r.tokens[t.model]; c != nil {
+				c.add(t.use)
+				r.tokensDirty = true
+				return
+			}
+		}
 		c = &tokenCount{}
 		r.tokens[t.model] = c
 	}

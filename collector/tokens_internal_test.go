@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stagescope/stagescope/spans"
 )
@@ -58,5 +61,29 @@ func TestTokenOwners(t *testing.T) {
 	got = tokenOwners([]spans.SpanID{id(6), id(7)}, []spans.SpanID{id(7), id(6)}, []bool{true, true}, nil, nil, &ownerScratch{})
 	if len(got) != 2 {
 		t.Errorf("cycle: %v", got)
+	}
+}
+
+// A client naming a new model on every span fills one rollup row with at
+// most maxRowModels names; the rest count under OtherModels, and a long
+// name is cut.
+func TestTokenRowModelsAreBounded(t *testing.T) {
+	var r rollupRow
+	for i := range 500 {
+		r.addTokens(spanTokens{model: fmt.Sprintf("model-%d", i), use: tokenCount{calls: 1, prompt: 10}})
+	}
+	if len(r.tokens) != maxRowModels+1 || r.tokens[OtherModels] == nil || r.tokens[OtherModels].calls != 500-maxRowModels {
+		t.Fatalf("%d models, other %+v", len(r.tokens), r.tokens[OtherModels])
+	}
+	var total int64
+	for _, c := range r.tokens {
+		total += c.prompt
+	}
+	if total != 5000 {
+		t.Errorf("%d tokens kept, want 5000", total)
+	}
+	long := spans.Span{Stage: spans.StageLLM, Attrs: []spans.Attribute{spans.String(spans.KeyLLMModel, strings.Repeat("é", 300)), spans.Int(spans.KeyLLMPromptTokens, 5)}}
+	if m := tokensOf(&long).model; len(m) > maxModelName || !utf8.ValidString(m) || m == "" {
+		t.Errorf("long model name kept as %d bytes, valid %v", len(m), utf8.ValidString(m))
 	}
 }

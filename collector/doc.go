@@ -63,7 +63,9 @@
 //     the spans that report some and have none below them that does (the
 //     report's rule, so a parent repeating its children's totals counts
 //     once; a child arriving after such a parent does not take it back).
-//     Tokens, not dollars: cost is priced when read.
+//     Tokens, not dollars: cost is priced when read. A row keeps at most 64
+//     model names (the rest count as "other models"), since any client
+//     names them.
 //   - drops counts, per minute, spans and events dropped or refused; runs
 //     holds benchmark runs; resources interns OpenTelemetry resources.
 //

@@ -381,6 +381,9 @@ var sqlTokenRollups = mustSQL("token_rollups.sql")
 // w.toks and returns which of them count (tokenOwners), nil for none.
 func (w *batchWriter) tokenOwners(gs []*spans.Span) []bool {
 	w.toks = w.toks[:0]
+	if len(gs) == 0 { // a part of events only
+		return nil
+	}
 	some := false
 	for _, sp := range gs {
 		t := tokensOf(sp)

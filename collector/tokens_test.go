@@ -9,6 +9,7 @@ import (
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/analysis"
+	"github.com/stagescope/stagescope/dispatcher/event"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -161,3 +162,38 @@ func TestTokenSeriesCountsWhatTheReportCounts(t *testing.T) {
 }
 
 func roundMicro(f float64) float64 { return float64(int64(f*1e6+0.5)) / 1e6 }
+
+// A batch part of events alone, while a span with tokens waits for its
+// parent, is written (it once indexed a span that was not there).
+func TestEventsOnlyPartWhileTokensWaitForAParent(t *testing.T) {
+	ctx := context.Background()
+	s, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := collector.New(s)
+	defer c.Shutdown(ctx)
+	now := time.Now().Add(-time.Minute)
+	tid := spans.NewTraceID()
+	child := spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: spans.NewSpanID(), Name: "llm", Stage: spans.StageLLM,
+		Start: now, End: now.Add(time.Millisecond), Status: spans.StatusOK,
+		Attrs: []spans.Attribute{spans.String(spans.KeyLLMModel, "gpt-4o"), spans.Int(spans.KeyLLMPromptTokens, 10)}}
+	if err := c.Ingest(ctx, []spans.Span{child}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := spans.NewTraceID()
+	ev := event.Record{Header: event.Header{Time: now, TraceID: other, SpanID: spans.NewSpanID()}, Name: "note", Stage: spans.StageOther}
+	if err := c.Ingest(ctx, nil, []event.Record{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Metrics(); m.SpansWritten != 1 || m.EventsWritten != 1 {
+		t.Fatalf("metrics %+v", m)
+	}
+}

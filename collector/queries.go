@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/stagescope/stagescope/collector/tracetree"
 	"math"
-	"math/bits"
 	"runtime"
 	"slices"
 	"strconv"
@@ -137,9 +136,7 @@ func scanTrace(sc interface{ Scan(...any) error }, withParts bool) (traceRow, er
 	r.sum.Duration = time.Duration(end - start)
 	r.sum.RootName, r.sum.Service, r.sum.RunID = rootName.String, service.String, run.String
 	r.sum.Status = spans.Status(rootStatus.Int64)
-	for u := uint64(stages); u != 0; u &= u - 1 {
-		r.sum.Stages = append(r.sum.Stages, spans.Stage(bits.TrailingZeros64(u)))
-	}
+	r.sum.Stages = stagesOfMask(uint64(stages))
 	return r, nil
 }
 

@@ -309,10 +309,7 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 	}
 	info.SlowThreshold = info.Window.P95
 
-	byHash := slices.Clone(frame)
-	slices.SortFunc(byHash, func(a, b sampleCandidate) int {
-		return cmp.Or(cmp.Compare(a.hash, b.hash), slices.Compare(a.id[:], b.id[:]))
-	})
+	byHash := sortByHash(frame)
 	var slow []sampleCandidate
 	for _, c := range frame {
 		if c.dur >= info.SlowThreshold {
@@ -330,9 +327,32 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 		}
 		info.Partial = info.Partial || info.AttrPartial
 	}
+	list := pickSample(byHash, slow, len(frame), budget, &info)
+	info.Method = sampleMethod(info, complete, f.attrKey != "")
+	out, err := s.loadCandidates(ctx, list)
+	info.TracesAnalysed = len(out)
+	return out, info, err
+}
+
+// sortByHash returns the frame ordered by trace-id hash: the order in
+// which the policy draws.
+func sortByHash(frame []sampleCandidate) []sampleCandidate {
+	byHash := slices.Clone(frame)
+	slices.SortFunc(byHash, func(a, b sampleCandidate) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), slices.Compare(a.id[:], b.id[:]))
+	})
+	return byHash
+}
+
+// pickSample is the policy's draw: the first budget candidates of byHash
+// plus every slow one (the slowest MaxSlowTraces when there are more). It
+// fills info's counts and hash rate and returns the chosen candidates by
+// start.
+func pickSample(byHash, slow []sampleCandidate, frameLen, budget int, info *SampleInfo) []sampleCandidate {
 	hashed := byHash[:min(budget, len(byHash))]
 	info.SlowTraces = len(slow)
 	if len(slow) > MaxSlowTraces {
+		slow = slices.Clone(slow)
 		slices.SortFunc(slow, func(a, b sampleCandidate) int { return cmp.Compare(b.dur, a.dur) })
 		slow, info.SlowCapped = slow[:MaxSlowTraces], true
 	}
@@ -347,18 +367,75 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 			info.SlowAdded++
 		}
 	}
-	if len(frame) > 0 {
-		info.HashRate = float64(len(hashed)) / float64(len(frame))
+	if frameLen > 0 {
+		info.HashRate = float64(len(hashed)) / float64(frameLen)
 	}
-	info.Method = sampleMethod(info, complete, f.attrKey != "")
 	list := make([]sampleCandidate, 0, len(chosen))
 	for _, c := range chosen {
 		list = append(list, c)
 	}
 	slices.SortFunc(list, compareStart)
-	out, err := s.loadCandidates(ctx, list)
+	return list
+}
+
+// SampleOf applies the sampling policy to traces a source has read whole
+// (a Jaeger source's frame): all of them when they are at most budget,
+// else the budget with the smallest trace-id hash plus every one lasting
+// at least their p95, the same draw SampleTraces makes on the store's
+// frame. frame says in words which traces were read, and complete whether
+// they are the whole selection. The chosen traces are returned by start;
+// info gets the window latency (of the traces read), the counts and the
+// method, and the caller sets the window, service and partial flags.
+func SampleOf(ts []*Trace, budget int, complete bool, frame string) ([]*Trace, SampleInfo) {
+	if budget <= 0 {
+		budget = DefaultSampleBudget
+	}
+	budget = min(budget, MaxTraceLimit)
+	info := SampleInfo{Budget: budget, Examined: int64(len(ts)), Partial: !complete}
+	if complete {
+		n := int64(len(ts))
+		info.TracesMatched = &n
+	}
+	cands := make([]sampleCandidate, len(ts))
+	byID := make(map[spans.TraceID]*Trace, len(ts))
+	for i, t := range ts {
+		cands[i] = sampleCandidate{id: t.Summary.TraceID, row: -1, start: nanos(t.Summary.Start), dur: t.Summary.Duration, hash: traceHash(t.Summary.TraceID)}
+		byID[t.Summary.TraceID] = t
+	}
+	info.Window = frameLatency(cands)
+	info.SlowThreshold = info.Window.P95
+	var chosen []sampleCandidate
+	if len(cands) <= budget {
+		chosen = slices.Clone(cands)
+		slices.SortFunc(chosen, compareStart)
+		info.HashSampled, info.HashRate = len(chosen), 1
+		for _, c := range chosen {
+			if c.dur >= info.SlowThreshold {
+				info.SlowTraces++
+			}
+		}
+		info.Method = fmt.Sprintf("every trace read (%d, no more than the budget of %d): %s", len(chosen), budget, frame)
+	} else {
+		info.Sampled = true
+		var slow []sampleCandidate
+		for _, c := range cands {
+			if c.dur >= info.SlowThreshold {
+				slow = append(slow, c)
+			}
+		}
+		chosen = pickSample(sortByHash(cands), slow, len(cands), budget, &info)
+		info.Method = fmt.Sprintf("the %d traces with the smallest trace-id hash among the %d read (%s), plus every one lasting at least their p95 (%s): %d slow, %d not drawn by the hash",
+			info.HashSampled, len(cands), frame, info.SlowThreshold.Round(time.Microsecond), info.SlowTraces, info.SlowAdded)
+		if info.SlowCapped {
+			info.Method += fmt.Sprintf(" (only the slowest %d kept)", MaxSlowTraces)
+		}
+	}
+	out := make([]*Trace, len(chosen))
+	for i, c := range chosen {
+		out[i] = byID[c.id]
+	}
 	info.TracesAnalysed = len(out)
-	return out, info, err
+	return out, info
 }
 
 func compareStart(a, b sampleCandidate) int {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stagescope/stagescope/collector/tracetree"
 	"github.com/stagescope/stagescope/spans"
 )
 
@@ -30,6 +31,25 @@ type TraceRollup struct {
 	// after ScannedTo are counted.
 	Partial   bool
 	ScannedTo time.Time
+	// Method says in words how the traces were chosen, when a source read
+	// a sample of them (a Jaeger source); "" for the store.
+	Method string
+}
+
+// NewTraceRollup returns an empty rollup that AddTrace fills, for traces
+// read from elsewhere than the store.
+func NewTraceRollup() *TraceRollup { return &TraceRollup{rows: map[rollupKey]*rollupRow{}} }
+
+// AddTrace adds one whole trace (nil spans are skipped) and counts it.
+func (r *TraceRollup) AddTrace(t tracetree.Trace) {
+	sps := make([]spanTiming, 0, len(t.Spans))
+	for _, sp := range t.Spans {
+		if sp != nil {
+			sps = append(sps, timingOf(sp))
+		}
+	}
+	r.add(sps)
+	r.Traces++
 }
 
 // RollupTraces reads up to maxTraces (DefaultRollupTraces when ≤ 0) of the
@@ -39,7 +59,7 @@ func (s *SQLiteStore) RollupTraces(ctx context.Context, q TraceQuery, maxTraces 
 	if maxTraces <= 0 {
 		maxTraces = DefaultRollupTraces
 	}
-	r := &TraceRollup{rows: map[rollupKey]*rollupRow{}}
+	r := NewTraceRollup()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read traces: %w", err)

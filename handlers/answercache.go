@@ -77,7 +77,7 @@ func (s *Server) windowKey(ctx context.Context, from, to time.Time, run string, 
 	if !last.IsZero() {
 		last = last.Add(-time.Nanosecond)
 	}
-	rows, err := s.store.StageBreakdown(ctx, lo, last, run)
+	rows, err := s.src.StageBreakdown(ctx, lo, last, run)
 	if err != nil {
 		return "", err
 	}

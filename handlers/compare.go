@@ -91,11 +91,11 @@ func (s *Server) compare(c echo.Context) error {
 		if base.RunID != "" && cand.RunID != "" {
 			// Two runs: their stored configurations are diffed in the
 			// comparison (both runs exist: their samples were read).
-			br, err := s.store.Run(ctx, base.RunID)
+			br, err := s.src.Run(ctx, base.RunID)
 			if err != nil {
 				return nil, storeError("runs", err)
 			}
-			cr, err := s.store.Run(ctx, cand.RunID)
+			cr, err := s.src.Run(ctx, cand.RunID)
 			if err != nil {
 				return nil, storeError("runs", err)
 			}

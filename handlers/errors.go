@@ -42,6 +42,9 @@ func storeError(what string, err error) error {
 		return &apiError{status: http.StatusGatewayTimeout, msg: "request timed out while reading " + what, err: err}
 	case errors.Is(err, context.Canceled):
 		return &apiError{status: 499, msg: "request cancelled", err: err}
+	case errors.Is(err, collector.ErrUnavailable):
+		// A remote source (Jaeger) down or slow: say so, it is not our fault.
+		return &apiError{status: http.StatusBadGateway, msg: "cannot read " + what + ": " + err.Error(), err: err}
 	case errors.Is(err, collector.ErrClosed):
 		return &apiError{status: http.StatusServiceUnavailable, msg: "the store is closed", err: err}
 	}
@@ -74,7 +77,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	}
 	if status >= 500 {
-		s.store.Observe(err) // a corrupt page turns the store unhealthy
+		if o, ok := s.src.(interface{ Observe(error) error }); ok {
+			o.Observe(err) // a corrupt page turns the store unhealthy
+		}
 		cause := err
 		if ae != nil && ae.err != nil {
 			cause = ae.err // what the client was not shown

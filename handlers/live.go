@@ -42,7 +42,7 @@ var (
 // has a bounded buffer; one that falls behind is disconnected rather than
 // slowing the others or growing memory.
 type liveHub struct {
-	store *collector.SQLiteStore
+	src   collector.Source
 	cfg   config
 	log   *slog.Logger
 
@@ -76,9 +76,9 @@ type seenTrace struct {
 	pending   int
 }
 
-func newLiveHub(store *collector.SQLiteStore, cfg config, log *slog.Logger) *liveHub {
+func newLiveHub(src collector.Source, cfg config, log *slog.Logger) *liveHub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &liveHub{store: store, cfg: cfg, log: log, ctx: ctx, cancel: cancel, subs: map[*liveSub]struct{}{}}
+	return &liveHub{src: src, cfg: cfg, log: log, ctx: ctx, cancel: cancel, subs: map[*liveSub]struct{}{}}
 }
 
 func (h *liveHub) clients() int {
@@ -138,7 +138,7 @@ func (h *liveHub) close() {
 }
 
 func (h *liveHub) list(ctx context.Context) (collector.TracePage, error) {
-	return h.store.ListTraces(ctx, collector.TraceQuery{From: time.Now().Add(-h.cfg.liveLookback), Limit: liveListLimit})
+	return h.src.ListTraces(ctx, collector.TraceQuery{From: time.Now().Add(-h.cfg.liveLookback), Limit: liveListLimit})
 }
 
 // poll runs while there are subscribers.

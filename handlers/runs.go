@@ -20,7 +20,7 @@ func (s *Server) runs(c echo.Context) error {
 	if _, err := parseParams(c); err != nil {
 		return err
 	}
-	rs, err := s.store.Runs(c.Request().Context())
+	rs, err := s.src.Runs(c.Request().Context())
 	if err != nil {
 		return storeError("runs", err)
 	}

@@ -9,15 +9,23 @@ import (
 )
 
 // Sample describes which traces an analysis read: the `sample` object of
-// /api/report and /api/compare. It is the store's own account of the
-// sampling policy (collector.SQLiteStore.SampleTraces), the one
-// `stagescope report` prints too.
-type Sample = collector.SampleInfo
+// /api/report and /api/compare. It is the source's own account of the
+// sampling policy (collector.SQLiteStore.SampleTraces, collector.SampleOf
+// for a Jaeger source), the one `stagescope report` prints too, and names
+// the source the traces came from.
+type Sample struct {
+	// Source is the kind of source that answered: "sqlite" (the store) or
+	// "jaeger" (a Jaeger query service; Method then says how many traces
+	// were read from it and how).
+	Source string `json:"source"`
+	collector.SampleInfo
+}
 
 // loadSample reads the traces an analysis of q sees, n drawn by hash plus
 // the slow ones, by the store's one sampling policy.
 func (s *Server) loadSample(ctx context.Context, q collector.TraceQuery, n int) ([]analysis.Trace, Sample, error) {
-	ts, smp, err := s.store.SampleTraces(ctx, q, n)
+	ts, info, err := s.src.SampleTraces(ctx, q, n)
+	smp := Sample{Source: s.src.Info().Kind, SampleInfo: info}
 	switch {
 	case errors.Is(err, collector.ErrNotFound) && q.RunID != "":
 		return nil, smp, badRequest("run %q does not exist", truncate(q.RunID, 64))

@@ -14,11 +14,12 @@ import (
 // otlpPath is where OTLP/HTTP traces are received.
 const otlpPath = "/v1/traces"
 
-// Server is stagescope's HTTP face over one store and its collector. Make
+// Server is stagescope's HTTP face over one source of traces (the SQLite
+// store, or a Jaeger query service) and, for the store, its collector. Make
 // it with New, serve Handler (or Echo) on a listener of your choice, and
 // Close it before shutting down the HTTP server so live streams end.
 type Server struct {
-	store *collector.SQLiteStore
+	src   collector.Source
 	coll  *collector.Collector
 	cfg   config
 	auth  *auth
@@ -31,13 +32,14 @@ type Server struct {
 	answers   *answerCache // reports and comparisons (answercache.go)
 }
 
-// New builds the server. store is read by the API; c (which may be nil for
-// a read-only dashboard over an existing database) receives OTLP ingest and
-// reports its counters.
-func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *Server {
-	s := &Server{store: store, coll: c, cfg: newConfig(opts), answers: newAnswerCache()}
+// New builds the server. src is read by the API (a *collector.SQLiteStore,
+// or a Jaeger source); c (nil for a read-only dashboard over an existing
+// database, and for any source other than the store) receives OTLP ingest
+// and reports its counters.
+func New(src collector.Source, c *collector.Collector, opts ...Option) *Server {
+	s := &Server{src: src, coll: c, cfg: newConfig(opts), answers: newAnswerCache()}
 	s.auth = newAuth(s.cfg.token)
-	s.live = newLiveHub(store, s.cfg, s.cfg.logger)
+	s.live = newLiveHub(src, s.cfg, s.cfg.logger)
 	s.reg = prometheus.NewRegistry()
 	s.http = newHTTPMetrics(s.reg, s.live)
 	if c != nil {
@@ -82,6 +84,11 @@ func New(store *collector.SQLiteStore, c *collector.Collector, opts ...Option) *
 		otlp := echo.WrapHandler(collector.NewOTLPHandler(c, append([]collector.OTLPOption{collector.WithMaxBodyBytes(s.cfg.maxBody),
 			collector.WithOTLPLogger(s.cfg.logger)}, s.cfg.otlpOpts...)...))
 		e.POST(otlpPath, otlp)
+	} else if kind := src.Info().Kind; kind != "sqlite" {
+		// Spans go to the source's own collectors; retrying here never helps.
+		e.POST(otlpPath, func(echo.Context) error {
+			return &apiError{status: http.StatusNotFound, msg: "OTLP ingest is off: this server reads traces from " + kind + "; send spans to " + kind + "'s collector instead"}
+		})
 	} else {
 		e.POST(otlpPath, func(echo.Context) error {
 			return &apiError{status: http.StatusServiceUnavailable, msg: "this server is read-only: it has no collector"}

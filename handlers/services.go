@@ -42,7 +42,7 @@ func (s *Server) services(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.store.Services(c.Request().Context(), from, to)
+	l, err := s.src.Services(c.Request().Context(), from, to)
 	if err != nil {
 		return storeError("services", err)
 	}
@@ -57,23 +57,33 @@ func (s *Server) services(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// serviceRollup reads the traces of one service in [from, to] (and of a
-// run, when given) into a rollup: the stored rollups are not split by
-// service.
+// serviceRollup reads the traces of one service (every service with "")
+// in [from, to] (and of a run, when given) into a rollup: the stored
+// rollups are not split by service, and a source without rollups has only
+// traces.
 func (s *Server) serviceRollup(c echo.Context, service, run string, from, to time.Time) (*collector.TraceRollup, error) {
-	rl, err := s.store.RollupTraces(c.Request().Context(), collector.TraceQuery{From: from, To: to, Service: service, RunID: run}, s.cfg.serviceTraces)
+	rl, err := s.src.RollupTraces(c.Request().Context(), collector.TraceQuery{From: from, To: to, Service: service, RunID: run}, s.cfg.serviceTraces)
 	if err != nil {
-		return nil, storeError("traces of service "+truncate(service, 64), err)
+		what := "traces"
+		if service != "" {
+			what += " of service " + truncate(service, 64)
+		}
+		return nil, storeError(what, err)
 	}
 	return rl, nil
 }
 
-// Coverage says what an answer for one service was computed from.
+// Coverage says what an answer computed from traces was computed from: one
+// service's (the store's per-minute rollups are not split by service), or
+// any answer of a source without rollups (Jaeger).
 type Coverage struct {
-	// Source is "traces": the service's traces were read, since the
-	// per-minute rollups are not split by service.
+	// Source is "traces": the service's traces were read from the store;
+	// or the kind of the source whose traces were read ("jaeger"), whose
+	// sample Method describes.
 	Source string `json:"source"`
 	Traces int    `json:"traces"`
+	// Method says in words which traces a sampling source read.
+	Method string `json:"method,omitempty"`
 	// Partial is set when the window held more traces of the service than
 	// one request reads (WithServiceTraces): only traces that started at or
 	// after ScannedTo are counted.
@@ -81,8 +91,11 @@ type Coverage struct {
 	ScannedTo *time.Time `json:"scanned_to,omitempty"`
 }
 
-func coverageOf(rl *collector.TraceRollup) *Coverage {
-	cv := &Coverage{Source: "traces", Traces: rl.Traces, Partial: rl.Partial}
+func (s *Server) coverageOf(rl *collector.TraceRollup) *Coverage {
+	cv := &Coverage{Source: "traces", Traces: rl.Traces, Partial: rl.Partial, Method: rl.Method}
+	if kind := s.src.Info().Kind; kind != "sqlite" {
+		cv.Source = kind
+	}
 	if rl.Partial {
 		cv.ScannedTo = timePtr(rl.ScannedTo)
 	}

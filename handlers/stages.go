@@ -48,8 +48,9 @@ type StageBreakdown struct {
 	Stages  []StageRow `json:"stages"`
 	// E2E is over all traces of the window (absent for a run).
 	E2E *Latency `json:"e2e,omitempty"`
-	// Coverage is present for a service: its breakdown is computed from
-	// its traces, and may cover only the newest of them.
+	// Coverage is present for a service, and for every answer of a source
+	// without rollups (Jaeger): the breakdown is computed from traces, and
+	// may cover only the newest of them, or a sample.
 	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
@@ -76,9 +77,10 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// stages handles GET /api/stages: from, to, run, service. The store's
-// rollups answer for a window or a run; a service is answered from its
-// traces (see Coverage).
+// stages handles GET /api/stages: from, to, run, service. The source's
+// rollups (or metrics provider) answer for a window or a run; a service,
+// and any window of a source that has only traces, is answered from traces
+// (see Coverage).
 func (s *Server) stages(c echo.Context) error {
 	p, err := parseParams(c, "from", "to", "run", "service")
 	if err != nil {
@@ -99,17 +101,17 @@ func (s *Server) stages(c echo.Context) error {
 	ctx := c.Request().Context()
 	out := StageBreakdown{From: timePtr(from), To: timePtr(to), Run: run, Service: service}
 	var rows []collector.StageStats
-	if service != "" {
+	if service != "" || s.src.Info().Aggregates == collector.AggregatesSample {
 		rl, err := s.serviceRollup(c, service, run, from, to)
 		if err != nil {
 			return err
 		}
-		rows, out.Coverage = rl.StageBreakdown(from, to), coverageOf(rl)
+		rows, out.Coverage = rl.StageBreakdown(from, to), s.coverageOf(rl)
 		if run == "" {
 			out.E2E = rollupLatency(rl, from, to)
 		}
 	} else {
-		if rows, err = s.store.StageBreakdown(ctx, from, to, run); err != nil {
+		if rows, err = s.src.StageBreakdown(ctx, from, to, run); err != nil {
 			return storeError("stage breakdown", err)
 		}
 		if run == "" {
@@ -175,7 +177,7 @@ func latencyOf(pts []collector.Point) *Latency {
 // one step of the store's time series.
 func (s *Server) e2e(ctx context.Context, from, to time.Time) (*Latency, error) {
 	from, to = openWindow(from, to)
-	pts, err := s.store.Timeseries(ctx, from, to, oneStep(from, to))
+	pts, err := s.src.Timeseries(ctx, from, to, oneStep(from, to))
 	if err != nil {
 		return nil, storeError("latency", err)
 	}

@@ -107,16 +107,16 @@ func (s *Server) timeseries(c echo.Context) error {
 	if n := span / step; n > DefaultMaxSeriesPoints*10 {
 		return badRequest("a step of %s gives %d points; use a larger step", step, n)
 	}
-	pts, err := s.store.Timeseries(ctx, from, to, step)
+	pts, err := s.src.Timeseries(ctx, from, to, step)
 	if err != nil {
 		return storeError("time series", err)
 	}
 	out := Series{From: from, To: to, StepMs: step.Milliseconds(), Stages: []string{}, Points: make([]SeriesPoint, 0, len(pts)), Service: service,
 		Unpriced: []string{}}
-	tokens := func() ([]collector.TokenPoint, error) { return s.store.TokenSeries(ctx, from, to, step, "") }
+	tokens := func() ([]collector.TokenPoint, error) { return s.src.TokenSeries(ctx, from, to, step, "") }
 	// breakdown returns the stages of one step.
 	breakdown := func(from, to time.Time) ([]collector.StageStats, error) {
-		rows, err := s.store.StageBreakdown(ctx, from, to, "")
+		rows, err := s.src.StageBreakdown(ctx, from, to, "")
 		if err != nil {
 			return nil, storeError("stage breakdown", err)
 		}
@@ -134,7 +134,7 @@ func (s *Server) timeseries(c echo.Context) error {
 		for i := range min(len(own), len(pts)) {
 			own[i].Drops = pts[i].Drops // same window and step, same points
 		}
-		pts, out.Coverage = own, coverageOf(rl)
+		pts, out.Coverage = own, s.coverageOf(rl)
 		breakdown = func(from, to time.Time) ([]collector.StageStats, error) { return rl.StageBreakdown(from, to), nil }
 		tokens = func() ([]collector.TokenPoint, error) { return rl.TokenSeries(from, to, step) }
 	}
@@ -205,7 +205,7 @@ func (s *Server) firstTrace(ctx context.Context, to time.Time) (time.Time, error
 		if !found && hi.Sub(lo)/step > 100_000 {
 			lo = hi.Add(-step * 100_000)
 		}
-		pts, err := s.store.Timeseries(ctx, lo, hi, step)
+		pts, err := s.src.Timeseries(ctx, lo, hi, step)
 		if err != nil {
 			return time.Time{}, storeError("time series", err)
 		}

@@ -110,7 +110,7 @@ func (s *Server) getTrace(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.store.GetTrace(c.Request().Context(), id)
+	t, err := s.src.GetTrace(c.Request().Context(), id)
 	if err != nil {
 		return storeError("trace "+id.String(), err)
 	}

@@ -125,7 +125,7 @@ func (s *Server) listTraces(c echo.Context) error {
 	if q.Sort != "" && q.Attr != "" && q.Sort != "-start" {
 		return badRequest("parameter \"sort\": %s is not available with an attribute filter (it opens traces one by one); sort by -start", q.Sort)
 	}
-	page, err := s.store.ListTraces(c.Request().Context(), q)
+	page, err := s.src.ListTraces(c.Request().Context(), q)
 	if err != nil {
 		return storeError("traces", err)
 	}

@@ -42,9 +42,9 @@ var (
 // has a bounded buffer; one that falls behind is disconnected rather than
 // slowing the others or growing memory.
 type liveHub struct {
-	src   collector.Source
-	cfg   config
-	log   *slog.Logger
+	src collector.Source
+	cfg config
+	log *slog.Logger
 
 	ctx    context.Context // cancelled by close
 	cancel context.CancelFunc

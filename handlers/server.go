@@ -19,14 +19,14 @@ const otlpPath = "/v1/traces"
 // it with New, serve Handler (or Echo) on a listener of your choice, and
 // Close it before shutting down the HTTP server so live streams end.
 type Server struct {
-	src   collector.Source
-	coll  *collector.Collector
-	cfg   config
-	auth  *auth
-	e     *echo.Echo
-	live  *liveHub
-	reg   *prometheus.Registry
-	http  *httpMetrics
+	src  collector.Source
+	coll *collector.Collector
+	cfg  config
+	auth *auth
+	e    *echo.Echo
+	live *liveHub
+	reg  *prometheus.Registry
+	http *httpMetrics
 
 	closeOnce sync.Once
 	answers   *answerCache // reports and comparisons (answercache.go)

@@ -222,3 +222,17 @@ func TraceMatcher(q TraceQuery) (func(*Trace) bool, error) {
 		return true
 	}, nil
 }
+
+// TraceCursor is the NextCursor that continues a trace list after t (the
+// list is newest first): the store's cursor format, which the API
+// validates, for every source.
+func TraceCursor(t TraceSummary) string { return encodeCursor(nanos(t.Start), t.TraceID) }
+
+// ParseTraceCursor reads a TraceCursor back: the start in Unix
+// nanoseconds and the trace id of the last trace listed.
+func ParseTraceCursor(c string) (int64, spans.TraceID, error) {
+	start, b, err := decodeCursor(c)
+	var id spans.TraceID
+	copy(id[:], b)
+	return start, id, err
+}

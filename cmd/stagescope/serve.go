@@ -47,6 +47,8 @@ type serveFlags struct {
 	cmd                                                string // serve or demo, for usage errors
 	allowUnauthenticated                               bool
 	allowHosts                                         string
+	source, prometheus                                 string // serve only: see registerSource
+	jaegerURL                                          string // from source
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, defService string) {
@@ -118,6 +120,7 @@ type node struct {
 	url     string
 	served  chan error
 	live    *jaeger.LiveExporter
+	source  *jaegerSource // with --source jaeger=…, instead of store and coll
 	detach  []func()
 	timeout time.Duration
 }
@@ -138,24 +141,33 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 		}
 		fmt.Fprintf(stderr, "stagescope: WARNING: serving %s WITHOUT AUTHENTICATION (--allow-unauthenticated): every trace is readable, and spans can be sent, by anyone who reaches this address\n", f.addr)
 	}
-	st, err := openStore(f.data)
-	if err != nil {
-		return nil, err
-	}
 	// Structured log of what goes wrong while serving: every 5xx with its
 	// cause, failed batches, store faults.
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	st.OnFault(func(err error) {
-		logger.Error("store fault: no longer acknowledging spans; health is unhealthy until restart", "err", err)
-	})
-	// serve takes OTLP from other processes, whose exporters may deliver a
-	// child after its parent: keep the rollups' self times right.
-	copts := []collector.Option{collector.WithService(f.service), collector.WithLateChildren(),
-		collector.WithErrorHandler(func(err error) { logger.Error("collector: batch not written", "err", err) })}
-	if f.retentionAge > 0 || f.retentionMB > 0 {
-		copts = append(copts, collector.WithRetention(collector.RetentionPolicy{MaxAge: f.retentionAge, MaxBytes: f.retentionMB << 20}))
+	n := &node{timeout: f.shutdownTimeout, served: make(chan error, 1)}
+	var src collector.Source
+	if f.jaegerURL != "" {
+		if n.source, err = openJaegerSource(f); err != nil {
+			return nil, err
+		}
+		src = n.source
+	} else {
+		st, err := openStore(f.data)
+		if err != nil {
+			return nil, err
+		}
+		st.OnFault(func(err error) {
+			logger.Error("store fault: no longer acknowledging spans; health is unhealthy until restart", "err", err)
+		})
+		// serve takes OTLP from other processes, whose exporters may deliver a
+		// child after its parent: keep the rollups' self times right.
+		copts := []collector.Option{collector.WithService(f.service), collector.WithLateChildren(),
+			collector.WithErrorHandler(func(err error) { logger.Error("collector: batch not written", "err", err) })}
+		if f.retentionAge > 0 || f.retentionMB > 0 {
+			copts = append(copts, collector.WithRetention(collector.RetentionPolicy{MaxAge: f.retentionAge, MaxBytes: f.retentionMB << 20}))
+		}
+		n.store, n.coll, src = st, collector.New(st, copts...), st
 	}
-	n := &node{store: st, coll: collector.New(st, copts...), timeout: f.shutdownTimeout, served: make(chan error, 1)}
 	hopts := []handlers.Option{handlers.WithToken(f.token), handlers.WithLogger(logger), handlers.WithAllowedHosts(stringList(f.allowHosts)...)}
 	if h, _, err := net.SplitHostPort(f.addr); err == nil && h != "" {
 		hopts = append(hopts, handlers.WithAllowedHosts(h)) // the name it was told to listen on
@@ -177,7 +189,7 @@ func startNode(ctx context.Context, f *serveFlags, stderr io.Writer) (*node, err
 		live := n.live
 		hopts = append(hopts, handlers.WithOTLPOptions(collector.WithOnIngested(live.Ingested)))
 	}
-	n.server = handlers.New(st, n.coll, hopts...)
+	n.server = handlers.New(src, n.coll, hopts...)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		n.close(stderr)
@@ -206,6 +218,9 @@ func loopbackOnly(addr string) bool {
 // attachPipeline sends in-process spans and events to the collector and,
 // with --export-jaeger, to Jaeger.
 func (n *node) attachPipeline() {
+	if n.coll == nil {
+		return // a Jaeger source: spans go to Jaeger's collectors
+	}
 	h := n.coll.Handler()
 	n.detach = append(n.detach, dispatcher.Root().AddSpanHandler(h), dispatcher.Root().AddEventHandler(h))
 	if n.live != nil {
@@ -263,14 +278,21 @@ func (n *node) close(stderr io.Writer) error {
 		s := n.live.Stats()
 		fmt.Fprintf(stderr, "stagescope: live export: %d spans exported, %d failed, %d dropped\n", s.Exported, s.Failed, s.Dropped)
 	}
-	if err := n.coll.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("collector flush: %w", err))
+	if n.source != nil {
+		n.source.close()
 	}
-	m := n.coll.Metrics()
-	fmt.Fprintf(stderr, "stagescope: %d spans and %d events written (%d spans dropped, %d refused)\n",
-		m.SpansWritten, m.EventsWritten, m.SpansDropped, m.SpansRefused)
-	if err := n.store.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("closing the database: %w", err))
+	if n.coll != nil {
+		if err := n.coll.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("collector flush: %w", err))
+		}
+		m := n.coll.Metrics()
+		fmt.Fprintf(stderr, "stagescope: %d spans and %d events written (%d spans dropped, %d refused)\n",
+			m.SpansWritten, m.EventsWritten, m.SpansDropped, m.SpansRefused)
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the database: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -281,13 +303,22 @@ dashboard on an embedded SQLite database in the data directory (./` + defaultDat
 SIGINT or SIGTERM stops taking requests, writes every accepted span, and exits 0.
 
 Point any OpenTelemetry SDK at it: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:7318
+
+With --source jaeger=URL the dashboard and API read a Jaeger v2 query service instead
+(read-only; spans go to Jaeger's collectors): traces, reports and comparisons from its
+/api/v3, stage rates and percentiles over time from a bounded sample of traces (each
+page says how many) or, with --prometheus, from the spanmetrics histograms.
 `
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stdout)
 	var f serveFlags
 	f.register(fs, collectorDefaultService)
+	f.registerSource(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := f.checkSource(fs); err != nil {
 		return err
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -298,7 +329,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	n.attachPipeline()
-	fmt.Fprintf(stdout, "stagescope: dashboard at %s (OTLP/HTTP ingest at %sv1/traces, data in %s)\n", n.url, n.url, n.store.Path())
+	if n.source != nil {
+		fmt.Fprintf(stdout, "stagescope: dashboard at %s (reading traces from %s; OTLP ingest off)\n", n.url, n.source.describe())
+	} else {
+		fmt.Fprintf(stdout, "stagescope: dashboard at %s (OTLP/HTTP ingest at %sv1/traces, data in %s)\n", n.url, n.url, n.store.Path())
+	}
 	werr := n.wait(ctx)
 	fmt.Fprintln(stderr, "stagescope: shutting down, flushing")
 	return errors.Join(werr, n.close(stderr))

@@ -261,7 +261,7 @@ func TestSourceFansOutOverServices(t *testing.T) {
 	a, b := jaegertest.UniqueService("src-fan-a"), jaegertest.UniqueService("src-fan-b")
 	base := time.Now().Add(-5 * time.Hour).Truncate(time.Minute)
 	sendAndWait(t, j, append(pipelineTraces(7, a, base.Add(time.Second), 5*time.Second), pipelineTraces(4, b, base.Add(2*time.Second), 5*time.Second)...))
-	src := newSource(t, j.QueryURL, jaeger.WithSourceSlices(1))
+	src := newSource(t, j.QueryURL, jaeger.WithSourceSlices(1), jaeger.WithSourceMaxServices(10_000)) // other tests' services too
 	l, err := src.Services(context.Background(), base, base.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 // mrr from it.
 type RunList struct {
 	Runs []collector.Run `json:"runs"`
+	// Note says why a source that keeps no runs (Jaeger) lists none.
+	Note string `json:"note,omitempty"`
 }
 
 // runs handles GET /api/runs.
@@ -24,5 +26,9 @@ func (s *Server) runs(c echo.Context) error {
 	if err != nil {
 		return storeError("runs", err)
 	}
-	return c.JSON(http.StatusOK, RunList{Runs: nonNil(rs)})
+	out := RunList{Runs: nonNil(rs)}
+	if info := s.src.Info(); !info.Runs {
+		out.Note = "Benchmark runs live in the local store (stagescope serve --source sqlite, the database bench writes); this server reads traces from " + info.Kind + ", which keeps none."
+	}
+	return c.JSON(http.StatusOK, out)
 }

@@ -158,6 +158,24 @@ async function route() {
   }
 }
 
+// loadSource names the source every page reads when it is not the local
+// database (a Jaeger query service), and says so when it does not answer.
+async function loadSource() {
+  const line = document.getElementById('source-line');
+  try {
+    const s = (await getJSON('/api/health')).source || {};
+    line.dataset.source = s.kind || '';
+    if (!s.kind || s.kind === 'sqlite') return;
+    const name = s.kind === 'jaeger' ? 'Jaeger' : s.kind;
+    line.textContent = `Source: ${name} (read-only; runs live in the local store) · stage aggregates from ` +
+      (s.aggregates === 'metrics' ? 'Prometheus spanmetrics' : 'a sample of traces, described on each page');
+  } catch (e) {
+    line.dataset.source = 'error';
+    line.textContent = 'Source: ' + (e && e.message ? e.message : String(e));
+  }
+  line.hidden = false;
+}
+
 function init() {
   rangeSelect.value = savedRange();
   rangeSelect.addEventListener('change', () => {
@@ -180,6 +198,7 @@ function init() {
   window.addEventListener('hashchange', route);
   route();
   loadServices();
+  loadSource();
 }
 
 init();

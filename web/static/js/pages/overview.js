@@ -58,7 +58,11 @@ export async function render(view, ctx) {
   const pts = trimmed ? allPts.slice(Math.max(0, first - 1)) : allPts;
   const xs = pts.map(p => p.t / 1000);
   const cov = st.coverage;
-  if (cov && cov.partial) {
+  if (cov && cov.source !== 'traces') {
+    // A source without rollups (Jaeger): every figure here is from traces.
+    view.appendChild(el('p', { class: 'muted', id: 'coverage', dataset: { source: cov.source, partial: String(!!cov.partial) },
+      text: `Computed from ${num(cov.traces)} traces: ${cov.method || 'read from ' + cov.source}.` }));
+  } else if (cov && cov.partial) {
     view.appendChild(message(`Service ${ctx.service}: computed from its newest ${num(cov.traces)} traces, back to ${time(cov.scanned_to)}; narrow the window to cover all of it.`));
   }
   view.appendChild(el('div', { class: 'cards' },

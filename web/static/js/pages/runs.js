@@ -59,7 +59,7 @@ export async function render(view, ctx) {
   const runs = res.runs || [];
   view.appendChild(el('h1', { text: 'Benchmark runs' }));
   if (!runs.length) {
-    view.appendChild(message('No benchmark runs recorded yet. Run "stagescope bench" to sweep a pipeline over a grid of settings.'));
+    view.appendChild(message(res.note || 'No benchmark runs recorded yet. Run "stagescope bench" to sweep a pipeline over a grid of settings.'));
     return null;
   }
   const qKey = qualityKeys[ctx.params.get('quality')] ? ctx.params.get('quality') : 'mrr';

@@ -1,0 +1,416 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/stagescope/stagescope/collector"
+	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/jaeger/jaegertest"
+	"github.com/stagescope/stagescope/handlers"
+	"github.com/stagescope/stagescope/spans"
+)
+
+// startJaeger runs a real Jaeger v2 for one test (skipped without
+// STAGESCOPE_JAEGER_BIN unless STAGESCOPE_REQUIRE_ALL=1).
+func startJaeger(t *testing.T) (*jaegertest.Instance, func()) {
+	t.Helper()
+	j, err := jaegertest.StartFromEnv()
+	j = jaegertest.Need(t, j, err)
+	stop := sync.OnceFunc(j.Stop)
+	t.Cleanup(stop)
+	return j, stop
+}
+
+// serveJaeger serves the API over a Jaeger source reading j.
+func serveJaeger(t *testing.T, j *jaegertest.Instance, opts ...jaeger.SourceOption) (*seeded, *jaeger.Source) {
+	t.Helper()
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := jaeger.NewSource(qc, opts...)
+	srv := handlers.New(src, nil)
+	s := &seeded{t: t, srv: srv, ts: httptest.NewServer(srv.Handler()), client: &http.Client{Timeout: 30 * time.Second}}
+	t.Cleanup(func() {
+		srv.Close()
+		s.ts.Close()
+		src.Close()
+		qc.Close()
+		s.client.CloseIdleConnections()
+	})
+	return s, src
+}
+
+// waitInJaeger polls Jaeger until every trace has its spans: Jaeger
+// stores asynchronously.
+func waitInJaeger(t *testing.T, j *jaegertest.Instance, want map[spans.TraceID]int) {
+	t.Helper()
+	qc, err := jaeger.NewQueryClient(j.QueryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.Close()
+	for id, n := range want {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			tr, err := qc.GetTrace(context.Background(), id)
+			if err == nil && len(tr.Spans) >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("trace %s: not whole in Jaeger (%d spans, want %d; %v)", id, len(tr.Spans), n, err)
+			}
+		}
+	}
+}
+
+// mirrorToJaeger copies every stored trace of s to Jaeger over OTLP and
+// waits until Jaeger has them.
+func mirrorToJaeger(t *testing.T, s *seeded, j *jaegertest.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	page, err := s.store.ListTraces(ctx, collector.TraceQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []jaeger.Trace
+	want := map[spans.TraceID]int{}
+	for _, ts := range page.Traces {
+		tr, err := s.store.GetTrace(ctx, ts.TraceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, tr.Trace)
+		want[ts.TraceID] = len(tr.Spans)
+	}
+	exp, err := jaeger.NewOTLPExporter(ctx, j.OTLPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exp.Export(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitInJaeger(t, j, want)
+}
+
+// sameSpans compares two answers of /api/traces/:id span by span: stage,
+// name, status, timing, critical path, tokens, model and cost.
+func sameSpans(t *testing.T, what string, want, got handlers.TraceDetail) {
+	t.Helper()
+	if len(got.Spans) != len(want.Spans) {
+		t.Fatalf("%s: %d spans, want %d", what, len(got.Spans), len(want.Spans))
+	}
+	if got.Name != want.Name || got.Service != want.Service || got.Status != want.Status || got.DurationMs != want.DurationMs || got.Errors != want.Errors {
+		t.Errorf("%s: row %+v, want %+v", what, got.TraceRow, want.TraceRow)
+	}
+	for i, w := range want.Spans {
+		g := got.Spans[i]
+		if g.SpanID != w.SpanID || g.ParentID != w.ParentID || g.Name != w.Name || g.Stage != w.Stage || g.Status != w.Status || g.Error != w.Error ||
+			g.Depth != w.Depth || g.OffsetMs != w.OffsetMs || g.DurationMs != w.DurationMs || g.SelfMs != w.SelfMs || g.Critical != w.Critical || g.CriticalMs != w.CriticalMs {
+			t.Errorf("%s span %d: %+v\nwant %+v", what, i, g, w)
+		}
+		if !sameTokens(g.Tokens, w.Tokens) {
+			t.Errorf("%s span %s (%s): tokens %s, want %s", what, w.Name, w.Stage, tokenText(g.Tokens), tokenText(w.Tokens))
+		}
+		if (g.FirstToken == nil) != (w.FirstToken == nil) || (g.FirstToken != nil && *g.FirstToken != *w.FirstToken) {
+			t.Errorf("%s span %s: first token %+v, want %+v", what, w.Name, g.FirstToken, w.FirstToken)
+		}
+	}
+	if len(got.CriticalPath) != len(want.CriticalPath) {
+		t.Errorf("%s: critical path of %d segments, want %d", what, len(got.CriticalPath), len(want.CriticalPath))
+	}
+}
+
+func sameTokens(a, b *handlers.Tokens) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if (a.CostUSD == nil) != (b.CostUSD == nil) || (a.CostUSD != nil && *a.CostUSD != *b.CostUSD) {
+		return false
+	}
+	x, y := *a, *b
+	x.CostUSD, y.CostUSD = nil, nil
+	return x == y
+}
+
+func tokenText(k *handlers.Tokens) string {
+	if k == nil {
+		return "none"
+	}
+	cost := "no price"
+	if k.CostUSD != nil {
+		cost = fmt.Sprintf("$%g", *k.CostUSD)
+	}
+	return fmt.Sprintf("%s prompt %d completion %d embedding %d %s", k.Model, k.Prompt, k.Completion, k.Embedding, cost)
+}
+
+// TestJaegerReadsRecordedBatchesAsIngestDoes sends the same recorded OTLP
+// batches (npm instrumentations, collector/otlpconv/testdata) to the store
+// through OTLP ingest and to a real Jaeger v2, and reads every trace back
+// through the API over each: stages, tokens, models, costs, timing and
+// critical path agree span by span.
+func TestJaegerReadsRecordedBatchesAsIngestDoes(t *testing.T) {
+	j, _ := startJaeger(t)
+	local := serveIngested(t, func(context.Context, *collector.Collector) {})
+	remote, _ := serveJaeger(t, j)
+	sent := 0
+	for _, dir := range []string{"vercel-ai", "langchain", "otel-js"} {
+		files, err := filepath.Glob(filepath.Join("..", "collector", "otlpconv", "testdata", dir, "request-*.json"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no recorded requests in %s: %v", dir, err)
+		}
+		for _, f := range files {
+			body, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, url := range []string{local.ts.URL + "/v1/traces", j.OTLPURL + "/v1/traces"} {
+				resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s to %s: %d", f, url, resp.StatusCode)
+				}
+			}
+			sent++
+		}
+	}
+	if err := local.coll.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var list handlers.TraceList
+	local.getJSON("/api/traces?from=1&limit=1000", http.StatusOK, &list)
+	if len(list.Traces) < sent {
+		t.Fatalf("%d traces stored from %d requests", len(list.Traces), sent)
+	}
+	want := map[spans.TraceID]int{}
+	for _, r := range list.Traces {
+		id, _ := spans.ParseTraceID(r.TraceID)
+		want[id] = r.Spans
+	}
+	waitInJaeger(t, j, want)
+	tokens, models := 0, map[string]bool{}
+	for _, r := range list.Traces {
+		var w, g handlers.TraceDetail
+		local.getJSON("/api/traces/"+r.TraceID, http.StatusOK, &w)
+		remote.getJSON("/api/traces/"+r.TraceID, http.StatusOK, &g)
+		sameSpans(t, "trace "+r.TraceID, w, g)
+		for _, sp := range w.Spans {
+			if sp.Tokens != nil {
+				tokens++
+				models[sp.Tokens.Model] = true
+			}
+		}
+	}
+	// The comparison covered model calls with tokens, of several models.
+	if tokens < 3 || len(models) < 2 {
+		t.Errorf("the recorded batches gave %d spans with tokens of models %v: too few to compare", tokens, models)
+	}
+}
+
+// TestAPIOverJaegerAgreesWithTheStore serves the same traces from the
+// store and from a real Jaeger v2 (a copy over OTLP) and compares what the
+// API answers: the trace list, each trace, the stage breakdown, the time
+// series and the bottleneck report.
+func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
+	j, _ := startJaeger(t)
+	local := newSeeded(t)
+	mirrorToJaeger(t, local, j)
+	remote, src := serveJaeger(t, j, jaeger.WithSourceCache(time.Hour, 0, 0)) // reuse is asserted: no expiry mid-test
+	window := fmt.Sprintf("from=%d&to=%d", local.base.UnixMilli(), local.base.Add(40*time.Minute).UnixMilli())
+
+	var lw, lg handlers.TraceList
+	local.getJSON("/api/traces?limit=1000&"+window, http.StatusOK, &lw)
+	remote.getJSON("/api/traces?limit=1000&"+window, http.StatusOK, &lg)
+	if len(lw.Traces) != seedTotal || len(lg.Traces) != seedTotal {
+		t.Fatalf("trace lists of %d (store) and %d (Jaeger) traces, want %d", len(lw.Traces), len(lg.Traces), seedTotal)
+	}
+	for i := range lw.Traces {
+		w, g := lw.Traces[i], lg.Traces[i]
+		w.Start, g.Start = time.Time{}, time.Time{}
+		if fmt.Sprint(w) != fmt.Sprint(g) {
+			t.Errorf("trace list row %d: %+v\nwant %+v", i, g, w)
+		}
+	}
+	// Filters the store answers by index or scan, Jaeger's source in memory.
+	for _, f := range []string{"status=error", "stage=rerank&min_duration=500ms", "name=slow", "attr=customer%3Dacme", "service=hostile", "run=" + runCand} {
+		local.getJSON("/api/traces?limit=1000&"+f+"&"+window, http.StatusOK, &lw)
+		remote.getJSON("/api/traces?limit=1000&"+f+"&"+window, http.StatusOK, &lg)
+		if len(lw.Traces) == 0 || len(lw.Traces) != len(lg.Traces) {
+			t.Errorf("filter %s: %d traces from the store, %d from Jaeger", f, len(lw.Traces), len(lg.Traces))
+		}
+	}
+	for _, key := range []string{"normal", "failing", "slow", "acme", "hostile", runCand} {
+		id := local.ids[key][0].String()
+		var w, g handlers.TraceDetail
+		local.getJSON("/api/traces/"+id, http.StatusOK, &w)
+		remote.getJSON("/api/traces/"+id, http.StatusOK, &g)
+		sameSpans(t, key+" trace", w, g)
+	}
+
+	var sw, sg handlers.StageBreakdown
+	local.getJSON("/api/stages?"+window, http.StatusOK, &sw)
+	remote.getJSON("/api/stages?"+window, http.StatusOK, &sg)
+	if len(sw.Stages) == 0 || len(sw.Stages) != len(sg.Stages) {
+		t.Fatalf("stages: %d rows from the store, %d from Jaeger", len(sw.Stages), len(sg.Stages))
+	}
+	for i, w := range sw.Stages {
+		g := sg.Stages[i]
+		if g.Stage != w.Stage || g.Count != w.Count || g.Errors != w.Errors || g.SelfMs != w.SelfMs {
+			t.Errorf("stage %s: %+v\nwant %+v", w.Stage, g, w)
+		}
+		for _, p := range [][2]float64{{g.P50Ms, w.P50Ms}, {g.P95Ms, w.P95Ms}, {g.P99Ms, w.P99Ms}, {g.SelfP95Ms, w.SelfP95Ms}} {
+			if !within(p[0], p[1]) {
+				t.Errorf("stage %s: percentile %.3f ms from Jaeger, %.3f ms from the store", w.Stage, p[0], p[1])
+			}
+		}
+	}
+	if sw.E2E == nil || sg.E2E == nil || sw.E2E.Traces != sg.E2E.Traces || sg.E2E.Errors != sw.E2E.Errors || !within(sg.E2E.P95Ms, sw.E2E.P95Ms) {
+		t.Errorf("end to end: %+v from Jaeger, %+v from the store", sg.E2E, sw.E2E)
+	}
+	if sw.Coverage != nil || sg.Coverage == nil || sg.Coverage.Source != "jaeger" || sg.Coverage.Traces != seedTotal ||
+		!strings.Contains(sg.Coverage.Method, fmt.Sprintf("%d traces read from Jaeger", seedTotal)) {
+		t.Errorf("coverage: %+v from Jaeger (want the source and its sample), %+v from the store", sg.Coverage, sw.Coverage)
+	}
+
+	var tw, tg handlers.Series
+	local.getJSON("/api/timeseries?step=5m&"+window, http.StatusOK, &tw)
+	remote.getJSON("/api/timeseries?step=5m&"+window, http.StatusOK, &tg)
+	if len(tw.Points) != len(tg.Points) {
+		t.Fatalf("time series of %d and %d points", len(tw.Points), len(tg.Points))
+	}
+	for i, w := range tw.Points {
+		g := tg.Points[i]
+		if g.T != w.T || g.Traces != w.Traces || g.Errors != w.Errors || len(g.Stages) != len(w.Stages) {
+			t.Errorf("point %d: %+v\nwant %+v", i, g, w)
+		}
+	}
+
+	type reportAnswer struct {
+		Source         string `json:"source"`
+		Sampled        bool   `json:"sampled"`
+		Method         string `json:"method"`
+		TracesAnalysed int    `json:"traces_analysed"`
+		Report         struct {
+			Traces   int `json:"traces"`
+			Findings []struct {
+				Kind, Stage, Subject, Severity string
+			} `json:"findings"`
+		} `json:"report"`
+	}
+	var rw, rg reportAnswer
+	local.getJSON("/api/report?"+window, http.StatusOK, &rw)
+	remote.getJSON("/api/report?"+window, http.StatusOK, &rg)
+	if rw.Source != "sqlite" || rg.Source != "jaeger" || !strings.Contains(rg.Method, "read from Jaeger") {
+		t.Errorf("report sources %q (method %q) and %q", rg.Source, rg.Method, rw.Source)
+	}
+	if rg.Report.Traces != rw.Report.Traces || rg.TracesAnalysed != rw.TracesAnalysed || len(rw.Report.Findings) == 0 || len(rg.Report.Findings) == 0 {
+		t.Fatalf("report: %d traces, %d findings from Jaeger; %d, %d from the store", rg.Report.Traces, len(rg.Report.Findings), rw.Report.Traces, len(rw.Report.Findings))
+	}
+	if rg.Report.Findings[0] != rw.Report.Findings[0] {
+		t.Errorf("top finding from Jaeger %+v, from the store %+v", rg.Report.Findings[0], rw.Report.Findings[0])
+	}
+
+	// One window, one fetch: the lists with their filters, the stages, the
+	// series with its steps and the report shared it; the service filter
+	// fetched that service alone.
+	if st := src.Stats(); st.Fetches != 2 {
+		t.Errorf("%d fetches for one window of all services and one of a service, want 2 (%+v)", st.Fetches, st)
+	}
+
+	// Runs live in the store.
+	var runs handlers.RunList
+	remote.getJSON("/api/runs", http.StatusOK, &runs)
+	if len(runs.Runs) != 0 || !strings.Contains(runs.Note, "live in the local store") {
+		t.Errorf("runs over Jaeger: %+v", runs)
+	}
+	// A run's traces still carry its id: over Jaeger they are found by it
+	// (in the window's reach), though the run itself is not listed.
+	local.getJSON("/api/stages?run="+runCand, http.StatusOK, &sw)
+	remote.getJSON("/api/stages?run="+runCand, http.StatusOK, &sg)
+	if sg.Coverage == nil || sg.Coverage.Traces != seedRun || len(sg.Stages) != len(sw.Stages) || sg.Stages[0].Count != sw.Stages[0].Count {
+		t.Errorf("a run's stages over Jaeger: %+v, from the store %+v", sg, sw)
+	}
+}
+
+func TestJaegerSourceInBrowser(t *testing.T) {
+	bin := chromium(t)
+	j, _ := startJaeger(t)
+	local := newSeeded(t)
+	mirrorToJaeger(t, local, j)
+	remote, _ := serveJaeger(t, j)
+	b := startBrowser(t, bin, remote)
+	b.open("overview?range=1h", "overview")
+	if got := b.text("#source-line"); !strings.Contains(got, "Source: Jaeger (read-only; runs live in the local store) · stage aggregates from a sample of traces") {
+		t.Errorf("source line %q", got)
+	}
+	if got := b.text(`.stat[data-stat="traces"] .stat-value`); got != fmt.Sprint(seedTotal) {
+		t.Errorf("traces card %q, want %d", got, seedTotal)
+	}
+	if got := b.text("#coverage"); !strings.Contains(got, fmt.Sprintf("Computed from %d traces: %d traces read from Jaeger for", seedTotal, seedTotal)) {
+		t.Errorf("coverage line %q", got)
+	}
+	if n := b.count(".stages-table tbody tr"); n != 6 {
+		t.Errorf("%d stage rows, want 6", n)
+	}
+	b.shot("overview-jaeger")
+	b.checkClean("overview over Jaeger")
+	b.open("bottlenecks?range=1h", "bottlenecks")
+	if got := b.text("#report-sample"); !strings.Contains(got, "read from Jaeger") {
+		t.Errorf("sample line %q", got)
+	}
+	if n := b.count("#findings li"); n == 0 {
+		t.Errorf("no findings over Jaeger: %.300s", b.viewText())
+	}
+	b.shot("bottlenecks-jaeger")
+	b.checkClean("bottlenecks over Jaeger")
+	b.open("runs", "runs")
+	if got := b.viewText(); !strings.Contains(got, "Benchmark runs live in the local store") {
+		t.Errorf("runs page over Jaeger: %.300s", got)
+	}
+	b.checkClean("runs over Jaeger")
+}
+
+// A Jaeger that is down is a clear error on the page and in /api/health.
+func TestJaegerDownIsAClearErrorInBrowser(t *testing.T) {
+	bin := chromium(t)
+	j, stop := startJaeger(t)
+	remote, _ := serveJaeger(t, j, jaeger.WithSourceFetchTimeout(2*time.Second))
+	stop()
+	msg := remote.errorOf("/api/health", http.StatusServiceUnavailable)
+	if msg != "the jaeger query service does not answer; see the server log" {
+		t.Errorf("health: %q", msg)
+	}
+	if msg := remote.errorOf("/api/stages", http.StatusBadGateway); !strings.Contains(msg, "cannot read traces: source unavailable: jaeger query API unreachable") {
+		t.Errorf("stages: %q", msg)
+	}
+	b := startBrowser(t, bin, remote)
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(b.base+"/#/overview")); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor("the error", `document.body.dataset.state === 'error'`)
+	if got := b.viewText(); !strings.Contains(got, "jaeger query API unreachable") {
+		t.Errorf("the page says %q", got)
+	}
+	b.waitFor("the source line", `document.getElementById('source-line').dataset.source === 'error'`)
+	if got := b.text("#source-line"); !strings.Contains(got, "the jaeger query service does not answer") {
+		t.Errorf("source line %q", got)
+	}
+	b.checkClean("overview with Jaeger down", func(p string) bool { return strings.Contains(p, "502") || strings.Contains(p, "503") })
+}

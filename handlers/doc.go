@@ -2,6 +2,14 @@
 // the dashboard, OTLP/HTTP ingest, a live stream of new traces, Prometheus
 // metrics and the embedded dashboard itself.
 //
+// The API reads a collector.Source: the SQLite store, or a Jaeger query
+// service (jaeger.NewSource). Answers say which: /api/health's source, the
+// report's and comparison's sample (source, method), and the coverage of
+// answers computed from traces (a service's, or any of a source without
+// rollups: how many traces, read how). Over a source other than the store,
+// POST /v1/traces answers 404 (spans go to that source's collectors) and a
+// source that does not answer is a 502 with its cause.
+//
 // Routes (all errors are JSON objects {"error": "..."} with a clear message):
 //
 //	GET  /                      the dashboard (package web)

@@ -22,6 +22,13 @@
 //     through its /api/v3 query API and turned back into stagescope spans and
 //     events, so that the bottleneck analysis can run on traces kept in a
 //     distributed Jaeger.
+//   - Serving from Jaeger (NewSource): a collector.Source over the query
+//     client, so the dashboard and its API read a Jaeger deployment through
+//     the same interface as the SQLite store. Windows are read in time
+//     slices with bounded concurrency and a cap on traces, fanned out over
+//     services, cached briefly and shared between concurrent requests;
+//     stage aggregates come from a sample of traces or from a
+//     collector.StageMetrics provider (Prometheus' spanmetrics).
 //
 // A span read from Jaeger goes through the same translation as OTLP ingest
 // (collector/otlpconv, spans/semconv), so its stage, tokens and model mean

@@ -302,6 +302,26 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 		}
 	}
 
+	// Without from, the series starts at the first trace (over Jaeger,
+	// within the window's reach).
+	local.getJSON("/api/timeseries", http.StatusOK, &tw)
+	remote.getJSON("/api/timeseries", http.StatusOK, &tg)
+	sum := func(s handlers.Series) (n int64) {
+		for _, p := range s.Points {
+			n += p.Traces
+		}
+		return n
+	}
+	if sum(tw) != seedTotal || sum(tg) != seedTotal || tg.From != tw.From {
+		t.Errorf("open series: %d traces from %s over Jaeger, %d from %s from the store", sum(tg), tg.From, sum(tw), tw.From)
+	}
+	var vw, vg handlers.ServiceList
+	local.getJSON("/api/services?"+window, http.StatusOK, &vw)
+	remote.getJSON("/api/services?"+window, http.StatusOK, &vg)
+	if fmt.Sprint(vw.Services) != fmt.Sprint(vg.Services) || len(vw.Services) != 2 {
+		t.Errorf("services: %+v over Jaeger, %+v from the store", vg.Services, vw.Services)
+	}
+
 	type reportAnswer struct {
 		Source         string `json:"source"`
 		Sampled        bool   `json:"sampled"`
@@ -328,10 +348,11 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 	}
 
 	// One window, one fetch: the lists with their filters, the stages, the
-	// series with its steps and the report shared it; the service filter
-	// fetched that service alone.
-	if st := src.Stats(); st.Fetches != 2 {
-		t.Errorf("%d fetches for one window of all services and one of a service, want 2 (%+v)", st.Fetches, st)
+	// series with its steps, the services and the report shared it; the
+	// service filter fetched that service alone, and the open series (with
+	// its search for the first trace) the window's reach.
+	if st := src.Stats(); st.Fetches != 3 {
+		t.Errorf("%d fetches, want 3: the window of all services, of one service, and the reach (%+v)", st.Fetches, st)
 	}
 
 	// Runs live in the store.

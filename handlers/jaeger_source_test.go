@@ -3,6 +3,8 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,4 +437,73 @@ func TestJaegerDownIsAClearErrorInBrowser(t *testing.T) {
 		t.Errorf("source line %q", got)
 	}
 	b.checkClean("overview with Jaeger down", func(p string) bool { return strings.Contains(p, "502") || strings.Contains(p, "503") })
+}
+
+// rollupMetrics is a collector.StageMetrics answering from a TraceRollup:
+// the seam a Prometheus client fills, exercised without one.
+type rollupMetrics struct {
+	rl    *collector.TraceRollup
+	calls atomic.Int64
+	err   error
+}
+
+func (m *rollupMetrics) StageBreakdown(_ context.Context, from, to time.Time, _ string) ([]collector.StageStats, error) {
+	m.calls.Add(1)
+	if m.err != nil {
+		return nil, m.err
+	}
+	return m.rl.StageBreakdown(from, to), nil
+}
+
+func (m *rollupMetrics) Timeseries(_ context.Context, from, to time.Time, step time.Duration) ([]collector.Point, error) {
+	m.calls.Add(1)
+	if m.err != nil {
+		return nil, m.err
+	}
+	return m.rl.Timeseries(from, to, step)
+}
+
+// With a metrics provider the stage breakdown and the time series of all
+// services come from it, not from Jaeger, and its failure is a 502 that
+// names it.
+func TestJaegerSourceTakesStageMetricsFromAProvider(t *testing.T) {
+	j, _ := startJaeger(t)
+	local := newSeeded(t)
+	from, to := local.base, local.base.Add(40*time.Minute)
+	rl, err := local.store.RollupTraces(context.Background(), collector.TraceQuery{From: from, To: to}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &rollupMetrics{rl: rl}
+	remote, src := serveJaeger(t, j, jaeger.WithStageMetrics(m, "rollup-metrics"))
+	window := fmt.Sprintf("from=%d&to=%d", from.UnixMilli(), to.UnixMilli())
+	var h handlers.Health
+	remote.getJSON("/api/health", http.StatusOK, &h)
+	if h.Source.Kind != "jaeger" || h.Source.Aggregates != collector.AggregatesMetrics {
+		t.Errorf("health source %+v", h.Source)
+	}
+	var sw, sg handlers.StageBreakdown
+	local.getJSON("/api/stages?"+window, http.StatusOK, &sw)
+	remote.getJSON("/api/stages?"+window, http.StatusOK, &sg)
+	if fmt.Sprint(sw.Stages) != fmt.Sprint(sg.Stages) || fmt.Sprint(*sw.E2E) != fmt.Sprint(*sg.E2E) || sg.Coverage != nil {
+		t.Errorf("stages from the provider:\n%+v %+v %+v\nwant %+v %+v", sg.Stages, sg.E2E, sg.Coverage, sw.Stages, sw.E2E)
+	}
+	var tw, tg handlers.Series
+	local.getJSON("/api/timeseries?step=5m&"+window, http.StatusOK, &tw)
+	remote.getJSON("/api/timeseries?step=5m&"+window, http.StatusOK, &tg)
+	pw, _ := json.Marshal(tw.Points)
+	pg, _ := json.Marshal(tg.Points)
+	if len(tw.Points) == 0 || !bytes.Equal(pw, pg) {
+		t.Errorf("series from the provider:\n%+v\nwant %+v", tg.Points, tw.Points)
+	}
+	if n := m.calls.Load(); n < 3 {
+		t.Errorf("the provider was asked %d times", n)
+	}
+	if st := src.Stats(); st.Fetches != 0 {
+		t.Errorf("stages and series read Jaeger %d times; they come from the provider", st.Fetches)
+	}
+	m.err = errors.New("connection refused")
+	if msg := remote.errorOf("/api/stages?"+window, http.StatusBadGateway); msg != "cannot read stage breakdown: source unavailable: rollup-metrics: connection refused" {
+		t.Errorf("provider down: %q", msg)
+	}
 }

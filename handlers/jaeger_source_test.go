@@ -171,7 +171,7 @@ func TestJaegerReadsRecordedBatchesAsIngestDoes(t *testing.T) {
 	local := serveIngested(t, func(context.Context, *collector.Collector) {})
 	remote, _ := serveJaeger(t, j)
 	sent := 0
-	for _, dir := range []string{"vercel-ai", "langchain", "otel-js"} {
+	for _, dir := range []string{"vercel-ai", "langchain", "otel-js", "langfuse", "traceloop"} {
 		files, err := filepath.Glob(filepath.Join("..", "collector", "otlpconv", "testdata", dir, "request-*.json"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no recorded requests in %s: %v", dir, err)

@@ -36,10 +36,11 @@ func startJaeger(t *testing.T) (*jaegertest.Instance, func()) {
 	return j, stop
 }
 
-// serveJaeger serves the API over a Jaeger source reading j.
-func serveJaeger(t *testing.T, j *jaegertest.Instance, opts ...jaeger.SourceOption) (*seeded, *jaeger.Source) {
+// serveJaeger serves the API over a Jaeger source reading the query
+// service at queryURL.
+func serveJaeger(t *testing.T, queryURL string, opts ...jaeger.SourceOption) (*seeded, *jaeger.Source) {
 	t.Helper()
-	qc, err := jaeger.NewQueryClient(j.QueryURL)
+	qc, err := jaeger.NewQueryClient(queryURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func tokenText(k *handlers.Tokens) string {
 func TestJaegerReadsRecordedBatchesAsIngestDoes(t *testing.T) {
 	j, _ := startJaeger(t)
 	local := serveIngested(t, func(context.Context, *collector.Collector) {})
-	remote, _ := serveJaeger(t, j)
+	remote, _ := serveJaeger(t, j.QueryURL)
 	sent := 0
 	for _, dir := range []string{"vercel-ai", "langchain", "otel-js", "langfuse", "traceloop"} {
 		files, err := filepath.Glob(filepath.Join("..", "collector", "otlpconv", "testdata", dir, "request-*.json"))
@@ -235,7 +236,7 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 	j, _ := startJaeger(t)
 	local := newSeeded(t)
 	mirrorToJaeger(t, local, j)
-	remote, src := serveJaeger(t, j, jaeger.WithSourceCache(time.Hour, 0, 0)) // reuse is asserted: no expiry mid-test
+	remote, src := serveJaeger(t, j.QueryURL, jaeger.WithSourceCache(time.Hour, 0, 0)) // reuse is asserted: no expiry mid-test
 	window := fmt.Sprintf("from=%d&to=%d", local.base.UnixMilli(), local.base.Add(40*time.Minute).UnixMilli())
 
 	var lw, lg handlers.TraceList
@@ -350,6 +351,32 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 		t.Errorf("top finding from Jaeger %+v, from the store %+v", rg.Report.Findings[0], rw.Report.Findings[0])
 	}
 
+	// Requests at once share the cached traces (read-only; -race watches).
+	var wg sync.WaitGroup
+	codes := make(chan int, 16)
+	for range 4 {
+		for _, path := range []string{"/api/report?", "/api/stages?", "/api/timeseries?step=1m&", "/api/traces?status=error&"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := remote.client.Get(remote.ts.URL + path + window)
+				if err != nil {
+					codes <- 0
+					return
+				}
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}()
+		}
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("concurrent request: status %d", c)
+		}
+	}
+
 	// One window, one fetch: the lists with their filters, the stages, the
 	// series with its steps, the services and the report shared it; the
 	// service filter fetched that service alone, and the open series (with
@@ -378,7 +405,7 @@ func TestJaegerSourceInBrowser(t *testing.T) {
 	j, _ := startJaeger(t)
 	local := newSeeded(t)
 	mirrorToJaeger(t, local, j)
-	remote, _ := serveJaeger(t, j)
+	remote, _ := serveJaeger(t, j.QueryURL)
 	b := startBrowser(t, bin, remote)
 	b.open("overview?range=1h", "overview")
 	if got := b.text("#source-line"); !strings.Contains(got, "Source: Jaeger (read-only; runs live in the local store) · stage aggregates from a sample of traces") {
@@ -415,7 +442,7 @@ func TestJaegerSourceInBrowser(t *testing.T) {
 func TestJaegerDownIsAClearErrorInBrowser(t *testing.T) {
 	bin := chromium(t)
 	j, stop := startJaeger(t)
-	remote, _ := serveJaeger(t, j, jaeger.WithSourceFetchTimeout(2*time.Second))
+	remote, _ := serveJaeger(t, j.QueryURL, jaeger.WithSourceFetchTimeout(2*time.Second))
 	stop()
 	msg := remote.errorOf("/api/health", http.StatusServiceUnavailable)
 	if msg != "the jaeger query service does not answer; see the server log" {
@@ -475,7 +502,7 @@ func TestJaegerSourceTakesStageMetricsFromAProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &rollupMetrics{rl: rl}
-	remote, src := serveJaeger(t, j, jaeger.WithStageMetrics(m, "rollup-metrics"))
+	remote, src := serveJaeger(t, j.QueryURL, jaeger.WithStageMetrics(m, "rollup-metrics"))
 	window := fmt.Sprintf("from=%d&to=%d", from.UnixMilli(), to.UnixMilli())
 	var h handlers.Health
 	remote.getJSON("/api/health", http.StatusOK, &h)
@@ -505,5 +532,25 @@ func TestJaegerSourceTakesStageMetricsFromAProvider(t *testing.T) {
 	m.err = errors.New("connection refused")
 	if msg := remote.errorOf("/api/stages?"+window, http.StatusBadGateway); msg != "cannot read stage breakdown: source unavailable: rollup-metrics: connection refused" {
 		t.Errorf("provider down: %q", msg)
+	}
+}
+
+// A Jaeger that holds every request: /api/health gives up within its
+// deadline and the API within the source's fetch timeout, both saying so.
+func TestSlowJaegerTimesOutClearly(t *testing.T) {
+	held := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-held:
+		}
+	}))
+	t.Cleanup(func() { close(held); slow.Close() })
+	remote, _ := serveJaeger(t, slow.URL, jaeger.WithSourceFetchTimeout(time.Second))
+	if msg := remote.errorOf("/api/health", http.StatusServiceUnavailable); msg != "the jaeger query service does not answer within 5s; see the server log" {
+		t.Errorf("health: %q", msg)
+	}
+	if msg := remote.errorOf("/api/stages", http.StatusBadGateway); msg != "cannot read traces: source unavailable: the Jaeger query service did not answer within 1s" {
+		t.Errorf("stages: %q", msg)
 	}
 }

@@ -374,3 +374,36 @@ func TestSourceCacheExpires(t *testing.T) {
 		t.Errorf("without reuse two requests made %d fetches", st.Fetches)
 	}
 }
+
+func TestSourceCacheIsBounded(t *testing.T) {
+	j := needJaeger(t)
+	svc := jaegertest.UniqueService("src-bound")
+	base := time.Now().Add(-6 * time.Hour).Truncate(time.Minute)
+	sendAndWait(t, j, pipelineTraces(6, svc, base.Add(time.Second), time.Minute)) // one a minute
+	minute := func(i int) collector.TraceQuery {
+		return collector.TraceQuery{Service: svc, From: base.Add(time.Duration(i) * time.Minute), To: base.Add(time.Duration(i+1)*time.Minute - time.Nanosecond)}
+	}
+	read := func(src *jaeger.Source, i int) {
+		t.Helper()
+		p, err := src.ListTraces(context.Background(), minute(i))
+		if err != nil || len(p.Traces) != 1 {
+			t.Fatalf("minute %d: %d traces, %v", i, len(p.Traces), err)
+		}
+	}
+	// At most two windows: the third pushes out the oldest.
+	src := newSource(t, j.QueryURL, jaeger.WithSourceSlices(1), jaeger.WithSourceCache(time.Hour, 2, 1000))
+	for _, i := range []int{0, 1, 2, 2, 1, 0} {
+		read(src, i)
+	}
+	if st := src.Stats(); st.Fetches != 4 || st.CacheHits != 2 {
+		t.Errorf("windows 0 1 2 2 1 0 with room for two: %+v, want 4 fetches (0 again) and 2 hits", st)
+	}
+	// At most two traces: each window holds one.
+	src = newSource(t, j.QueryURL, jaeger.WithSourceSlices(1), jaeger.WithSourceCache(time.Hour, 100, 2))
+	for _, i := range []int{3, 4, 5, 3} {
+		read(src, i)
+	}
+	if st := src.Stats(); st.Fetches != 4 {
+		t.Errorf("windows 3 4 5 3 with room for two traces: %+v, want 4 fetches", st)
+	}
+}

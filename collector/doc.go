@@ -4,6 +4,12 @@
 // SQLite store with its queries for the dashboard, retention, and
 // self-metrics.
 //
+// The dashboard reads a Source (source.go): the store implements it, and so
+// does the Jaeger source (package jaeger), which reads a Jaeger deployment
+// and answers stage aggregates from a sample of traces (TraceRollup,
+// SampleOf, the same histograms and sampling policy as the store) or from a
+// StageMetrics provider.
+//
 // # Write path
 //
 // Handler enqueues finished spans (the immutable *spans.Span itself, no

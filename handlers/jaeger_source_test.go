@@ -469,13 +469,24 @@ func TestJaegerDownIsAClearErrorInBrowser(t *testing.T) {
 // rollupMetrics is a collector.StageMetrics answering from a TraceRollup:
 // the seam a Prometheus client fills, exercised without one.
 type rollupMetrics struct {
-	rl    *collector.TraceRollup
-	calls atomic.Int64
-	err   error
+	rl     *collector.TraceRollup
+	calls  atomic.Int64
+	err    error
+	mu     sync.Mutex
+	oldest time.Time // the earliest from asked for
+}
+
+func (m *rollupMetrics) asked(from time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.oldest.IsZero() || from.Before(m.oldest) {
+		m.oldest = from
+	}
 }
 
 func (m *rollupMetrics) StageBreakdown(_ context.Context, from, to time.Time, _ string) ([]collector.StageStats, error) {
 	m.calls.Add(1)
+	m.asked(from)
 	if m.err != nil {
 		return nil, m.err
 	}
@@ -484,6 +495,7 @@ func (m *rollupMetrics) StageBreakdown(_ context.Context, from, to time.Time, _ 
 
 func (m *rollupMetrics) Timeseries(_ context.Context, from, to time.Time, step time.Duration) ([]collector.Point, error) {
 	m.calls.Add(1)
+	m.asked(from)
 	if m.err != nil {
 		return nil, m.err
 	}
@@ -525,6 +537,13 @@ func TestJaegerSourceTakesStageMetricsFromAProvider(t *testing.T) {
 	}
 	if n := m.calls.Load(); n < 3 {
 		t.Errorf("the provider was asked %d times", n)
+	}
+	// Open windows (the Overview's "everything", its search for the first
+	// trace) reach the provider bounded by the source's reach.
+	remote.getJSON("/api/timeseries", http.StatusOK, &tg)
+	remote.getJSON("/api/stages", http.StatusOK, &sg)
+	if reach := time.Now().Add(-jaeger.DefaultSourceMaxWindow - 31*24*time.Hour); m.oldest.Before(reach) {
+		t.Errorf("the provider was asked from %s, before the reach", m.oldest)
 	}
 	if st := src.Stats(); st.Fetches != 0 {
 		t.Errorf("stages and series read Jaeger %d times; they come from the provider", st.Fetches)

@@ -330,12 +330,20 @@ func (s *Source) RollupTraces(ctx context.Context, q collector.TraceQuery, maxTr
 
 // StageBreakdown answers from the metrics provider when there is one,
 // else from the rollup of the window's fetched traces (all services).
-// Runs are not in Jaeger: a run is not found.
+// Either way the window reaches back at most DefaultSourceMaxWindow (an
+// open start is that reach). Runs are not in Jaeger: a run is not found.
 func (s *Source) StageBreakdown(ctx context.Context, from, to time.Time, runID string) ([]collector.StageStats, error) {
 	if runID != "" {
 		return nil, fmt.Errorf("run %q: %w", runID, errNoRuns)
 	}
 	if s.cfg.metrics != nil {
+		end := to
+		if end.IsZero() || end.After(time.Now()) {
+			end = time.Now()
+		}
+		if reach := end.Add(-s.cfg.maxWindow); from.Before(reach) {
+			from = reach
+		}
 		rows, err := s.cfg.metrics.StageBreakdown(ctx, from, to, "")
 		if err != nil {
 			return nil, s.metricsError(ctx, err)
@@ -352,8 +360,28 @@ func (s *Source) StageBreakdown(ctx context.Context, from, to time.Time, runID s
 // Timeseries answers from the metrics provider when there is one, else
 // from the rollup of the window's fetched traces. Steps before the
 // window's reach (DefaultSourceMaxWindow) are left out: the series starts
-// at the first step inside it.
+// at the last step start at or before the reach (a single step longer than
+// the reach starts at the reach).
 func (s *Source) Timeseries(ctx context.Context, from, to time.Time, step time.Duration) ([]collector.Point, error) {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return nil, fmt.Errorf("time series needs from ≤ to, both set")
+	}
+	end := to
+	if end.After(time.Now()) {
+		end = time.Now()
+	}
+	if reach := end.Add(-s.cfg.maxWindow).Truncate(time.Minute); from.Before(reach) {
+		// Skip whole steps up to the reach, in seconds: the distance can
+		// exceed a time.Duration.
+		stepSec := max(int64(step/time.Second), 60)
+		if k := (reach.Unix() - from.Unix()) / stepSec; k > 0 {
+			from = time.Unix(from.Unix()+k*stepSec, 0).UTC()
+		} else if to.Unix()-from.Unix() < stepSec {
+			// One step reaching before the reach (an end-to-end summary
+			// from the epoch): the step starts at the reach instead.
+			from, step = reach, (to.Sub(reach)+time.Minute-1).Truncate(time.Minute)
+		}
+	}
 	if s.cfg.metrics != nil {
 		pts, err := s.cfg.metrics.Timeseries(ctx, from, to, step)
 		if err != nil {
@@ -361,19 +389,9 @@ func (s *Source) Timeseries(ctx context.Context, from, to time.Time, step time.D
 		}
 		return pts, nil
 	}
-	if from.IsZero() || to.IsZero() || to.Before(from) {
-		return nil, fmt.Errorf("time series needs from ≤ to, both set")
-	}
 	f, err := s.fetch(ctx, "", from, to)
 	if err != nil {
 		return nil, err
-	}
-	if f.from.After(from) {
-		// Skip whole steps up to the reach, in seconds: the distance can
-		// exceed a time.Duration.
-		stepSec := max(int64(step/time.Second), 60)
-		k := (f.from.Unix() - from.Unix()) / stepSec
-		from = time.Unix(from.Unix()+k*stepSec, 0).UTC()
 	}
 	return f.rollup().Timeseries(from, to, step)
 }

@@ -379,7 +379,7 @@ func (s *Source) Timeseries(ctx context.Context, from, to time.Time, step time.D
 		} else if to.Unix()-from.Unix() < stepSec {
 			// One step reaching before the reach (an end-to-end summary
 			// from the epoch): the step starts at the reach instead.
-			from, step = reach, (to.Sub(reach)+time.Minute-1).Truncate(time.Minute)
+			from, step = reach, (to.Sub(reach) + time.Minute - 1).Truncate(time.Minute)
 		}
 	}
 	if s.cfg.metrics != nil {

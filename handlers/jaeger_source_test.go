@@ -351,6 +351,26 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 		t.Errorf("top finding from Jaeger %+v, from the store %+v", rg.Report.Findings[0], rw.Report.Findings[0])
 	}
 
+	// Compare: the first ten minutes (normal traces) against the candidate
+	// run's (a slower model), as windows.
+	ms := func(m int) int64 { return local.base.Add(time.Duration(m) * time.Minute).UnixMilli() }
+	cmp := fmt.Sprintf("/api/compare?base_from=%d&base_to=%d&cand_from=%d&cand_to=%d", ms(0), ms(10), ms(27), ms(37))
+	type compareAnswer struct {
+		Baseline   struct{ Source string } `json:"baseline_sample"`
+		Comparison struct {
+			Regressions []string `json:"regressions"`
+			E2E         struct {
+				Regressed bool `json:"regressed"`
+			} `json:"e2e"`
+		} `json:"comparison"`
+	}
+	var cw, cg compareAnswer
+	local.getJSON(cmp, http.StatusOK, &cw)
+	remote.getJSON(cmp, http.StatusOK, &cg)
+	if len(cw.Comparison.Regressions) == 0 || fmt.Sprint(cw.Comparison) != fmt.Sprint(cg.Comparison) || cg.Baseline.Source != "jaeger" {
+		t.Errorf("compare over Jaeger %+v, from the store %+v", cg, cw)
+	}
+
 	// Requests at once share the cached traces (read-only; -race watches).
 	var wg sync.WaitGroup
 	codes := make(chan int, 16)
@@ -380,7 +400,8 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 	// One window, one fetch: the lists with their filters, the stages, the
 	// series with its steps, the services and the report shared it; the
 	// service filter fetched that service alone, and the open series (with
-	// its search for the first trace) the window's reach.
+	// its search for the first trace) the window's reach; the two sides of
+	// the comparison are inside a cached window and read from it.
 	if st := src.Stats(); st.Fetches != 3 {
 		t.Errorf("%d fetches, want 3: the window of all services, of one service, and the reach (%+v)", st.Fetches, st)
 	}

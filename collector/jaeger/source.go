@@ -260,34 +260,34 @@ func (p *cursorPos) above(t collector.TraceSummary) bool {
 
 // selection fetches q's window and keeps the traces its filters select,
 // oldest first.
-func (s *Source) selection(ctx context.Context, q collector.TraceQuery) ([]*collector.Trace, *fetched, error) {
+func (s *Source) selection(ctx context.Context, q collector.TraceQuery) ([]*collector.Trace, view, error) {
 	match, err := collector.TraceMatcher(q)
 	if err != nil {
-		return nil, nil, err
+		return nil, view{}, err
 	}
-	f, err := s.fetch(ctx, q.Service, q.From, q.To)
+	v, err := s.fetch(ctx, q.Service, q.From, q.To)
 	if err != nil {
-		return nil, nil, err
+		return nil, view{}, err
 	}
 	var out []*collector.Trace
-	for _, t := range f.traces {
+	for _, t := range v.traces() {
 		if match(t) && (q.RunID == "" || t.Summary.RunID == q.RunID) {
 			out = append(out, t)
 		}
 	}
-	return out, f, nil
+	return out, v, nil
 }
 
 // SampleTraces applies the one sampling policy (collector.SampleOf) to
 // the traces fetched for q's window that match its filters.
 func (s *Source) SampleTraces(ctx context.Context, q collector.TraceQuery, budget int) ([]*collector.Trace, collector.SampleInfo, error) {
-	ts, f, err := s.selection(ctx, q)
+	ts, v, err := s.selection(ctx, q)
 	if err != nil {
 		return nil, collector.SampleInfo{Budget: budget, Service: q.Service, Run: q.RunID}, err
 	}
-	out, info := collector.SampleOf(ts, budget, f.complete(), f.describe())
-	info.From, info.To, info.Service, info.Run = f.from, f.to, q.Service, q.RunID
-	if !f.complete() {
+	out, info := collector.SampleOf(ts, budget, v.complete(), v.describe())
+	info.From, info.To, info.Service, info.Run = v.from, v.to, q.Service, q.RunID
+	if !v.complete() {
 		info.TracesMatched = nil
 	}
 	return out, info, nil
@@ -303,15 +303,15 @@ func (s *Source) RollupTraces(ctx context.Context, q collector.TraceQuery, maxTr
 	unfiltered := q
 	unfiltered.From, unfiltered.To, unfiltered.Service = time.Time{}, time.Time{}, ""
 	if unfiltered == (collector.TraceQuery{}) && q.Service == "" {
-		f, err := s.fetch(ctx, "", q.From, q.To)
+		v, err := s.fetch(ctx, "", q.From, q.To)
 		if err != nil {
 			return nil, err
 		}
-		if len(f.traces) <= maxTraces {
-			return f.rollup(), nil
+		if v.whole() && len(v.fetched.traces) <= maxTraces {
+			return v.rollup(), nil
 		}
 	}
-	ts, f, err := s.selection(ctx, q)
+	ts, v, err := s.selection(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -320,8 +320,8 @@ func (s *Source) RollupTraces(ctx context.Context, q collector.TraceQuery, maxTr
 	for _, t := range ts[first:] {
 		rl.AddTrace(t.Trace)
 	}
-	rl.Method = f.describe()
-	rl.Partial = !f.complete() || first > 0
+	rl.Method = v.describe()
+	rl.Partial = !v.complete() || first > 0
 	if first > 0 {
 		rl.ScannedTo = ts[first].Summary.Start
 	}
@@ -350,11 +350,11 @@ func (s *Source) StageBreakdown(ctx context.Context, from, to time.Time, runID s
 		}
 		return rows, nil
 	}
-	f, err := s.fetch(ctx, "", from, to)
+	v, err := s.fetch(ctx, "", from, to)
 	if err != nil {
 		return nil, err
 	}
-	return f.rollup().StageBreakdown(from, to), nil
+	return v.rollup().StageBreakdown(from, to), nil
 }
 
 // Timeseries answers from the metrics provider when there is one, else
@@ -389,27 +389,27 @@ func (s *Source) Timeseries(ctx context.Context, from, to time.Time, step time.D
 		}
 		return pts, nil
 	}
-	f, err := s.fetch(ctx, "", from, to)
+	v, err := s.fetch(ctx, "", from, to)
 	if err != nil {
 		return nil, err
 	}
-	return f.rollup().Timeseries(from, to, step)
+	return v.rollup().Timeseries(from, to, step)
 }
 
 // Services counts the fetched traces of the window by service; counts are
 // "at least" when the fetch did not read every trace.
 func (s *Source) Services(ctx context.Context, from, to time.Time) (collector.ServiceList, error) {
-	f, err := s.fetch(ctx, "", from, to)
+	v, err := s.fetch(ctx, "", from, to)
 	if err != nil {
 		return collector.ServiceList{}, err
 	}
 	counts := map[string]int64{}
-	for _, t := range f.traces {
+	for _, t := range v.traces() {
 		counts[t.Summary.Service]++
 	}
-	l := collector.ServiceList{Services: []collector.ServiceCount{}, Truncated: f.servicesCapped}
+	l := collector.ServiceList{Services: []collector.ServiceCount{}, Truncated: v.servicesCapped}
 	for name, n := range counts {
-		l.Services = append(l.Services, collector.ServiceCount{Service: name, Traces: n, AtLeast: !f.complete()})
+		l.Services = append(l.Services, collector.ServiceCount{Service: name, Traces: n, AtLeast: !v.complete()})
 	}
 	slices.SortFunc(l.Services, func(a, b collector.ServiceCount) int { return cmp.Compare(a.Service, b.Service) })
 	return l, nil
@@ -453,6 +453,32 @@ type fetched struct {
 	once sync.Once
 	rl   *collector.TraceRollup
 }
+
+// view is the window a request asked for (aligned: whole minutes, to
+// exclusive) in a fetched window that holds it: the same one, or a wider
+// one still in the cache.
+type view struct {
+	*fetched
+	from, to time.Time
+}
+
+// traces returns the fetched traces that started in the view, oldest first.
+func (v view) traces() []*collector.Trace {
+	ts := v.fetched.traces
+	lo, _ := slices.BinarySearchFunc(ts, v.from, func(t *collector.Trace, at time.Time) int { return t.Summary.Start.Compare(at) })
+	hi, _ := slices.BinarySearchFunc(ts, v.to, func(t *collector.Trace, at time.Time) int { return t.Summary.Start.Compare(at) })
+	return ts[lo:hi]
+}
+
+// complete reports whether every trace of the view was read: no query
+// reached its limit, no service was left out, and the view does not start
+// where a window cut to its reach started.
+func (v view) complete() bool {
+	return v.full == 0 && !v.servicesCapped && !(v.clamped && !v.from.After(v.fetched.from))
+}
+
+// whole reports whether the view is the whole fetched window.
+func (v view) whole() bool { return v.from.Equal(v.fetched.from) && v.to.Equal(v.fetched.to) }
 
 // complete reports whether every trace of the window was read.
 func (f *fetched) complete() bool { return f.full == 0 && !f.servicesCapped && !f.clamped }

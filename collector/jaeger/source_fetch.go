@@ -25,7 +25,7 @@ type fetchKey struct {
 // aligned to whole minutes (an open end is now, an open or far start the
 // window's reach), from the cache when a fresh entry covers it, else
 // through one shared fetch.
-func (s *Source) fetch(ctx context.Context, service string, from, to time.Time) (*fetched, error) {
+func (s *Source) fetch(ctx context.Context, service string, from, to time.Time) (view, error) {
 	now := time.Now()
 	if to.IsZero() || to.After(now) {
 		to = now
@@ -41,7 +41,7 @@ func (s *Source) fetch(ctx context.Context, service string, from, to time.Time) 
 	if k.to <= k.from {
 		k.to = k.from + 1
 	}
-	return s.cache.get(ctx, k, func(shared context.Context) (*fetched, error) {
+	f, err := s.cache.get(ctx, k, func(shared context.Context) (*fetched, error) {
 		fctx, cancel := context.WithTimeout(shared, s.cfg.fetchTimeout)
 		defer cancel()
 		f, err := s.read(fctx, k, clamped)
@@ -50,6 +50,10 @@ func (s *Source) fetch(ctx context.Context, service string, from, to time.Time) 
 		}
 		return f, nil
 	})
+	if err != nil {
+		return view{}, err
+	}
+	return view{fetched: f, from: time.Unix(k.from*60, 0).UTC(), to: time.Unix(k.to*60, 0).UTC()}, nil
 }
 
 // read runs the queries of one window: its slices times its services,

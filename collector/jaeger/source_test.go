@@ -181,6 +181,15 @@ func TestSourceListsPagesAndSummarises(t *testing.T) {
 	if len(failed.Traces) != 6 {
 		t.Errorf("status=error: %d traces, want 6", len(failed.Traces))
 	}
+	// A window inside the fetched one is read from it, and holds only its
+	// own traces: the third minute's six.
+	sub, err := src.ListTraces(ctx, collector.TraceQuery{From: base.Add(2 * time.Minute), To: base.Add(3*time.Minute - time.Nanosecond), Service: svc, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Traces) != 6 || sub.Traces[0].TraceID != traces[17].ID() || sub.Traces[5].TraceID != traces[12].ID() {
+		t.Errorf("the third minute lists %d traces, want traces 17 to 12", len(sub.Traces))
+	}
 	st := src.Stats()
 	if st.Fetches != 1 || st.Queries != 4 {
 		t.Errorf("stats %+v: want one fetch of 4 slice queries, the other pages from the cache", st)

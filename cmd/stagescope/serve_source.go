@@ -8,11 +8,12 @@ import (
 
 	"github.com/stagescope/stagescope/collector"
 	"github.com/stagescope/stagescope/collector/jaeger"
+	"github.com/stagescope/stagescope/collector/prom"
 )
 
 // newStageMetrics makes the --prometheus provider of stage aggregates from
-// its URL; nil in a build without one, where --prometheus is refused.
-var newStageMetrics func(url string) (collector.StageMetrics, error)
+// its URL: any collector.StageMetrics (nil refuses --prometheus).
+var newStageMetrics = func(url string) (collector.StageMetrics, error) { return prom.New(url) }
 
 // registerSource adds serve's --source and --prometheus.
 func (f *serveFlags) registerSource(fs *flag.FlagSet) {
@@ -70,9 +71,10 @@ func (f *serveFlags) checkSource(fs *flag.FlagSet) error {
 // jaegerSource is serve's Jaeger source with its client.
 type jaegerSource struct {
 	*jaeger.Source
-	qc   *jaeger.QueryClient
-	url  string
-	from string // where stage aggregates come from
+	qc           *jaeger.QueryClient
+	url          string
+	from         string // where stage aggregates come from
+	closeMetrics func()
 }
 
 // openJaegerSource connects to nothing yet: the first page load (or
@@ -96,6 +98,9 @@ func openJaegerSource(f *serveFlags) (*jaegerSource, error) {
 		}
 		opts = append(opts, jaeger.WithStageMetrics(m, "prometheus"))
 		js.from = "Prometheus at " + f.prometheus
+		if c, ok := m.(interface{ Close() }); ok {
+			js.closeMetrics = c.Close
+		}
 	}
 	js.Source = jaeger.NewSource(qc, opts...)
 	return js, nil
@@ -108,4 +113,7 @@ func (j *jaegerSource) describe() string {
 func (j *jaegerSource) close() {
 	_ = j.Source.Close()
 	j.qc.Close()
+	if j.closeMetrics != nil {
+		j.closeMetrics()
+	}
 }

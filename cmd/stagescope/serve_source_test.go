@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -27,7 +28,7 @@ func TestServeSourceFlagsRefuseWhatCannotWork(t *testing.T) {
 		{[]string{"--source", "jaeger=127.0.0.1:16686"}, "want the http(s) URL of a Jaeger query service"},
 		{[]string{"--source", "sqlite=x.db"}, "--source sqlite takes no URL"},
 		{[]string{"--prometheus", "http://127.0.0.1:9090"}, "--prometheus goes with --source jaeger=URL"},
-		{[]string{"--source", "jaeger=http://127.0.0.1:16686", "--prometheus", "http://127.0.0.1:9090"}, "--prometheus: this build has no Prometheus client"},
+		{[]string{"--source", "jaeger=http://127.0.0.1:16686", "--prometheus", "127.0.0.1:9090"}, "want the http(s) URL of a Prometheus server"},
 		{[]string{"--source", "jaeger=http://127.0.0.1:16686", "--export-jaeger", "http://127.0.0.1:4318"}, "--export-jaeger is for the sqlite source"},
 		{[]string{"--source", "jaeger=http://127.0.0.1:16686", "--data", t.TempDir()}, "--data is for the sqlite source"},
 	} {
@@ -110,6 +111,41 @@ func TestServeOverJaeger(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "OTLP ingest is off: this server reads traces from jaeger") {
 		t.Errorf("OTLP to a Jaeger-backed serve: %d %s", resp.StatusCode, body)
 	}
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, s.stderr)
+	}
+}
+
+// With --prometheus the stage aggregates come from it: a Prometheus that
+// is down is a 502 naming it, while traces still come from Jaeger.
+func TestServeOverJaegerWithPrometheus(t *testing.T) {
+	j := needJaeger(t)
+	client := &http.Client{Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	s := startServer(t, "serve", "--addr", "127.0.0.1:0", "--source", "jaeger="+j.QueryURL, "--prometheus", "http://127.0.0.1:1")
+	var h struct {
+		Status string `json:"status"`
+		Source struct {
+			Aggregates string `json:"aggregates"`
+		} `json:"source"`
+	}
+	getJSON(t, client, s.url+"api/health", &h)
+	if h.Status != "ok" || h.Source.Aggregates != "metrics" {
+		t.Errorf("health: %+v", h)
+	}
+	resp, err := client.Get(s.url + "api/stages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "source unavailable: prometheus:") {
+		t.Errorf("stages with Prometheus down: %d %s", resp.StatusCode, body)
+	}
+	var list struct {
+		Traces []json.RawMessage `json:"traces"`
+	}
+	getJSON(t, client, s.url+"api/traces?limit=1", &list)
 	if code := s.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("serve exited %d: %s", code, s.stderr)
 	}

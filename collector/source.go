@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -223,16 +224,79 @@ func TraceMatcher(q TraceQuery) (func(*Trace) bool, error) {
 	}, nil
 }
 
-// TraceCursor is the NextCursor that continues a trace list after t (the
-// list is newest first): the store's cursor format, which the API
-// validates, for every source.
-func TraceCursor(t TraceSummary) string { return encodeCursor(nanos(t.Start), t.TraceID) }
-
-// ParseTraceCursor reads a TraceCursor back: the start in Unix
-// nanoseconds and the trace id of the last trace listed.
-func ParseTraceCursor(c string) (int64, spans.TraceID, error) {
-	start, b, err := decodeCursor(c)
-	var id spans.TraceID
-	copy(id[:], b)
-	return start, id, err
+// PageTraces is ListTraces over traces a source holds in memory (a Jaeger
+// source's fetched window, already filtered): ordered by q.Sort (newest
+// first by default; ties by start, then trace id, in the same direction),
+// the page after q.Cursor of at most q.Limit, with the store's cursors.
+func PageTraces(ts []*Trace, q TraceQuery) (TracePage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultTraceLimit
+	}
+	limit = min(limit, MaxTraceLimit)
+	srt, sorted, err := parseSort(q.Sort)
+	if err != nil {
+		return TracePage{}, err
+	}
+	value := func(t *Trace) int64 {
+		switch {
+		case sorted && srt.key == "duration":
+			return int64(t.Summary.Duration)
+		case sorted && srt.key == "spans":
+			return int64(t.Summary.SpanCount)
+		}
+		return nanos(t.Summary.Start)
+	}
+	desc := !sorted || srt.desc
+	order := func(v1, s1 int64, id1 spans.TraceID, v2, s2 int64, id2 spans.TraceID) int {
+		c := cmp.Or(cmp.Compare(v1, v2), cmp.Compare(s1, s2), slices.Compare(id1[:], id2[:]))
+		if desc {
+			return -c
+		}
+		return c
+	}
+	rows := slices.Clone(ts)
+	slices.SortFunc(rows, func(a, b *Trace) int {
+		return order(value(a), nanos(a.Summary.Start), a.Summary.TraceID, value(b), nanos(b.Summary.Start), b.Summary.TraceID)
+	})
+	if q.Cursor != "" {
+		// The cursor is the last row listed: its sort value, start and id.
+		var v, start int64
+		var id spans.TraceID
+		if sorted {
+			c, err := decodeSortCursor(q.Cursor)
+			if err != nil {
+				return TracePage{}, err
+			}
+			v, start = c.value, c.pos.start
+			copy(id[:], c.pos.id)
+		} else {
+			at, b, err := decodeCursor(q.Cursor)
+			if err != nil {
+				return TracePage{}, err
+			}
+			v, start = at, at
+			copy(id[:], b)
+		}
+		i, _ := slices.BinarySearchFunc(rows, struct{}{}, func(t *Trace, _ struct{}) int {
+			if order(value(t), nanos(t.Summary.Start), t.Summary.TraceID, v, start, id) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		rows = rows[i:]
+	}
+	page := TracePage{Traces: make([]TraceSummary, 0, min(limit, len(rows)))}
+	for _, t := range rows[:min(limit, len(rows))] {
+		page.Traces = append(page.Traces, t.Summary)
+	}
+	if len(rows) > limit {
+		last := rows[limit-1]
+		if sorted {
+			page.NextCursor = sortCursor{value: value(last), pos: tracePos{nanos(last.Summary.Start), slices.Clone(last.Summary.TraceID[:])}}.String()
+		} else {
+			page.NextCursor = encodeCursor(nanos(last.Summary.Start), last.Summary.TraceID)
+		}
+	}
+	return page, nil
 }

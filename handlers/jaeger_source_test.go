@@ -252,6 +252,28 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 			t.Errorf("trace list row %d: %+v\nwant %+v", i, g, w)
 		}
 	}
+	// Sorted lists, page by page with their cursors, in the same order.
+	for _, order := range []string{"duration", "-duration", "spans", "-start", "start"} {
+		pages := func(s *seeded) []string {
+			var ids []string
+			cursor := ""
+			for range seedTotal {
+				var l handlers.TraceList
+				s.getJSON("/api/traces?limit=8&sort="+order+"&cursor="+cursor+"&"+window, http.StatusOK, &l)
+				for _, r := range l.Traces {
+					ids = append(ids, r.TraceID)
+				}
+				if cursor = l.NextCursor; cursor == "" {
+					break
+				}
+			}
+			return ids
+		}
+		w, g := pages(local), pages(remote)
+		if len(w) != seedTotal || fmt.Sprint(w) != fmt.Sprint(g) {
+			t.Errorf("sort=%s: %d traces over Jaeger, %d from the store, or another order", order, len(g), len(w))
+		}
+	}
 	// Filters the store answers by index or scan, Jaeger's source in memory.
 	for _, f := range []string{"status=error", "stage=rerank&min_duration=500ms", "name=slow", "attr=customer%3Dacme", "service=hostile", "run=" + runCand} {
 		local.getJSON("/api/traces?limit=1000&"+f+"&"+window, http.StatusOK, &lw)
@@ -299,11 +321,17 @@ func TestAPIOverJaegerAgreesWithTheStore(t *testing.T) {
 	if len(tw.Points) != len(tg.Points) {
 		t.Fatalf("time series of %d and %d points", len(tw.Points), len(tg.Points))
 	}
+	var tokens int64
 	for i, w := range tw.Points {
 		g := tg.Points[i]
-		if g.T != w.T || g.Traces != w.Traces || g.Errors != w.Errors || len(g.Stages) != len(w.Stages) {
+		if g.T != w.T || g.Traces != w.Traces || g.Errors != w.Errors || len(g.Stages) != len(w.Stages) ||
+			g.TokensIn != w.TokensIn || g.TokensOut != w.TokensOut || g.CostUSD != w.CostUSD || fmt.Sprint(g.StageCostUSD) != fmt.Sprint(w.StageCostUSD) {
 			t.Errorf("point %d: %+v\nwant %+v", i, g, w)
 		}
+		tokens += w.TokensIn
+	}
+	if tokens == 0 {
+		t.Error("the series holds no tokens: nothing compared")
 	}
 
 	// Without from, the series starts at the first trace (over Jaeger,

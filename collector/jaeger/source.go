@@ -213,49 +213,19 @@ func (s *Source) GetTrace(ctx context.Context, id spans.TraceID) (*collector.Tra
 }
 
 // ListTraces lists the fetched traces of q's window that match its
-// filters, newest first, a page at a time.
+// filters, a page at a time, in q.Sort's order (newest first by default)
+// with the store's cursors.
 func (s *Source) ListTraces(ctx context.Context, q collector.TraceQuery) (collector.TracePage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = collector.DefaultTraceLimit
-	}
-	limit = min(limit, collector.MaxTraceLimit)
-	var after *cursorPos
 	if q.Cursor != "" {
-		start, id, err := collector.ParseTraceCursor(q.Cursor)
-		if err != nil {
+		if err := collector.CheckCursor(q.Cursor); err != nil {
 			return collector.TracePage{}, err
 		}
-		after = &cursorPos{start, id}
 	}
 	ts, _, err := s.selection(ctx, q)
 	if err != nil {
 		return collector.TracePage{}, err
 	}
-	page := collector.TracePage{Traces: []collector.TraceSummary{}}
-	for i := len(ts) - 1; i >= 0; i-- { // ts is oldest first
-		sum := ts[i].Summary
-		if after != nil && !after.above(sum) {
-			continue
-		}
-		if len(page.Traces) == limit {
-			page.NextCursor = collector.TraceCursor(page.Traces[limit-1])
-			break
-		}
-		page.Traces = append(page.Traces, sum)
-	}
-	return page, nil
-}
-
-// cursorPos is the last trace of a page: the next page lists older ones.
-type cursorPos struct {
-	start int64
-	id    spans.TraceID
-}
-
-// above reports whether t comes after p in a newest-first list.
-func (p *cursorPos) above(t collector.TraceSummary) bool {
-	return cmp.Or(cmp.Compare(t.Start.UnixNano(), p.start), slices.Compare(t.TraceID[:], p.id[:])) < 0
+	return collector.PageTraces(ts, q)
 }
 
 // selection fetches q's window and keeps the traces its filters select,
@@ -394,6 +364,20 @@ func (s *Source) Timeseries(ctx context.Context, from, to time.Time, step time.D
 		return nil, err
 	}
 	return v.rollup().Timeseries(from, to, step)
+}
+
+// TokenSeries is the tokens used per step by stage and model, from the
+// rollup of the window's fetched traces (a metrics provider has no tokens).
+// Runs are not in Jaeger: a run is not found.
+func (s *Source) TokenSeries(ctx context.Context, from, to time.Time, step time.Duration, runID string) ([]collector.TokenPoint, error) {
+	if runID != "" {
+		return nil, fmt.Errorf("run %q: %w", runID, errNoRuns)
+	}
+	v, err := s.fetch(ctx, "", from, to)
+	if err != nil {
+		return nil, err
+	}
+	return v.rollup().TokenSeries(from, to, step)
 }
 
 // Services counts the fetched traces of the window by service; counts are

@@ -6,7 +6,7 @@
 //     embed_query.task     (~15 ms; the embeddings call is not instrumented)
 //     qdrant.search        (Qdrant's REST API, ~70 ms on the fake server)
 //     rerank_hits.task     (~10 ms)
-//     openai.chat          (OpenAI's chat completions API, ~45 ms)
+//     openai.chat          (OpenAI's chat completions API, ~60 ms)
 //
 // OpenAI and Qdrant are fake servers on 127.0.0.1 inside this program that
 // answer in the real APIs' shapes after a planted delay; the chat call of
@@ -31,7 +31,7 @@ const FAIL_AT = 11; // the chat call of this request gets a 500
 const EMBED_MS = 15;
 const SEARCH_MS = 70;
 const RERANK_MS = 10;
-const CHAT_MS = 45;
+const CHAT_MS = 60;
 
 function listen(handler) {
   const server = http.createServer((req, res) => {

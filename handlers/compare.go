@@ -80,13 +80,22 @@ func (s *Server) compare(c echo.Context) error {
 	key, ok := s.cacheKey(ctx, "compare", p, cacheWindow{"base_from", "base_to", base.From, base.To, base.RunID},
 		cacheWindow{"cand_from", "cand_to", cand.From, cand.To, cand.RunID})
 	return s.cachedJSON(c, key, ok, func() (any, error) {
-		bt, bs, err := s.loadSample(ctx, base, n)
-		if err != nil {
+		// The two sides are read at once (the store has several read
+		// connections; a remote source fetches both windows in parallel).
+		var bt []analysis.Trace
+		var bs Sample
+		berr := make(chan error, 1)
+		go func() {
+			var err error
+			bt, bs, err = s.loadSample(ctx, base, n)
+			berr <- err
+		}()
+		ct, cs, cerr := s.loadSample(ctx, cand, n)
+		if err := <-berr; err != nil {
 			return nil, err
 		}
-		ct, cs, err := s.loadSample(ctx, cand, n)
-		if err != nil {
-			return nil, err
+		if cerr != nil {
+			return nil, cerr
 		}
 		if base.RunID != "" && cand.RunID != "" {
 			// Two runs: their stored configurations are diffed in the

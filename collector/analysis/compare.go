@@ -113,16 +113,28 @@ type sample struct {
 // are never a regression however significant.
 func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	cfg := newConfig(opts)
-	ab := newAccumulator(cfg, len(baseline))
-	for _, t := range baseline {
-		ab.add(t)
-	}
-	ac := newAccumulator(cfg, len(candidate))
+	// The two sides share nothing but the read-only configuration: each
+	// is analysed on its own goroutine (a comparison of two 2,000-trace
+	// samples took twice one report's time).
+	var ab, ac *accumulator
+	var baseRep, candRep *Report
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ab = newAccumulator(cfg, len(baseline))
+		for _, t := range baseline {
+			ab.add(t)
+		}
+		baseRep = ab.report()
+	}()
+	ac = newAccumulator(cfg, len(candidate))
 	for _, t := range candidate {
 		ac.add(t)
 	}
+	candRep = ac.report()
+	<-done
 	cmp := &Comparison{
-		Baseline: ab.report(), Candidate: ac.report(),
+		Baseline: baseRep, Candidate: candRep,
 		Significance: cfg.alpha, RegressionThreshold: cfg.regression,
 		MinEffect: cfg.minEffect, MinEffectMs: ms(cfg.minEffect),
 		Stages: []StageDelta{}, Regressions: []spans.Stage{}, Findings: []Finding{}, ConfigDiff: []ConfigChange{},

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,9 +171,15 @@ func buildTraceDetail(t *collector.Trace, prices map[string]analysis.Price) Trac
 		}
 	}
 
-	events := map[spans.SpanID][]EventDetail{}
+	// A span's events in time order, whatever order the source kept them
+	// in (the store reads them by time; Jaeger's query service does not).
+	byTime := make([]*event.Record, 0, len(t.Events))
 	for i := range t.Events {
-		e := &t.Events[i]
+		byTime = append(byTime, &t.Events[i])
+	}
+	slices.SortStableFunc(byTime, func(a, b *event.Record) int { return a.Time.Compare(b.Time) })
+	events := map[spans.SpanID][]EventDetail{}
+	for _, e := range byTime {
 		events[e.SpanID] = append(events[e.SpanID], eventDetail(e, offset))
 	}
 

@@ -55,6 +55,7 @@ func TestReferenceDeployment(t *testing.T) {
 	}()
 	ctx := context.Background()
 	stagescope := buildStagescope(t)
+	begin := time.Now()
 
 	// Collector 1: the demo pipeline, exported live over OTLP/HTTP.
 	demoService := jaegertest.UniqueService("deploy-demo")
@@ -78,6 +79,7 @@ func TestReferenceDeployment(t *testing.T) {
 
 	// Collector 2: an OTel SDK client with OpenInference and GenAI attributes.
 	sdkService := jaegertest.UniqueService("deploy-sdk")
+	sdkBegin := time.Now()
 	sdk, err := deploytest.SendSDKTraffic(ctx, d.Collectors[1].OTLPHTTP, sdkService, 140, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +158,8 @@ func TestReferenceDeployment(t *testing.T) {
 
 	// The local analysis of the same traces: ingest what Jaeger holds into
 	// a SQLite store.
-	local, err := collector.OpenSQLite(filepath.Join(t.TempDir(), "local.db"))
+	localData := t.TempDir()
+	local, err := collector.OpenSQLite(filepath.Join(localData, "stagescope.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +245,7 @@ func TestReferenceDeployment(t *testing.T) {
 			remote, loc time.Duration
 		}{{0.50, r.P50, l.P50}, {0.95, r.P95, l.P95}, {0.99, r.P99, l.P99}} {
 			exact := quantile.Of(sorted, q.q)
-			lo, _ := bucketOf(bounds, exact)
-			_, hi := bucketOf(bounds, exact+time.Microsecond)
-			if q.remote < lo || q.remote > hi {
+			if lo, hi, ok := inBucket(bounds, q.remote, exact); !ok {
 				t.Errorf("stage %s p%g: Prometheus %v outside the bucket (%v, %v] of the exact %v", l.Stage, q.q*100, q.remote, lo, hi, exact)
 			}
 			// The local rollups' own histogram is within ±2.2% of the exact value.
@@ -304,6 +305,34 @@ func TestReferenceDeployment(t *testing.T) {
 	if traces != want || errs != int64(sdk.RootErrors) {
 		t.Errorf("time series: %d traces %d errors, want %d and %d", traces, errs, want, sdk.RootErrors)
 	}
+
+	// The dashboard over the deployment: serve --source jaeger=… --prometheus
+	// against serve --data over the local analysis of the same traces.
+	if err := local.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The window ends at the next whole minute, once it has passed: the
+	// store leaves the minute under way out of a report, so a window that
+	// has ended is the same window for both sources.
+	end := time.Now().Truncate(time.Minute).Add(time.Minute)
+	time.Sleep(time.Until(end) + 100*time.Millisecond)
+	f := servedFigures{
+		window: fmt.Sprintf("from=%d&to=%d", begin.Add(-time.Minute).UnixMilli(), end.UnixMilli()),
+		compare: fmt.Sprintf("base_from=%d&base_to=%d&cand_from=%d&cand_to=%d", begin.Add(-time.Minute).UnixMilli(),
+			sdkBegin.UnixMilli()-1, sdkBegin.UnixMilli(), end.UnixMilli()),
+		durations: durations, totalSpans: totalSpans, rootErrors: rootErrors,
+	}
+	for _, service := range []string{demoService, sdkService} {
+		for i, tr := range fromJaeger[service] {
+			id := tr.Spans[0].TraceID.String()
+			f.traceIDs = append(f.traceIDs, id)
+			if i < 3 {
+				f.some = append(f.some, id)
+			}
+		}
+	}
+	slices.Sort(f.traceIDs)
+	checkServeOverJaeger(t, stagescope, d.QueryURL, d.Prometheus.URL, localData, f)
 }
 
 func countAll(ss []collector.StageStats) int {

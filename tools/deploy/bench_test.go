@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/stagescope/stagescope/collector/otlpconv"
 	"github.com/stagescope/stagescope/collector/prom"
+	"github.com/stagescope/stagescope/handlers"
 	"github.com/stagescope/stagescope/spans"
 	"github.com/stagescope/stagescope/tools/deploy/deploytest"
 )
@@ -267,4 +270,130 @@ func BenchmarkPrometheusReader(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkServeOverDeployment measures `stagescope serve --source
+// jaeger=…` over the reference deployment holding 1,600 traces (an OTel SDK
+// client's, 800 to each collector, 5 spans each): each iteration starts a fresh serve
+// (so nothing is cached; not timed) and times what a page load asks —
+// the Overview's /api/timeseries and /api/stages over the traffic's minutes, at
+// once as the browser sends them, with and without --prometheus, and the
+// Bottlenecks page's /api/report. warm-ms is the same requests again at
+// once (the source's cache).
+//
+//	go test -run '^$' -bench ServeOverDeployment -benchtime 5x -count 3 ./tools/deploy/
+func BenchmarkServeOverDeployment(b *testing.B) {
+	d, err := deploytest.StartFromEnv(deploytest.Options{})
+	d = deploytest.Need(b, d, err)
+	defer d.Stop()
+	ctx := context.Background()
+	bin := buildStagescope(b)
+	const perCollector = 800
+	spansSent, sent := 0, time.Now()
+	for i, col := range d.Collectors {
+		// In sends of 100 traces: the SDK's batch processor drops what
+		// overflows its queue of 2,048 spans.
+		for k := range perCollector / 100 {
+			sdk, err := deploytest.SendSDKTraffic(ctx, col.OTLPHTTP, fmt.Sprintf("bench-serve-%d", i), 100, uint64(100*i+k+1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			spansSent += sdk.Spans
+		}
+	}
+	pr, err := prom.New(d.Prometheus.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pr.Close()
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(time.Second) {
+		rows, err := pr.StageBreakdown(ctx, time.Time{}, time.Now(), "")
+		if err == nil && countAll(rows) == spansSent {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("Prometheus counts %d of %d spans (%v)", countAll(rows), spansSent, err)
+		}
+	}
+	// The window holds the traffic and little else: the source splits a
+	// window into time slices with a share of its trace cap each, so a
+	// burst of 1,600 traces in a one-hour window would hit one slice's cap.
+	// (The traces start a minute before they are sent.)
+	from := sent.Add(-time.Minute).Truncate(time.Minute)
+	window := fmt.Sprintf("from=%d&to=%d", from.UnixMilli(), from.Add(3*time.Minute).UnixMilli())
+	pages := map[string][]string{
+		"overview": {"/api/timeseries?" + window, "/api/stages?" + window},
+		"report":   {"/api/report?" + window},
+	}
+	for _, c := range []struct {
+		name, page string
+		args       []string
+	}{
+		{"overview/prometheus", "overview", []string{"--prometheus", d.Prometheus.URL}},
+		{"overview/sample", "overview", nil},
+		{"report", "report", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var warm time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := startServe(b, bin, append([]string{"--source", "jaeger=" + d.QueryURL}, c.args...)...)
+				b.StartTimer()
+				bodies := getAll(b, s, pages[c.page])
+				b.StopTimer()
+				var answer struct {
+					Stages   []handlers.StageRow `json:"stages"`
+					Analysed int                 `json:"traces_analysed"`
+					Method   string              `json:"method"`
+					Coverage any                 `json:"coverage"`
+				}
+				if err := json.Unmarshal(bodies[len(bodies)-1], &answer); err != nil {
+					b.Fatal(err)
+				}
+				if n := countRows(answer.Stages); c.page == "overview" && n != spansSent || c.page == "report" && answer.Analysed != 2*perCollector {
+					b.Fatalf("%s: %d spans in the stages, %d traces analysed; want %d spans, %d traces (%s %v)", c.name, n, answer.Analysed, spansSent, 2*perCollector, answer.Method, answer.Coverage)
+				}
+				t0 := time.Now()
+				getAll(b, s, pages[c.page])
+				warm += time.Since(t0)
+				s.stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(warm.Microseconds())/1e3/float64(b.N), "warm-ms")
+		})
+	}
+}
+
+// getAll GETs every path at once, as a page does, checks each answers
+// and returns the bodies in the order of paths.
+func getAll(b *testing.B, s *serveProcess, paths []string) [][]byte {
+	bodies := make([][]byte, len(paths))
+	errs := make(chan error, len(paths))
+	for i, p := range paths {
+		go func() {
+			resp, err := http.Get(s.url + p)
+			if err == nil {
+				bodies[i], err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("GET %s: %s %s", p, resp.Status, bodies[i])
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range paths {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return bodies
+}
+
+func countRows(rows []handlers.StageRow) int {
+	n := 0
+	for _, r := range rows {
+		n += int(r.Count)
+	}
+	return n
 }

@@ -412,7 +412,7 @@ func instantValue(t *testing.T, base, query string, at time.Time) float64 {
 }
 
 // buildStagescope builds the stagescope command of this checkout.
-func buildStagescope(t *testing.T) string {
+func buildStagescope(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "stagescope")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/stagescope")

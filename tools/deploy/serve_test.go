@@ -41,7 +41,7 @@ type serveProcess struct {
 // and returns once it says where it listens; it stops at the end of the
 // test. The environment's STAGESCOPE_ serve settings are left out so the
 // arguments alone say what it serves.
-func startServe(t *testing.T, bin string, args ...string) *serveProcess {
+func startServe(t testing.TB, bin string, args ...string) *serveProcess {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() {
@@ -78,13 +78,7 @@ func startServe(t *testing.T, bin string, args ...string) *serveProcess {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-p.done:
-		case <-time.After(time.Minute):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
+		p.stop()
 		if t.Failed() {
 			t.Logf("serve %v output:\n%s", args, p.log())
 		}
@@ -99,6 +93,17 @@ func startServe(t *testing.T, bin string, args ...string) *serveProcess {
 	return p
 }
 
+// stop interrupts serve and waits for it to exit (killed after a minute).
+func (p *serveProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 func (p *serveProcess) log() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -106,7 +111,7 @@ func (p *serveProcess) log() string {
 }
 
 // getJSON GETs path and decodes a 200 answer into v.
-func (p *serveProcess) getJSON(t *testing.T, path string, v any) {
+func (p *serveProcess) getJSON(t testing.TB, path string, v any) {
 	t.Helper()
 	c := http.Client{Timeout: waitLimit}
 	resp, err := c.Get(p.url + path)

@@ -44,7 +44,11 @@ var (
 // checks that every trace is readable from the query service and that the
 // Prometheus reader's stage figures agree with the local analysis of the
 // same traces: counts and errors exactly, percentiles within their bucket.
+// It ends with the front end of the deployment: `serve --source jaeger=…
+// --prometheus …` checked, API and pages, against `serve --data` over the
+// local analysis (checkServeOverJaeger).
 func TestReferenceDeployment(t *testing.T) {
+	chromium := chromiumFromEnv(t)
 	d, err := deploytest.StartFromEnv(deploytest.Options{})
 	d = deploytest.Need(t, d, err)
 	t.Cleanup(d.Stop)
@@ -320,7 +324,7 @@ func TestReferenceDeployment(t *testing.T) {
 		window: fmt.Sprintf("from=%d&to=%d", begin.Add(-time.Minute).UnixMilli(), end.UnixMilli()),
 		compare: fmt.Sprintf("base_from=%d&base_to=%d&cand_from=%d&cand_to=%d", begin.Add(-time.Minute).UnixMilli(),
 			sdkBegin.UnixMilli()-1, sdkBegin.UnixMilli(), end.UnixMilli()),
-		durations: durations, totalSpans: totalSpans, rootErrors: rootErrors,
+		durations: durations, totalSpans: totalSpans, rootErrors: rootErrors, chromium: chromium,
 	}
 	for _, service := range []string{demoService, sdkService} {
 		for i, tr := range fromJaeger[service] {

@@ -106,6 +106,29 @@ func newWindowLatency(source string, n int64, p50, p95, p99 time.Duration) *Wind
 	return &WindowLatency{Source: source, Traces: n, P50: p50, P95: p95, P99: p99, P50Ms: ms(p50), P95Ms: ms(p95), P99Ms: ms(p99)}
 }
 
+// LeaveMinuteUnderWay applies AlignWindow's rule for the minute under way
+// to traces a source read in memory (a remote source's window includes that
+// minute): when to reaches past the start of now's minute, the traces that
+// started in it are left out and the window ends at that minute — unless
+// none started before it, when they are all kept. It returns the traces
+// kept and the window's end.
+func LeaveMinuteUnderWay(ts []*Trace, to, now time.Time) ([]*Trace, time.Time) {
+	live := now.UTC().Truncate(time.Minute)
+	if !to.After(live) {
+		return ts, to
+	}
+	kept := make([]*Trace, 0, len(ts))
+	for _, t := range ts {
+		if t.Summary.Start.Before(live) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		return ts, to
+	}
+	return kept, live
+}
+
 // AlignWindow returns the window a sample reads for q: whole minutes (the
 // rollups' grain), To exclusive. From is rounded down and To up, but never
 // past the start of the minute under way, so "the last hour" asked twice

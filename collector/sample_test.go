@@ -265,3 +265,25 @@ func TestWindowOfTracesOnlyInTheMinuteUnderWay(t *testing.T) {
 		t.Errorf("window [%v, %v) at %v (%v)", from, to, at, err)
 	}
 }
+
+// A source that reads its window in memory leaves the minute under way out
+// as the store's sample does, unless the window holds nothing before it.
+func TestLeaveMinuteUnderWay(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 9, 30, 0, time.UTC)
+	at := func(m, s int) *Trace {
+		return &Trace{Summary: TraceSummary{Start: time.Date(2026, 12, 4, 10, m, s, 0, time.UTC)}}
+	}
+	ts := []*Trace{at(8, 10), at(9, 5), at(8, 59), at(9, 29)}
+	kept, to := LeaveMinuteUnderWay(ts, now.Truncate(time.Minute).Add(time.Minute), now)
+	if len(kept) != 2 || kept[0] != ts[0] || kept[1] != ts[2] || !to.Equal(now.Truncate(time.Minute)) {
+		t.Errorf("kept %d, to %v; want the two before 10:09 and a window ending at 10:09", len(kept), to)
+	}
+	only := []*Trace{at(9, 5), at(9, 29)}
+	if kept, to := LeaveMinuteUnderWay(only, now.Add(time.Minute), now); len(kept) != 2 || !to.Equal(now.Add(time.Minute)) {
+		t.Errorf("a window with traces only in the minute under way: kept %d, to %v; want both and the window unchanged", len(kept), to)
+	}
+	ended := now.Add(-5 * time.Minute).Truncate(time.Minute)
+	if kept, to := LeaveMinuteUnderWay(ts, ended, now); len(kept) != 4 || !to.Equal(ended) {
+		t.Errorf("a window that ended: kept %d, to %v; want it untouched", len(kept), to)
+	}
+}

@@ -255,8 +255,11 @@ func (s *Source) SampleTraces(ctx context.Context, q collector.TraceQuery, budge
 	if err != nil {
 		return nil, collector.SampleInfo{Budget: budget, Service: q.Service, Run: q.RunID}, err
 	}
+	// The same window as the store's sample: the minute under way is left
+	// out while it grows (collector.LeaveMinuteUnderWay).
+	ts, to := collector.LeaveMinuteUnderWay(ts, v.to, time.Now())
 	out, info := collector.SampleOf(ts, budget, v.complete(), v.describe())
-	info.From, info.To, info.Service, info.Run = v.from, v.to, q.Service, q.RunID
+	info.From, info.To, info.Service, info.Run = v.from, to, q.Service, q.RunID
 	if !v.complete() {
 		info.TracesMatched = nil
 	}

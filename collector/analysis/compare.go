@@ -84,7 +84,7 @@ type StageDelta struct {
 	Regressed bool `json:"regressed"`
 	Improved  bool `json:"improved"`
 	// Exemplars is a typical trace of each side for this stage, given
-	// when the change is significant.
+	// when the change is significant and both sides have the stage.
 	Exemplars *ExemplarPair `json:"exemplars,omitempty"`
 }
 
@@ -289,7 +289,12 @@ func (c *config) delta(st spans.Stage, base, cand sample) StageDelta {
 	d.Regressed = d.Significant && reached && dir > 0
 	d.Improved = d.Significant && reached && dir < 0
 	if d.Significant {
-		d.Exemplars = &ExemplarPair{Baseline: typical(base), Candidate: typical(cand)}
+		// A pair only when both sides have the stage: a stage that appeared
+		// or vanished has no typical trace on one side (its id would read
+		// as all zeros).
+		if b, c := typical(base), typical(cand); !b.IsZero() && !c.IsZero() {
+			d.Exemplars = &ExemplarPair{Baseline: b, Candidate: c}
+		}
 	}
 	return d
 }

@@ -93,3 +93,31 @@ func TestCompareSmallSignificantChangeBelowThreshold(t *testing.T) {
 		t.Fatalf("+5%% at threshold 4%%: %v", c.Regressions)
 	}
 }
+
+// A stage one side does not have has no typical trace there: its delta
+// carries no exemplar pair (an all-zero id is no trace to open).
+func TestCompareGivesNoExemplarPairForAVanishedStage(t *testing.T) {
+	var base, cand []Trace
+	for i := range 60 {
+		base = append(base, stepTrace(10, 20+float64(i%5), 30))
+		b := newTrace()
+		q := b.span(nil, "query", spans.StageQuery, 0, 40)
+		b.span(q, "retrieve", spans.StageRetrieve, 0, 10)
+		b.span(q, "llm", spans.StageLLM, 10, 40)
+		cand = append(cand, b.trace())
+	}
+	c := Compare(base, cand)
+	for _, d := range c.Stages {
+		if d.Stage != spans.StageRerank {
+			continue
+		}
+		if !d.Significant || !d.Improved {
+			t.Fatalf("rerank gone: %+v, want a significant improvement", d)
+		}
+		if d.Exemplars != nil {
+			t.Fatalf("exemplar pair %+v for a stage the candidate lacks", *d.Exemplars)
+		}
+		return
+	}
+	t.Fatal("no rerank delta")
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,10 +69,15 @@ func TestChunkRoundTrip(t *testing.T) {
 			Attrs: []spans.Attribute{spans.String("input", long)}},
 		{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: spans.NewSpanID(), Name: "open", Stage: spans.StageLLM, Start: t0.Add(-time.Hour)},
 	}
-	ev := []*event.Record{{Header: event.Header{Time: t0.Add(time.Millisecond), TraceID: tid, SpanID: sp[0].SpanID}, Name: "e",
-		Attrs: []spans.Attribute{spans.String("doc", long)}}}
+	run := []spans.Tag{{Key: spans.KeyRunID, Value: "r1"}}
+	sp[0].Tags = run
+	sp = append(sp, &spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: sp[0].SpanID, Name: "child", Start: t0, End: t0.Add(time.Millisecond), Tags: run})
+	ev := []*event.Record{{Header: event.Header{Time: t0.Add(time.Millisecond), TraceID: tid, SpanID: sp[0].SpanID, Tags: run}, Name: "e",
+		Attrs: []spans.Attribute{spans.String("doc", long)}},
+		{Header: event.Header{Time: t0, TraceID: tid, SpanID: sp[1].ParentID}, Name: "elsewhere"},
+		{Header: event.Header{Time: t0, TraceID: tid, Tags: []spans.Tag{{Key: "k", Value: "v"}}}, Name: "spanless"}}
 	var c chunkBuilder
-	scratch := c.add(tid, sp, []int64{7, 0}, ev, nil)
+	scratch := c.add(tid, sp, []int64{7, 0, 0}, ev, nil)
 	other := spans.NewTraceID()
 	c.add(other, []*spans.Span{{TraceID: other, SpanID: spans.NewSpanID(), Name: "x"}}, []int64{0}, nil, scratch)
 	raw, parts, keys := c.take(nil, nil)
@@ -96,7 +102,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	var got []spans.TraceID
 	var d decodedPart
-	err := chunkParts(data, func(id spans.TraceID, part []byte) bool {
+	err := chunkParts(data, func(id spans.TraceID, part encodedPart) bool {
 		got = append(got, id)
 		if id == tid {
 			if err := decodePart(id, part, false, &d); err != nil {
@@ -108,8 +114,17 @@ func TestChunkRoundTrip(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0] != tid || got[1] != other {
 		t.Fatalf("parts %v, %v", got, err)
 	}
-	if len(d.spans) != 2 || d.resources[0] != 7 || d.resources[1] != 0 || len(d.events) != 1 {
+	if len(d.spans) != 3 || d.resources[0] != 7 || d.resources[1] != 0 || len(d.events) != 3 {
 		t.Fatalf("decoded %+v", d)
+	}
+	// A parent and an event's span in the part are stored by position,
+	// others by id; tags shared with the part's first record come back.
+	if c := d.spans[2]; c.ParentID != sp[0].SpanID || !slices.Equal(c.Tags, run) || !slices.Equal(d.spans[0].Tags, run) || d.spans[1].Tags != nil {
+		t.Fatalf("span 2: %+v", c)
+	}
+	if e := d.events; e[0].SpanID != sp[0].SpanID || !slices.Equal(e[0].Tags, run) || e[1].SpanID != sp[1].ParentID || e[1].Tags != nil ||
+		!e[2].SpanID.IsZero() || len(e[2].Tags) != 1 || e[2].Tags[0].Value != "v" {
+		t.Fatalf("events: %+v", e)
 	}
 	if a := d.spans[0]; a.Name != "query" || !a.Start.Equal(t0) || !a.End.Equal(t0.Add(time.Second)) || a.Attrs[0].Value.AsString() != long {
 		t.Fatalf("span 0: %+v", a)
@@ -122,11 +137,11 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	// Corrupt data is an error, not a panic or a huge allocation.
 	for _, bad := range [][]byte{nil, {9}, {chunkZstd, 1, 2, 3}, data[:len(data)/2]} {
-		if err := chunkParts(bad, func(spans.TraceID, []byte) bool { return true }); err == nil {
+		if err := chunkParts(bad, func(spans.TraceID, encodedPart) bool { return true }); err == nil {
 			t.Fatalf("corrupt chunk %x accepted", bad)
 		}
 	}
-	if err := decodePart(tid, []byte{200, 1}, false, &decodedPart{}); err == nil {
+	if err := decodePart(tid, encodedPart{chunkVersion, []byte{200, 1}}, false, &decodedPart{}); err == nil {
 		t.Fatal("corrupt part accepted")
 	}
 }

@@ -30,7 +30,7 @@ func storedSpans(t *testing.T, db *sql.DB) []storedSpan {
 			t.Fatal(err)
 		}
 		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+		err := chunkParts(data, func(tid spans.TraceID, part encodedPart) bool {
 			var d decodedPart
 			if derr = decodePart(tid, part, true, &d); derr != nil {
 				return false

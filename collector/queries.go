@@ -180,7 +180,7 @@ func eachStoredPart(ctx context.Context, conn rowQuerier, id spans.TraceID, firs
 		}
 		var d decodedPart
 		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+		err := chunkParts(data, func(tid spans.TraceID, part encodedPart) bool {
 			if tid != id {
 				return true
 			}

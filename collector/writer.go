@@ -792,7 +792,7 @@ func (w *batchWriter) dropStored(st *writeStmts, row int64, tid spans.TraceID, g
 		if err != nil {
 			return err
 		}
-		return chunkParts(data, func(t spans.TraceID, part []byte) bool {
+		return chunkParts(data, func(t spans.TraceID, part encodedPart) bool {
 			if t != tid {
 				return true
 			}

@@ -102,7 +102,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	var got []spans.TraceID
 	var d decodedPart
-	err := chunkParts(data, func(id spans.TraceID, part encodedPart) bool {
+	err := new(chunkDicts).chunkParts(context.Background(), nil, data, func(id spans.TraceID, part encodedPart) bool {
 		got = append(got, id)
 		if id == tid {
 			if err := decodePart(id, part, false, &d); err != nil {
@@ -137,7 +137,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	// Corrupt data is an error, not a panic or a huge allocation.
 	for _, bad := range [][]byte{nil, {9}, {chunkZstd, 1, 2, 3}, data[:len(data)/2]} {
-		if err := chunkParts(bad, func(spans.TraceID, encodedPart) bool { return true }); err == nil {
+		if err := new(chunkDicts).chunkParts(context.Background(), nil, bad, func(spans.TraceID, encodedPart) bool { return true }); err == nil {
 			t.Fatalf("corrupt chunk %x accepted", bad)
 		}
 	}

@@ -1,8 +1,10 @@
 package collector
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -35,7 +37,8 @@ import (
 //	  then uvarint event count and per event:
 //	    flags byte (eventSpanID: the span id (8) follows; eventSpanIndex:
 //	    the span is the part's span of the uvarint index that follows;
-//	    neither: no span; recordPartTags), varint time − base, name,
+//	    neither: no span; recordPartTags), varint time − the span's start
+//	    (with eventSpanIndex; else − base), name,
 //	    uvarint stage, uvarint body length, body (appendEventBodyTags)
 //
 // Version 1 parts (written before) have no part tags, a flags byte with
@@ -191,13 +194,15 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 			flags, own = flags|recordPartTags, nil
 		}
 		p = append(p, flags)
+		at := base
 		switch {
 		case span >= 0:
 			p = binary.AppendUvarint(p, uint64(span))
+			at = nanos(gs[span].Start)
 		case flags&eventSpanID != 0:
 			p = append(p, e.SpanID[:]...)
 		}
-		p = binary.AppendVarint(p, nanos(e.Time)-base)
+		p = binary.AppendVarint(p, nanos(e.Time)-at)
 		p = appendString(p, e.Name)
 		p = binary.AppendUvarint(p, uint64(e.Stage))
 		n := len(p)
@@ -293,14 +298,17 @@ func keysMatch(keys []byte, tid spans.TraceID, ids []spans.SpanID) (bool, error)
 // (raw as chunkBuilder holds it), appended to dst.
 func compressChunk(dst, raw []byte, parts int) []byte {
 	enc, _ := zstdCodecs()
-	// The part count goes after the version byte: compress the two
-	// pieces as one frame without copying the parts.
+	dst = append(dst, chunkZstd)
+	return enc.EncodeAll(chunkFrameSource(raw, parts), dst)
+}
+
+// chunkFrameSource returns what a chunk's zstd frame holds: a copy of raw
+// with the part count after the version byte.
+func chunkFrameSource(raw []byte, parts int) []byte {
 	var hdr [1 + binary.MaxVarintLen64]byte
 	hdr[0] = raw[0]
 	k := 1 + binary.PutUvarint(hdr[1:], uint64(parts))
-	src := append(hdr[:k:k], raw[1:]...)
-	dst = append(dst, chunkZstd)
-	return enc.EncodeAll(src, dst)
+	return append(hdr[:k:k], raw[1:]...)
 }
 
 // chunkBuffers recycles decompressed chunks: a report reads thousands of
@@ -315,15 +323,30 @@ type encodedPart struct {
 }
 
 // chunkParts decompresses a stored chunk and calls fn for each part; fn
-// returns false to stop. part is only valid during the call.
-func chunkParts(data []byte, fn func(tid spans.TraceID, part encodedPart) bool) error {
-	if len(data) == 0 || data[0] != chunkZstd {
+// returns false to stop. part is only valid during the call. A chunk
+// compressed with a dictionary reads the dictionary through q the first
+// time.
+func (d *chunkDicts) chunkParts(ctx context.Context, q rowQuerier, data []byte, fn func(tid spans.TraceID, part encodedPart) bool) error {
+	_, dec := zstdCodecs()
+	switch {
+	case len(data) > 0 && data[0] == chunkZstd:
+		data = data[1:]
+	case len(data) > 0 && data[0] == chunkZstdDict:
+		id, n := binary.Uvarint(data[1:])
+		if n <= 0 || id == 0 || id > math.MaxUint32 {
+			return fmt.Errorf("%w: chunk dictionary id", errCorruptBody)
+		}
+		var err error
+		if dec, err = d.decoder(ctx, q, int64(id)); err != nil {
+			return err
+		}
+		data = data[1+n:]
+	default:
 		return fmt.Errorf("%w: unknown chunk format", errCorruptBody)
 	}
-	_, dec := zstdCodecs()
 	buf := chunkBuffers.Get().(*[]byte)
 	defer chunkBuffers.Put(buf)
-	raw, err := dec.DecodeAll(data[1:], (*buf)[:0])
+	raw, err := dec.DecodeAll(data, (*buf)[:0])
 	*buf = raw
 	if err != nil {
 		return fmt.Errorf("%w: chunk: %v", errCorruptBody, err)
@@ -420,7 +443,11 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 	if timingsOnly {
 		return r.err
 	}
-	m := r.count("event count", 11)
+	minEvent := 11 // span id, time, name, stage, body length
+	if v2 {
+		minEvent = 5 // flags, time, name, stage, body length
+	}
+	m := r.count("event count", minEvent)
 	for i := 0; i < m && r.err == nil; i++ {
 		e := event.Record{}
 		e.TraceID = tid
@@ -428,6 +455,7 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 		if v2 {
 			flags = r.byte("event flags")
 		}
+		at := base
 		switch {
 		case flags&^(eventSpanID|eventSpanIndex|recordPartTags) != 0, flags&eventSpanID != 0 && flags&eventSpanIndex != 0:
 			r.fail("event flags")
@@ -436,9 +464,10 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 		case flags&eventSpanIndex != 0:
 			if k := index("span index"); r.err == nil {
 				e.SpanID = out.spans[first+k].SpanID
+				at = nanos(out.spans[first+k].Start)
 			}
 		}
-		e.Time = fromNanos(base + r.varint())
+		e.Time = fromNanos(at + r.varint())
 		e.Name = r.string()
 		e.Stage = spans.Stage(r.uvarint("stage"))
 		body := r.bytes(r.count("body", 1), "body")

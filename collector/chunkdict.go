@@ -330,4 +330,3 @@ func (w *batchWriter) recordDict(st *writeStmts, last int64) error {
 	d.pending = &pendingDict{id: id, content: bytes.Clone(d.content)}
 	return nil
 }
-

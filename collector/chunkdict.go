@@ -35,18 +35,19 @@ import (
 // content as a raw zstd dictionary of that id.
 const (
 	chunkZstdDict = 2
-	// smallChunkLevel compresses small chunks, with a dictionary or in a
-	// dictionary's run: 10% smaller than zstd's default level for the
-	// demo's traces (BENCHMARKS.md), at a CPU cost that only small
-	// batches pay.
-	smallChunkLevel = zstd.SpeedBetterCompression
+	// smallChunkLevel compresses small chunks, with a dictionary or not:
+	// 17% smaller than zstd's default level for the demo's traces
+	// (BENCHMARKS.md), at a CPU cost that only small batches pay.
+	smallChunkLevel = zstd.SpeedBestCompression
 	// dictBytes is the content of a dictionary: the last dictBytes of its
 	// run's decompressed chunks. zstd's 1 MiB window is the useful limit.
 	dictBytes = 1 << 20
-	// dictSmallBytes: a chunk whose encoded parts are smaller — one that a
-	// batch closed before it reached chunkTargetBytes — is compressed with
-	// the dictionary; full chunks hold enough context of their own, and
-	// keep the fastest level (they are what a high ingest rate writes).
+	// dictSmallBytes: a chunk that holds a whole batch and is smaller —
+	// the batch ended before the chunk reached chunkTargetBytes — is
+	// compressed with the dictionary at smallChunkLevel. Full chunks hold
+	// enough context of their own, and they and the last chunk of a large
+	// batch keep the fastest level: they are what a high ingest rate
+	// writes.
 	dictSmallBytes = chunkTargetBytes
 	// dictRenewBytes of content compressed with one dictionary start the
 	// collection of the next.

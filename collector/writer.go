@@ -528,6 +528,9 @@ func (w *batchWriter) flushChunk() {
 		j.keys = nil
 	}
 	s.nextChunkID++
+	// The whole of a small batch: low-rate traffic, where each chunk has
+	// too few traces to compress well and CPU is to spare.
+	j.small = len(w.jobs) == 0 && len(j.raw) < dictSmallBytes
 	d := &w.dict
 	switch {
 	case d.collecting:
@@ -535,7 +538,7 @@ func (w *batchWriter) flushChunk() {
 			d.first = j.id
 		}
 		j.collect = true
-	case d.enc != nil && len(j.raw) < dictSmallBytes:
+	case d.enc != nil && j.small:
 		j.dict, j.enc = d.id, d.enc
 		d.used += int64(len(j.raw))
 		if d.used >= dictRenewBytes {
@@ -549,7 +552,7 @@ func (w *batchWriter) flushChunk() {
 		switch {
 		case j.enc != nil:
 			j.data = compressChunkDict(nil, j.raw, j.parts, j.dict, j.enc)
-		case len(j.raw) < dictSmallBytes:
+		case j.small:
 			j.data = compressSmallChunk(nil, j.raw, j.parts)
 		default:
 			j.data = compressChunk(nil, j.raw, j.parts)
@@ -566,6 +569,8 @@ type chunkJob struct {
 	data  []byte
 	// collect: the chunk belongs to the run of the next dictionary.
 	collect bool
+	// small: the chunk is the whole of a small batch.
+	small bool
 	// dict and enc: the dictionary it is compressed with (0, nil: none).
 	dict int64
 	enc  *zstd.Encoder

@@ -392,3 +392,109 @@ func TestMigratesLegacyDatabase(t *testing.T) {
 		t.Fatalf("%d events left after retention (%v)", evs, err)
 	}
 }
+
+// TestReadsChunksOfThePreviousRelease opens a database that the release
+// before chunk version 2 and dictionaries wrote (testdata/chunks-v6.db:
+// migration 0006, version-1 chunks, in-process and ingested parts, events,
+// traces in two parts, sealed blocks) and checks that every trace, the
+// stage breakdown and the trace list read back as that release answered
+// (testdata/chunks-v6.json), that its stored spans are still recognised as
+// duplicates, and that an old trace takes a new part.
+func TestReadsChunksOfThePreviousRelease(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	data, err := os.ReadFile("testdata/chunks-v6.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("testdata/chunks-v6.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSQLite(path, WithBlockTraces(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	same := func(what string, got any) {
+		t.Helper()
+		g, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b bytes.Buffer
+		json.Compact(&a, g)
+		json.Compact(&b, want[what])
+		if a.String() != b.String() {
+			t.Fatalf("%s differs:\n got %s\nwant %s", what, a.String(), b.String())
+		}
+	}
+	var ids []spans.TraceID
+	for k := range want {
+		id, err := spans.ParseTraceID(k)
+		if err != nil {
+			continue // stages, list
+		}
+		ids = append(ids, id)
+		tr, err := s.GetTrace(ctx, id)
+		if err != nil {
+			t.Fatalf("trace %s: %v", k, err)
+		}
+		same(k, tr)
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d traces in the fixture, want 30", len(ids))
+	}
+	br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("stages", br)
+	page, err := s.ListTraces(ctx, TraceQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("list", page)
+
+	// A copy of a stored span is a duplicate; a new span joins its trace,
+	// which then reads from a version-1 and a version-2 chunk.
+	old, err := s.GetTrace(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, s)
+	extra := spans.Span{TraceID: ids[0], SpanID: spans.NewSpanID(), ParentID: old.Spans[0].SpanID, Name: "late", Stage: spans.StageRerank,
+		Start: old.Spans[0].Start, End: old.Spans[0].End}
+	if err := c.Ingest(ctx, []spans.Span{*old.Spans[0], extra}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Metrics().SpansDuplicate; d != 1 {
+		t.Fatalf("%d duplicates, want 1 (a copy of a span the previous release stored)", d)
+	}
+	tr, err := s.GetTrace(ctx, ids[0])
+	if err != nil || len(tr.Spans) != len(old.Spans)+1 || len(tr.Events) != len(old.Events) {
+		t.Fatalf("old trace with a new part: %v, %d spans, %d events; want %d, %d", err, len(tr.Spans), len(tr.Events), len(old.Spans)+1, len(old.Events))
+	}
+
+	// A read-only store reads them too.
+	ro, err := OpenSQLite(path, WithReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if tr, err := ro.GetTrace(ctx, ids[1]); err != nil {
+		t.Fatalf("read-only: %v", err)
+	} else {
+		same(ids[1].String(), tr)
+	}
+}

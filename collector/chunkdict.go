@@ -208,7 +208,7 @@ type pendingDict struct {
 
 func newDictEncoder(id int64, content []byte) (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderLevel(smallChunkLevel), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
-		zstd.WithWindowSize(dictBytes), zstd.WithLowerEncoderMem(true), zstd.WithEncoderDictRaw(uint32(id), content))
+		zstd.WithWindowSize(dictBytes), zstd.WithLowerEncoderMem(true), zstd.WithEncoderDictRaw(uint32(id), content)) // dictBytes: a power of two
 }
 
 var (

@@ -24,8 +24,9 @@ import (
 // The writer collects chunks into a dictionary's run (they are compressed
 // without one) until their content reaches dictBytes, then records the run
 // in chunk_dicts in the transaction of its last chunk; from the next batch
-// on, small chunks are compressed with it, at zstd's default level (its
-// CPU is spent only on small batches). After dictRenewBytes of content
+// on, a chunk that holds the whole of a small batch is compressed with it,
+// at zstd's best level (its CPU is spent only on small batches: low-rate
+// traffic). After dictRenewBytes of content
 // compressed with a dictionary, the writer collects a new one, so the
 // dictionary follows what the spans look like. Retention keeps the chunks
 // of a run while any chunk compressed with its dictionary is kept.
@@ -35,9 +36,10 @@ import (
 // content as a raw zstd dictionary of that id.
 const (
 	chunkZstdDict = 2
-	// smallChunkLevel compresses small chunks, with a dictionary or not:
-	// 17% smaller than zstd's default level for the demo's traces
-	// (BENCHMARKS.md), at a CPU cost that only small batches pay.
+	// smallChunkLevel compresses the whole of a small batch, with a
+	// dictionary or not: on the demo's traces about a fifth smaller than
+	// zstd's default level (BENCHMARKS.md), at a CPU cost that only small
+	// batches pay.
 	smallChunkLevel = zstd.SpeedBestCompression
 	// dictBytes is the content of a dictionary: the last dictBytes of its
 	// run's decompressed chunks. zstd's 1 MiB window is the useful limit.
@@ -93,24 +95,13 @@ func (d *chunkDicts) add(id int64, content []byte) (*zstd.Decoder, error) {
 		return old, nil
 	}
 	if d.decs == nil || len(d.decs) >= dictCacheLimit {
-		for _, old := range d.decs {
-			old.Close()
-		}
+		// Dropped, not closed: a query may be decoding with one. They
+		// start no goroutines (DecodeAll only), so the collector frees
+		// them.
 		d.decs = map[int64]*zstd.Decoder{}
 	}
 	d.decs[id] = dec
 	return dec, nil
-}
-
-// forget drops the decoder of dictionary id (its row was rolled back or
-// deleted).
-func (d *chunkDicts) forget(id int64) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if dec := d.decs[id]; dec != nil {
-		dec.Close()
-		delete(d.decs, id)
-	}
 }
 
 func (d *chunkDicts) close() {

@@ -283,6 +283,7 @@ func OpenSQLite(path string, opts ...StoreOption) (*SQLiteStore, error) {
 	if err := s.index.load(ctx, s.db, s.wconn); err != nil {
 		return fail("loading the trace index", err)
 	}
+	s.dicts.preload(ctx, s.db)
 	return s, nil
 }
 

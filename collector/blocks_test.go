@@ -394,23 +394,23 @@ func TestMigratesLegacyDatabase(t *testing.T) {
 }
 
 // TestReadsChunksOfThePreviousRelease opens a database that the release
-// before chunk version 2 and dictionaries wrote (testdata/chunks-v6.db:
-// migration 0006, version-1 chunks, in-process and ingested parts, events,
+// before chunk version 2 and dictionaries wrote (testdata/chunks-v8.db:
+// schema version 8, version-1 chunks, in-process and ingested parts, events,
 // traces in two parts, sealed blocks) and checks that every trace, the
 // stage breakdown and the trace list read back as that release answered
-// (testdata/chunks-v6.json), that its stored spans are still recognised as
+// (testdata/chunks-v8.json), that its stored spans are still recognised as
 // duplicates, and that an old trace takes a new part.
 func TestReadsChunksOfThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v6.db")
-	data, err := os.ReadFile("testdata/chunks-v6.db")
+	data, err := os.ReadFile("testdata/chunks-v8.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile("testdata/chunks-v6.json")
+	raw, err := os.ReadFile("testdata/chunks-v8.json")
 	if err != nil {
 		t.Fatal(err)
 	}

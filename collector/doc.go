@@ -40,7 +40,7 @@
 //     compressed by goroutines beside the writer and inserted in id order.
 //     The whole of a small batch (low-rate, in-process traffic) is
 //     compressed against a dictionary made of the store's own earlier
-//     chunks (chunkdict.go, migration 0007), which reaches what traces
+//     chunks (chunkdict.go, migration 0009), which reaches what traces
 //     repeat far apart: the demo's traces take under 100 bytes a span.
 //   - traces has one row per trace with an INTEGER PRIMARY KEY in arrival
 //     order, holding the summary a trace list needs (root name and status,

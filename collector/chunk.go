@@ -27,22 +27,27 @@ import (
 //	  trace id (16 bytes), uvarint length, part
 //	part: uvarint span count, varint base (the first span's start, or the
 //	  first event's time), the part's tags (those of its first record:
-//	  uvarint count, then key and value strings), then per span:
+//	  uvarint count, then key and value strings), the part's string table
+//	  (uvarint count, strings: span names, scopes, event names), then per
+//	  span:
 //	    span id (8), flags byte (spanParentID: the parent id (8) follows;
 //	    spanParentIndex: the parent is the part's span of the uvarint
 //	    index that follows; recordPartTags: the span's tags are the
-//	    part's, its body has none), varint start − base, varint end −
-//	    start, name, uvarint stage, uvarint status, uvarint body length,
-//	    body (appendSpanBodyTags)
+//	    part's, its body has none; spanScopeIndex: the scope is in the
+//	    table, its body has none), varint start − base, varint end −
+//	    start, uvarint name index, uvarint scope index (spanScopeIndex),
+//	    uvarint stage, uvarint status, uvarint body length, body
+//	    (appendSpanBodyTags)
 //	  then uvarint event count and per event:
 //	    flags byte (eventSpanID: the span id (8) follows; eventSpanIndex:
 //	    the span is the part's span of the uvarint index that follows;
 //	    neither: no span; recordPartTags), varint time − the span's start
-//	    (with eventSpanIndex; else − base), name,
-//	    uvarint stage, uvarint body length, body (appendEventBodyTags)
+//	    (with eventSpanIndex; else − base), uvarint name index, uvarint
+//	    stage, uvarint body length, body (appendEventBodyTags)
 //
-// Version 1 parts (written before) have no part tags, a flags byte with
-// only the parent-id bit, and events that start with their span id (8).
+// Version 1 parts (written before) have no part tags and no table, names
+// as strings, a flags byte with only the parent-id bit, and events that
+// start with their span id (8).
 // Events name their span by position: a run of 8 random bytes per event
 // was a tenth of the demo's compressed chunks.
 //
@@ -96,6 +101,20 @@ type chunkBuilder struct {
 	keys []byte
 	// index maps the span ids of a large part to their position.
 	index map[spans.SpanID]int
+	// names numbers the strings of a part's table.
+	names map[string]int
+	table []string
+}
+
+// name returns the index of s in the part's table, adding it.
+func (c *chunkBuilder) name(s string) int {
+	i, ok := c.names[s]
+	if !ok {
+		i = len(c.table)
+		c.names[s] = i
+		c.table = append(c.table, s)
+	}
+	return i
 }
 
 func (c *chunkBuilder) reset() {
@@ -111,6 +130,7 @@ const (
 	spanParentID    = 0x01 // the parent id (8 bytes) follows
 	spanParentIndex = 0x02 // the parent is the part's span of the uvarint index that follows
 	recordPartTags  = 0x04 // the record's tags are the part's tags (its body has none)
+	spanScopeIndex  = 0x08 // the scope is the part's string of the uvarint index after the name's (its body has none)
 )
 
 // Bits of a version-2 part's event flags byte (recordPartTags as spans).
@@ -144,6 +164,25 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 	}
 	p = binary.AppendVarint(p, base)
 	p = appendTags(p, tags)
+	// The table of span names, scopes and event names.
+	if c.names == nil {
+		c.names = map[string]int{}
+	}
+	clear(c.names)
+	c.table = c.table[:0]
+	for _, sp := range gs {
+		c.name(sp.Name)
+		if sp.Scope != "" {
+			c.name(sp.Scope)
+		}
+	}
+	for _, e := range ge {
+		c.name(e.Name)
+	}
+	p = binary.AppendUvarint(p, uint64(len(c.table)))
+	for _, s := range c.table {
+		p = appendString(p, s)
+	}
 	indexOf := c.spanIndex(gs)
 	for i, sp := range gs {
 		p = append(p, sp.SpanID[:]...)
@@ -160,6 +199,9 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 		if len(tags) > 0 && slices.Equal(own, tags) {
 			flags, own = flags|recordPartTags, nil
 		}
+		if sp.Scope != "" {
+			flags |= spanScopeIndex
+		}
 		p = append(p, flags)
 		switch {
 		case parent >= 0:
@@ -170,12 +212,15 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 		start, end := nanos(sp.Start), nanos(sp.End)
 		p = binary.AppendVarint(p, start-base)
 		p = binary.AppendVarint(p, end-start)
-		p = appendString(p, sp.Name)
+		p = binary.AppendUvarint(p, uint64(c.names[sp.Name]))
+		if sp.Scope != "" {
+			p = binary.AppendUvarint(p, uint64(c.names[sp.Scope]))
+		}
 		p = binary.AppendUvarint(p, uint64(sp.Stage))
 		p = binary.AppendUvarint(p, uint64(sp.Status))
 		n := len(p)
 		p = binary.AppendUvarint(p, 0) // placeholder, usually one byte
-		p = appendSpanBodyTags(p, sp, resourceIDs[i], own)
+		p = appendSpanBodyTags(p, sp, resourceIDs[i], own, "")
 		p = fixLength(p, n)
 	}
 	p = binary.AppendUvarint(p, uint64(len(ge)))
@@ -203,7 +248,7 @@ func (c *chunkBuilder) add(tid spans.TraceID, gs []*spans.Span, resourceIDs []in
 			p = append(p, e.SpanID[:]...)
 		}
 		p = binary.AppendVarint(p, nanos(e.Time)-at)
-		p = appendString(p, e.Name)
+		p = binary.AppendUvarint(p, uint64(c.names[e.Name]))
 		p = binary.AppendUvarint(p, uint64(e.Stage))
 		n := len(p)
 		p = binary.AppendUvarint(p, 0)
@@ -381,8 +426,25 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 	n := r.count("span count", 12)
 	base := r.varint()
 	var tags []spans.Tag
+	var table []string
 	if v2 {
 		tags = slices.Clip(r.tags())
+		table = make([]string, r.count("string table", 1))
+		for i := range table {
+			table[i] = r.string()
+		}
+	}
+	// name reads a name: a string (version 1) or an index into the table.
+	name := func(what string) string {
+		if !v2 {
+			return r.string()
+		}
+		i := r.uvarint(what)
+		if i >= uint64(len(table)) {
+			r.fail(what)
+			return ""
+		}
+		return table[i]
 	}
 	first := len(out.spans)
 	index := func(what string) int {
@@ -399,7 +461,7 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 		copy(sp.SpanID[:], r.bytes(8, "span id"))
 		flags := r.byte("span flags")
 		switch {
-		case !v2 && flags&^spanParentID != 0, v2 && flags&^(spanParentID|spanParentIndex|recordPartTags) != 0,
+		case !v2 && flags&^spanParentID != 0, v2 && flags&^(spanParentID|spanParentIndex|recordPartTags|spanScopeIndex) != 0,
 			flags&spanParentID != 0 && flags&spanParentIndex != 0:
 			r.fail("span flags")
 		case flags&spanParentID != 0:
@@ -410,10 +472,14 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 		start := base + r.varint()
 		end := start + r.varint()
 		sp.Start, sp.End = fromNanos(start), fromNanos(end)
-		if timingsOnly {
+		if timingsOnly && !v2 {
 			r.bytes(r.count("string", 1), "name")
 		} else {
-			sp.Name = r.string()
+			sp.Name = name("span name")
+		}
+		scope := ""
+		if flags&spanScopeIndex != 0 {
+			scope = name("scope")
 		}
 		sp.Stage = spans.Stage(r.uvarint("stage"))
 		sp.Status = spans.Status(r.uvarint("status"))
@@ -429,6 +495,12 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 					r.fail("span tags")
 				}
 				sp.Tags = tags
+			}
+			if flags&spanScopeIndex != 0 {
+				if sp.Scope != "" {
+					r.fail("span scope")
+				}
+				sp.Scope = scope
 			}
 		}
 		out.spans = append(out.spans, sp)
@@ -468,7 +540,7 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 			}
 		}
 		e.Time = fromNanos(at + r.varint())
-		e.Name = r.string()
+		e.Name = name("event name")
 		e.Stage = spans.Stage(r.uvarint("stage"))
 		body := r.bytes(r.count("body", 1), "body")
 		if r.err == nil {

@@ -113,14 +113,15 @@ func appendSpanBody(b []byte, s *spans.Span) []byte { return appendSpanBodyResou
 // version, error text, attributes, tags and links. It returns b unchanged
 // (nil body) when all are empty.
 func appendSpanBodyResource(b []byte, s *spans.Span, resourceID int64) []byte {
-	return appendSpanBodyTags(b, s, resourceID, s.Tags)
+	return appendSpanBodyTags(b, s, resourceID, s.Tags, s.Scope)
 }
 
-// appendSpanBodyTags is appendSpanBodyResource with tags in place of the
-// span's (a chunk part stores the tags its records share once).
-func appendSpanBodyTags(b []byte, s *spans.Span, resourceID int64, tags []spans.Tag) []byte {
+// appendSpanBodyTags is appendSpanBodyResource with tags and scope in place
+// of the span's (a chunk part stores the tags its records share, and the
+// scopes, once).
+func appendSpanBodyTags(b []byte, s *spans.Span, resourceID int64, tags []spans.Tag, scope string) []byte {
 	if s.Kind == spans.SpanKindUnspecified && resourceID == 0 && s.ScopeVersion == "" &&
-		s.Scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(tags) == 0 && len(s.Links) == 0 {
+		scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(tags) == 0 && len(s.Links) == 0 {
 		return b
 	}
 	fields := byte(s.Kind) & fieldKindMask
@@ -137,7 +138,7 @@ func appendSpanBodyTags(b []byte, s *spans.Span, resourceID int64, tags []spans.
 	if s.ScopeVersion != "" {
 		b = appendString(b, s.ScopeVersion)
 	}
-	b = appendString(b, s.Scope)
+	b = appendString(b, scope)
 	b = appendString(b, s.Err)
 	b = appendAttrs(b, s.Attrs)
 	b = appendTags(b, tags)

@@ -41,9 +41,6 @@ const (
 	// zstd's default level (BENCHMARKS.md), at a CPU cost that only small
 	// batches pay.
 	smallChunkLevel = zstd.SpeedBestCompression
-	// dictBytes is the content of a dictionary: the last dictBytes of its
-	// run's decompressed chunks. zstd's 1 MiB window is the useful limit.
-	dictBytes = 1 << 20
 	// dictSmallBytes: a chunk that holds a whole batch and is smaller —
 	// the batch ended before the chunk reached chunkTargetBytes — is
 	// compressed with the dictionary at smallChunkLevel. Full chunks hold
@@ -51,9 +48,17 @@ const (
 	// batch keep the fastest level: they are what a high ingest rate
 	// writes.
 	dictSmallBytes = chunkTargetBytes
+)
+
+// Variables for tests of several dictionaries.
+var (
+	// dictBytes is the content of a dictionary: the last dictBytes of its
+	// run's decompressed chunks. zstd's 1 MiB window is the useful limit;
+	// a power of two (it is the window).
+	dictBytes = 1 << 20
 	// dictRenewBytes of content compressed with one dictionary start the
 	// collection of the next.
-	dictRenewBytes = 256 << 20
+	dictRenewBytes int64 = 256 << 20
 )
 
 // chunkDicts caches, per store, the dictionaries read back: their content

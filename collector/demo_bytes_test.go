@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"path/filepath"
 	"sync"
@@ -211,4 +212,102 @@ func traceIDs(t *testing.T, s *SQLiteStore) []spans.TraceID {
 		out = append(out, spans.TraceID(b))
 	}
 	return out
+}
+
+// TestDictionariesRenewAndRetire writes small batches with dictionaries of
+// 64 KiB renewed every 96 KiB, so several runs and dictionaries follow
+// one another, then checks that every trace reads back after a reopen,
+// and that retention keeps the runs of the dictionaries still in use and
+// deletes the others with their rows.
+func TestDictionariesRenewAndRetire(t *testing.T) {
+	oldBytes, oldRenew := dictBytes, dictRenewBytes
+	dictBytes, dictRenewBytes = 64<<10, 96<<10
+	defer func() { dictBytes, dictRenewBytes = oldBytes, oldRenew }()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "dicts.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(s, WithFlushInterval(time.Hour))
+	base := time.Now().Add(-time.Hour)
+	var ids []spans.TraceID
+	for i := 0; i < 1200; i++ {
+		tr := ragTrace(base.Add(time.Duration(i)*time.Second), i%7 == 0)
+		for j := range tr {
+			tr[j].Attrs = append(tr[j].Attrs, spans.String("question", fmt.Sprintf("how does strings.Cut handle case %d?", i%97)),
+				spans.Int64("tokens", int64(i*13+j)))
+			sp := tr[j]
+			c.Handler().SpanEnded(&sp)
+		}
+		ids = append(ids, tr[0].TraceID)
+		if i%3 == 2 { // a small batch: three traces
+			if err := c.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := s.DB().QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	dicts := count("SELECT count(*) FROM chunk_dicts")
+	withDict := count("SELECT count(DISTINCT substr(data, 2, 1)) FROM chunks WHERE unicode(data) = 2")
+	if dicts < 3 || withDict < 3 {
+		t.Fatalf("%d dictionaries, chunks compressed with %d of them; want several", dicts, withDict)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopen := func() {
+		t.Helper()
+		if s, err = OpenSQLite(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll := func(ids []spans.TraceID) {
+		t.Helper()
+		for _, id := range ids {
+			if tr, err := s.GetTrace(ctx, id); err != nil || len(tr.Spans) != 4 {
+				t.Fatalf("trace %s: %v", id, err)
+			}
+		}
+	}
+	reopen()
+	readAll(ids)
+
+	// Retention of the older half retires the dictionaries only chunks of
+	// deleted traces used, and keeps the runs of the others.
+	deleted, err := s.deleteOldest(ctx, base.Add(600*time.Second).UnixNano())
+	if err != nil || deleted != 500 {
+		t.Fatalf("retention deleted %d, %v; want 500 (one retention step)", deleted, err)
+	}
+	if _, err := s.deleteOldest(ctx, base.Add(600*time.Second).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	left := count("SELECT count(*) FROM chunk_dicts")
+	t.Logf("%d dictionaries, %d left after retention", dicts, left)
+	if left >= dicts || left == 0 {
+		t.Fatalf("%d of %d dictionaries left after deleting half the traces", left, dicts)
+	}
+	var minRun int
+	if err := s.DB().QueryRow("SELECT min(first_chunk) FROM chunk_dicts").Scan(&minRun); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(fmt.Sprintf("SELECT count(*) FROM chunks WHERE id < %d", minRun)); n != 0 {
+		t.Fatalf("%d chunks below the oldest run left", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	defer s.Close()
+	readAll(ids[600:])
 }

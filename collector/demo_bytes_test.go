@@ -2,8 +2,8 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"

@@ -25,8 +25,8 @@ import (
 // without one) until their content reaches dictBytes, then records the run
 // in chunk_dicts in the transaction of its last chunk; from the next batch
 // on, a chunk that holds the whole of a small batch is compressed with it,
-// at zstd's best level (its CPU is spent only on small batches: low-rate
-// traffic). After dictRenewBytes of content
+// at zstd's best level (its CPU and memory are spent only on small
+// batches: low-rate traffic). After dictRenewBytes of content
 // compressed with a dictionary, the writer collects a new one, so the
 // dictionary follows what the spans look like. Retention keeps the chunks
 // of a run while any chunk compressed with its dictionary is kept.
@@ -36,11 +36,17 @@ import (
 // content as a raw zstd dictionary of that id.
 const (
 	chunkZstdDict = 2
-	// smallChunkLevel compresses the whole of a small batch, with a
-	// dictionary or not: on the demo's traces about a fifth smaller than
-	// zstd's default level (BENCHMARKS.md), at a CPU cost that only small
-	// batches pay.
-	smallChunkLevel = zstd.SpeedBestCompression
+	// smallChunkLevel compresses the whole of a small batch in a
+	// dictionary's run, dictChunkLevel with the dictionary: on the demo's
+	// traces about a fifth smaller than zstd's default level
+	// (BENCHMARKS.md), at a CPU cost that only small batches pay. Their
+	// encoders work one chunk at a time (a small batch makes one) and
+	// allocate their state on first use: 5 MiB, and 69 MiB for the best
+	// level's tables with a 1 MiB dictionary (four at once took the
+	// demo to 497 MB of RSS); high-rate ingest, which writes full chunks,
+	// never allocates them.
+	smallChunkLevel = zstd.SpeedBetterCompression
+	dictChunkLevel  = zstd.SpeedBestCompression
 	// dictSmallBytes: a chunk that holds a whole batch and is smaller —
 	// the batch ended before the chunk reached chunkTargetBytes — is
 	// compressed with the dictionary at smallChunkLevel. Full chunks hold
@@ -245,7 +251,7 @@ type pendingDict struct {
 }
 
 func newDictEncoder(id int64, content []byte) (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(smallChunkLevel), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(dictChunkLevel), zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(dictBytes), zstd.WithLowerEncoderMem(true), zstd.WithEncoderDictRaw(uint32(id), content)) // dictBytes: a power of two
 }
 
@@ -254,12 +260,12 @@ var (
 	smallEncoderOnce sync.Once
 )
 
-// compressSmallChunk is compressChunk at smallChunkLevel, for a chunk of a
-// dictionary's run.
+// compressSmallChunk is compressChunk at smallChunkLevel, for the whole
+// of a small batch in a dictionary's run.
 func compressSmallChunk(dst, raw []byte, parts int) []byte {
 	smallEncoderOnce.Do(func() {
 		var err error
-		smallEncoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(smallChunkLevel), zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)),
+		smallEncoder, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(smallChunkLevel), zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			panic(err)

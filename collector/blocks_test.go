@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,10 +69,15 @@ func TestChunkRoundTrip(t *testing.T) {
 			Attrs: []spans.Attribute{spans.String("input", long)}},
 		{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: spans.NewSpanID(), Name: "open", Stage: spans.StageLLM, Start: t0.Add(-time.Hour)},
 	}
-	ev := []*event.Record{{Header: event.Header{Time: t0.Add(time.Millisecond), TraceID: tid, SpanID: sp[0].SpanID}, Name: "e",
-		Attrs: []spans.Attribute{spans.String("doc", long)}}}
+	run := []spans.Tag{{Key: spans.KeyRunID, Value: "r1"}}
+	sp[0].Tags = run
+	sp = append(sp, &spans.Span{TraceID: tid, SpanID: spans.NewSpanID(), ParentID: sp[0].SpanID, Name: "child", Start: t0, End: t0.Add(time.Millisecond), Tags: run})
+	ev := []*event.Record{{Header: event.Header{Time: t0.Add(time.Millisecond), TraceID: tid, SpanID: sp[0].SpanID, Tags: run}, Name: "e",
+		Attrs: []spans.Attribute{spans.String("doc", long)}},
+		{Header: event.Header{Time: t0, TraceID: tid, SpanID: sp[1].ParentID}, Name: "elsewhere"},
+		{Header: event.Header{Time: t0, TraceID: tid, Tags: []spans.Tag{{Key: "k", Value: "v"}}}, Name: "spanless"}}
 	var c chunkBuilder
-	scratch := c.add(tid, sp, []int64{7, 0}, ev, nil)
+	scratch := c.add(tid, sp, []int64{7, 0, 0}, ev, nil)
 	other := spans.NewTraceID()
 	c.add(other, []*spans.Span{{TraceID: other, SpanID: spans.NewSpanID(), Name: "x"}}, []int64{0}, nil, scratch)
 	raw, parts, keys := c.take(nil, nil)
@@ -96,7 +102,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	var got []spans.TraceID
 	var d decodedPart
-	err := chunkParts(data, func(id spans.TraceID, part []byte) bool {
+	err := new(chunkDicts).chunkParts(context.Background(), nil, data, func(id spans.TraceID, part encodedPart) bool {
 		got = append(got, id)
 		if id == tid {
 			if err := decodePart(id, part, false, &d); err != nil {
@@ -108,8 +114,17 @@ func TestChunkRoundTrip(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0] != tid || got[1] != other {
 		t.Fatalf("parts %v, %v", got, err)
 	}
-	if len(d.spans) != 2 || d.resources[0] != 7 || d.resources[1] != 0 || len(d.events) != 1 {
+	if len(d.spans) != 3 || d.resources[0] != 7 || d.resources[1] != 0 || len(d.events) != 3 {
 		t.Fatalf("decoded %+v", d)
+	}
+	// A parent and an event's span in the part are stored by position,
+	// others by id; tags shared with the part's first record come back.
+	if c := d.spans[2]; c.ParentID != sp[0].SpanID || !slices.Equal(c.Tags, run) || !slices.Equal(d.spans[0].Tags, run) || d.spans[1].Tags != nil {
+		t.Fatalf("span 2: %+v", c)
+	}
+	if e := d.events; e[0].SpanID != sp[0].SpanID || !slices.Equal(e[0].Tags, run) || e[1].SpanID != sp[1].ParentID || e[1].Tags != nil ||
+		!e[2].SpanID.IsZero() || len(e[2].Tags) != 1 || e[2].Tags[0].Value != "v" {
+		t.Fatalf("events: %+v", e)
 	}
 	if a := d.spans[0]; a.Name != "query" || !a.Start.Equal(t0) || !a.End.Equal(t0.Add(time.Second)) || a.Attrs[0].Value.AsString() != long {
 		t.Fatalf("span 0: %+v", a)
@@ -122,11 +137,11 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	// Corrupt data is an error, not a panic or a huge allocation.
 	for _, bad := range [][]byte{nil, {9}, {chunkZstd, 1, 2, 3}, data[:len(data)/2]} {
-		if err := chunkParts(bad, func(spans.TraceID, []byte) bool { return true }); err == nil {
+		if err := new(chunkDicts).chunkParts(context.Background(), nil, bad, func(spans.TraceID, encodedPart) bool { return true }); err == nil {
 			t.Fatalf("corrupt chunk %x accepted", bad)
 		}
 	}
-	if err := decodePart(tid, []byte{200, 1}, false, &decodedPart{}); err == nil {
+	if err := decodePart(tid, encodedPart{chunkVersion, []byte{200, 1}}, false, &decodedPart{}); err == nil {
 		t.Fatal("corrupt part accepted")
 	}
 }
@@ -375,5 +390,111 @@ func TestMigratesLegacyDatabase(t *testing.T) {
 	var evs int
 	if err := s.DB().QueryRow("SELECT count(*) FROM events").Scan(&evs); err != nil || evs != 0 {
 		t.Fatalf("%d events left after retention (%v)", evs, err)
+	}
+}
+
+// TestReadsChunksOfThePreviousRelease opens a database that the release
+// before chunk version 2 and dictionaries wrote (testdata/chunks-v8.db:
+// schema version 8, version-1 chunks, in-process and ingested parts, events,
+// traces in two parts, sealed blocks) and checks that every trace, the
+// stage breakdown and the trace list read back as that release answered
+// (testdata/chunks-v8.json), that its stored spans are still recognised as
+// duplicates, and that an old trace takes a new part.
+func TestReadsChunksOfThePreviousRelease(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	data, err := os.ReadFile("testdata/chunks-v8.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("testdata/chunks-v8.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSQLite(path, WithBlockTraces(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	same := func(what string, got any) {
+		t.Helper()
+		g, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b bytes.Buffer
+		json.Compact(&a, g)
+		json.Compact(&b, want[what])
+		if a.String() != b.String() {
+			t.Fatalf("%s differs:\n got %s\nwant %s", what, a.String(), b.String())
+		}
+	}
+	var ids []spans.TraceID
+	for k := range want {
+		id, err := spans.ParseTraceID(k)
+		if err != nil {
+			continue // stages, list
+		}
+		ids = append(ids, id)
+		tr, err := s.GetTrace(ctx, id)
+		if err != nil {
+			t.Fatalf("trace %s: %v", k, err)
+		}
+		same(k, tr)
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d traces in the fixture, want 30", len(ids))
+	}
+	br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("stages", br)
+	page, err := s.ListTraces(ctx, TraceQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("list", page)
+
+	// A copy of a stored span is a duplicate; a new span joins its trace,
+	// which then reads from a version-1 and a version-2 chunk.
+	old, err := s.GetTrace(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, s)
+	extra := spans.Span{TraceID: ids[0], SpanID: spans.NewSpanID(), ParentID: old.Spans[0].SpanID, Name: "late", Stage: spans.StageRerank,
+		Start: old.Spans[0].Start, End: old.Spans[0].End}
+	if err := c.Ingest(ctx, []spans.Span{*old.Spans[0], extra}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Metrics().SpansDuplicate; d != 1 {
+		t.Fatalf("%d duplicates, want 1 (a copy of a span the previous release stored)", d)
+	}
+	tr, err := s.GetTrace(ctx, ids[0])
+	if err != nil || len(tr.Spans) != len(old.Spans)+1 || len(tr.Events) != len(old.Events) {
+		t.Fatalf("old trace with a new part: %v, %d spans, %d events; want %d, %d", err, len(tr.Spans), len(tr.Events), len(old.Spans)+1, len(old.Events))
+	}
+
+	// A read-only store reads them too.
+	ro, err := OpenSQLite(path, WithReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if tr, err := ro.GetTrace(ctx, ids[1]); err != nil {
+		t.Fatalf("read-only: %v", err)
+	} else {
+		same(ids[1].String(), tr)
 	}
 }

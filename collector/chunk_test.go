@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"database/sql"
 	"testing"
 
@@ -19,6 +20,8 @@ type storedSpan struct {
 func storedSpans(t *testing.T, db *sql.DB) []storedSpan {
 	t.Helper()
 	var out []storedSpan
+	var dicts chunkDicts
+	defer dicts.close()
 	rows, err := db.Query("SELECT data FROM chunks ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +33,7 @@ func storedSpans(t *testing.T, db *sql.DB) []storedSpan {
 			t.Fatal(err)
 		}
 		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+		err := dicts.chunkParts(context.Background(), db, data, func(tid spans.TraceID, part encodedPart) bool {
 			var d decodedPart
 			if derr = decodePart(tid, part, true, &d); derr != nil {
 				return false

@@ -113,8 +113,15 @@ func appendSpanBody(b []byte, s *spans.Span) []byte { return appendSpanBodyResou
 // version, error text, attributes, tags and links. It returns b unchanged
 // (nil body) when all are empty.
 func appendSpanBodyResource(b []byte, s *spans.Span, resourceID int64) []byte {
+	return appendSpanBodyTags(b, s, resourceID, s.Tags, s.Scope)
+}
+
+// appendSpanBodyTags is appendSpanBodyResource with tags and scope in place
+// of the span's (a chunk part stores the tags its records share, and the
+// scopes, once).
+func appendSpanBodyTags(b []byte, s *spans.Span, resourceID int64, tags []spans.Tag, scope string) []byte {
 	if s.Kind == spans.SpanKindUnspecified && resourceID == 0 && s.ScopeVersion == "" &&
-		s.Scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(s.Tags) == 0 && len(s.Links) == 0 {
+		scope == "" && s.Err == "" && len(s.Attrs) == 0 && len(tags) == 0 && len(s.Links) == 0 {
 		return b
 	}
 	fields := byte(s.Kind) & fieldKindMask
@@ -131,10 +138,10 @@ func appendSpanBodyResource(b []byte, s *spans.Span, resourceID int64) []byte {
 	if s.ScopeVersion != "" {
 		b = appendString(b, s.ScopeVersion)
 	}
-	b = appendString(b, s.Scope)
+	b = appendString(b, scope)
 	b = appendString(b, s.Err)
 	b = appendAttrs(b, s.Attrs)
-	b = appendTags(b, s.Tags)
+	b = appendTags(b, tags)
 	b = binary.AppendUvarint(b, uint64(len(s.Links)))
 	for _, l := range s.Links {
 		b = append(b, l.TraceID[:]...)
@@ -145,13 +152,16 @@ func appendSpanBodyResource(b []byte, s *spans.Span, resourceID int64) []byte {
 }
 
 // appendEventBody encodes an event's attributes and tags.
-func appendEventBody(b []byte, r *event.Record) []byte {
-	if len(r.Attrs) == 0 && len(r.Tags) == 0 {
+func appendEventBody(b []byte, r *event.Record) []byte { return appendEventBodyTags(b, r, r.Tags) }
+
+// appendEventBodyTags is appendEventBody with tags in place of the event's.
+func appendEventBodyTags(b []byte, r *event.Record, tags []spans.Tag) []byte {
+	if len(r.Attrs) == 0 && len(tags) == 0 {
 		return b
 	}
 	b = append(b, eventBodyVersion)
 	b = appendAttrs(b, r.Attrs)
-	return appendTags(b, r.Tags)
+	return appendTags(b, tags)
 }
 
 // bodyReader decodes a body; the first error sticks and later reads return

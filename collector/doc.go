@@ -38,6 +38,10 @@
 //     compression removes the keys and values that repeat from span to
 //     span. A RAG-shaped span costs about 60 bytes on disk. Chunks are
 //     compressed by goroutines beside the writer and inserted in id order.
+//     The whole of a small batch (low-rate, in-process traffic) is
+//     compressed against a dictionary made of the store's own earlier
+//     chunks (chunkdict.go, migration 0009), which reaches what traces
+//     repeat far apart: the demo's traces take under 100 bytes a span.
 //   - traces has one row per trace with an INTEGER PRIMARY KEY in arrival
 //     order, holding the summary a trace list needs (root name and status,
 //     service, start, end, span and error counts, a bit set of stages, run
@@ -76,8 +80,9 @@
 //     holds benchmark runs; resources interns OpenTelemetry resources.
 //
 // Retention deletes the oldest traces, the chunks below the first chunk of
-// the oldest trace kept (chunk ids grow with trace rows) and the sealed
-// blocks whose traces are all gone.
+// the oldest trace kept (chunk ids grow with trace rows) but those a
+// dictionary still in use is made of, and the sealed blocks whose traces
+// are all gone.
 //
 // Self time is a span's duration minus the union of its children's
 // intervals (children may overlap). Children usually end, and so arrive,

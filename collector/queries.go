@@ -172,7 +172,7 @@ func (s *SQLiteStore) GetTrace(ctx context.Context, id spans.TraceID) (*Trace, e
 // eachStoredPart calls fn with each part of trace id stored in chunks (the
 // first chunk and the others listed in more), decoded — only what self
 // times need with timingsOnly.
-func eachStoredPart(ctx context.Context, conn rowQuerier, id spans.TraceID, first int64, more []byte, timingsOnly bool, fn func(*decodedPart) error) error {
+func (s *SQLiteStore) eachStoredPart(ctx context.Context, conn rowQuerier, id spans.TraceID, first int64, more []byte, timingsOnly bool, fn func(*decodedPart) error) error {
 	return forChunkIDs(first, more, func(cid int64) error {
 		var data []byte
 		if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
@@ -180,7 +180,7 @@ func eachStoredPart(ctx context.Context, conn rowQuerier, id spans.TraceID, firs
 		}
 		var d decodedPart
 		var derr error
-		err := chunkParts(data, func(tid spans.TraceID, part []byte) bool {
+		err := s.dicts.chunkParts(ctx, conn, data, func(tid spans.TraceID, part encodedPart) bool {
 			if tid != id {
 				return true
 			}
@@ -251,7 +251,7 @@ func (s *SQLiteStore) traceOn(ctx context.Context, conn *stmtConn, row int64, id
 	}
 	t := &Trace{Summary: r.sum}
 	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
-	err = eachStoredPart(ctx, conn, id, r.chunk.Int64, r.moreChunks, false, func(d *decodedPart) error {
+	err = s.eachStoredPart(ctx, conn, id, r.chunk.Int64, r.moreChunks, false, func(d *decodedPart) error {
 		var err error
 		for i := range d.spans {
 			if d.resources[i] != 0 {
@@ -557,11 +557,15 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 
 // The read queries, loaded once from sql/.
 var (
-	sqlGetTrace      = mustSQL("get_trace.sql")
-	sqlSelectChunk   = mustSQL("select_chunk.sql")
-	sqlSpansInRange  = mustSQL("spans_in_range.sql")
-	sqlEventsInRange = mustSQL("events_in_range.sql")
-	sqlStageRollups  = mustSQL("stage_rollups.sql")
-	sqlTraceRollups  = mustSQL("trace_rollups.sql")
-	sqlDropsInRange  = mustSQL("drops_in_range.sql")
+	sqlGetTrace    = mustSQL("get_trace.sql")
+	sqlSelectChunk = mustSQL("select_chunk.sql")
+	// Chunk dictionaries (chunkdict.go).
+	sqlLatestChunkDict = mustSQL("latest_chunk_dict.sql")
+	sqlSelectChunkDict = mustSQL("select_chunk_dict.sql")
+	sqlSelectChunkRun  = mustSQL("select_chunk_run.sql")
+	sqlSpansInRange    = mustSQL("spans_in_range.sql")
+	sqlEventsInRange   = mustSQL("events_in_range.sql")
+	sqlStageRollups    = mustSQL("stage_rollups.sql")
+	sqlTraceRollups    = mustSQL("trace_rollups.sql")
+	sqlDropsInRange    = mustSQL("drops_in_range.sql")
 )

@@ -106,6 +106,50 @@ func (s *SQLiteStore) usedBytes(ctx context.Context) (int64, error) {
 	return (pages - free) * size, nil
 }
 
+// deleteChunksBelow deletes the chunks below bound but those of the run of
+// a dictionary that a chunk from bound on may be compressed with (the
+// chunks after a run, up to the next run, are compressed with its
+// dictionary), and the dictionaries no chunk is left to use.
+func deleteChunksBelow(ctx context.Context, tx *sql.Tx, bound int64) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, first_chunk, last_chunk FROM chunk_dicts ORDER BY id")
+	if err != nil {
+		return err
+	}
+	type run struct{ id, first, last int64 }
+	var runs []run
+	for rows.Next() {
+		var r run
+		if err := rows.Scan(&r.id, &r.first, &r.last); err != nil {
+			rows.Close()
+			return err
+		}
+		runs = append(runs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	from := int64(math.MinInt64)
+	for i, r := range runs {
+		used := i+1 == len(runs) || runs[i+1].first > bound
+		if !used {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM chunk_dicts WHERE id = ?", r.id); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.first >= bound {
+			break
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE id >= ? AND id < ?", from, r.first); err != nil {
+			return err
+		}
+		from = r.last + 1
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM chunks WHERE id >= ? AND id < ?", from, bound)
+	return err
+}
+
 // deleteOldest deletes up to retentionChunk of the oldest traces, only those
 // that started before cutoff when cutoff ≥ 0, then the chunks no remaining
 // trace points into (chunk ids grow with trace rows, so those are the
@@ -180,7 +224,7 @@ func (s *SQLiteStore) deleteOldest(ctx context.Context, cutoff int64) (int, erro
 		if !keepRow.Valid {
 			rowBound = math.MaxInt64
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM chunks WHERE id < ?", chunkBound); err != nil {
+		if err := deleteChunksBelow(ctx, tx, chunkBound); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM trace_ids WHERE block IN (SELECT id FROM trace_blocks WHERE last_trace < ?)", rowBound); err != nil {

@@ -77,5 +77,7 @@ func openReadOnly(ctx context.Context, path, abs string, cfg storeConfig) (*SQLi
 		db.Close()
 		return nil, fmt.Errorf("cannot open store %q read-only: its schema is version %d, this stagescope needs %d (open it once for writing, for example with serve, to upgrade it)", path, v, migrations.Latest())
 	}
-	return &SQLiteStore{path: abs, db: db, rollups: map[rollupKey]*rollupRow{}, index: newFollowingIndex()}, nil
+	s := &SQLiteStore{path: abs, db: db, rollups: map[rollupKey]*rollupRow{}, index: newFollowingIndex()}
+	s.dicts.preload(ctx, db)
+	return s, nil
 }

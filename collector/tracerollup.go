@@ -132,7 +132,7 @@ func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *
 		return nil, false, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
 	// Bodies are decoded too: token use is in the attributes.
-	err = eachStoredPart(ctx, conn, id, chunk.Int64, more, false, func(d *decodedPart) error {
+	err = s.eachStoredPart(ctx, conn, id, chunk.Int64, more, false, func(d *decodedPart) error {
 		for i := range d.spans {
 			sps = append(sps, timingOf(&d.spans[i]))
 		}

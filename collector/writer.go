@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/stagescope/stagescope/dispatcher/event"
@@ -119,6 +120,11 @@ type batchWriter struct {
 	incoming     []spans.SpanID
 	rawFree      [][]byte
 	compressing  sync.WaitGroup
+	// dict is the dictionary small chunks are compressed with
+	// (chunkdict.go); keys is false while writing a batch without ingested
+	// spans, whose chunks need no span keys.
+	dict dictWriter
+	keys bool
 }
 
 // dupCopies describes a span of which the batch held more than one copy or
@@ -160,6 +166,11 @@ func (w *batchWriter) write(b *batch) error {
 	s := w.store
 	var dups int
 	w.newIDs, w.newRows, w.sealing = w.newIDs[:0], w.newRows[:0], nil
+	w.loadDict()
+	// Span keys serve the duplicate check of a later ingested part of a
+	// trace; a chunk without them is decompressed by that check instead.
+	// Only ingested spans are retried and split across requests.
+	w.keys = b.ingested
 	err := s.rawWrite(func(c *sqlite3.SQLiteConn, st *writeStmts) error {
 		if err := execConn(c, "BEGIN IMMEDIATE"); err != nil {
 			return fmt.Errorf("cannot begin batch: %w", err)
@@ -178,6 +189,7 @@ func (w *batchWriter) write(b *batch) error {
 			clear(w.jobs)
 			w.jobs = w.jobs[:0]
 			w.written.reset()
+			w.dict.rollback()
 		}
 		var err error
 		if dups, err = w.insert(st, b); err != nil {
@@ -191,6 +203,7 @@ func (w *batchWriter) write(b *batch) error {
 		if w.sealing != nil {
 			s.index.sealed(*w.sealing)
 		}
+		w.dict.committed(&s.dicts)
 		s.index.added(w.newIDs, w.newRows)
 		return nil
 	})
@@ -497,7 +510,9 @@ func (w *batchWriter) seal(st *writeStmts) error {
 
 // flushChunk hands the open chunk to a goroutine that compresses it, so
 // that compression (a third of the writer's work) runs beside the writer;
-// insertChunks waits for them and inserts the chunks in id order.
+// insertChunks waits for them and inserts the chunks in id order. A small
+// chunk is compressed with the dictionary, unless the run of the next one
+// is being collected (chunkdict.go).
 func (w *batchWriter) flushChunk() {
 	if w.chunk.empty() {
 		return
@@ -508,23 +523,57 @@ func (w *batchWriter) flushChunk() {
 		spare, w.rawFree = w.rawFree[n-1], w.rawFree[:n-1]
 	}
 	j := &chunkJob{id: s.nextChunkID}
-	var parts int
-	j.raw, parts, j.keys = w.chunk.take(spare, nil)
+	j.raw, j.parts, j.keys = w.chunk.take(spare, nil)
+	if !w.keys {
+		j.keys = nil
+	}
 	s.nextChunkID++
+	// The whole of a small batch: low-rate traffic, where each chunk has
+	// too few traces to compress well and CPU is to spare.
+	j.small = len(w.jobs) == 0 && len(j.raw) < dictSmallBytes
+	d := &w.dict
+	switch {
+	case d.collecting:
+		if d.first == 0 {
+			d.first = j.id
+		}
+		j.collect = true
+	case d.enc != nil && j.small:
+		j.dict, j.enc = d.id, d.enc
+		d.used += int64(len(j.raw))
+		if d.used >= dictRenewBytes {
+			d.collecting, d.first = true, 0
+		}
+	}
 	w.jobs = append(w.jobs, j)
 	w.compressing.Add(1)
 	go func() {
 		defer w.compressing.Done()
-		j.data = compressChunk(nil, j.raw, parts)
+		switch {
+		case j.enc != nil:
+			j.data = compressChunkDict(nil, j.raw, j.parts, j.dict, j.enc)
+		case j.small:
+			j.data = compressSmallChunk(nil, j.raw, j.parts)
+		default:
+			j.data = compressChunk(nil, j.raw, j.parts)
+		}
 	}()
 }
 
 // chunkJob is a chunk being compressed.
 type chunkJob struct {
-	id   int64
-	raw  []byte
-	keys []byte
-	data []byte
+	id    int64
+	raw   []byte
+	parts int
+	keys  []byte
+	data  []byte
+	// collect: the chunk belongs to the run of the next dictionary.
+	collect bool
+	// small: the chunk is the whole of a small batch.
+	small bool
+	// dict and enc: the dictionary it is compressed with (0, nil: none).
+	dict int64
+	enc  *zstd.Encoder
 }
 
 // insertChunks waits for the compressions started by flushChunk and
@@ -538,11 +587,19 @@ func (w *batchWriter) insertChunks(st *writeStmts) error {
 		clear(w.jobs)
 		w.jobs = w.jobs[:0]
 	}()
+	var last int64
 	for _, j := range w.jobs {
-		w.args = nv(w.args, j.id, j.data, j.keys)
+		w.args = nv(w.args, j.id, j.data, nullBytes(j.keys))
 		if err := execStmt(st.insertChunk, w.args); err != nil {
 			return fmt.Errorf("cannot insert chunk %d: %w", j.id, err)
 		}
+		if j.collect {
+			w.dict.collect(chunkFrameSource(j.raw, j.parts))
+			last = j.id
+		}
+	}
+	if last != 0 && w.dict.full() {
+		return w.recordDict(st, last)
 	}
 	return nil
 }
@@ -785,14 +842,16 @@ func (w *batchWriter) dropStored(st *writeStmts, row int64, tid spans.TraceID, g
 		if err != nil {
 			return err
 		}
-		if ok, err := keysMatch(keys, tid, w.incoming); err != nil || !ok {
-			return err // none of the spans can be in this chunk
+		if keys != nil {
+			if ok, err := keysMatch(keys, tid, w.incoming); err != nil || !ok {
+				return err // none of the spans can be in this chunk
+			}
 		}
 		data, err := w.readChunkColumn(st.selectChunk, id)
 		if err != nil {
 			return err
 		}
-		return chunkParts(data, func(t spans.TraceID, part []byte) bool {
+		return w.store.dicts.chunkParts(bg, w.store.db, data, func(t spans.TraceID, part encodedPart) bool {
 			if t != tid {
 				return true
 			}

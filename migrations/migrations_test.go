@@ -50,11 +50,11 @@ func TestFromScratch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != Latest() || Latest() != 8 {
-		t.Fatalf("applied %d of latest %d, want 8", n, Latest())
+	if n != Latest() || Latest() != 9 {
+		t.Fatalf("applied %d of latest %d, want 9", n, Latest())
 	}
 	got := strings.Join(tables(t, db), ",")
-	want := "chunks,drops,events,resources,resources_by_hash,runs,spans,stage_rollups,token_rollups,trace_blocks,trace_ids,traces,traces_by_chunk,traces_by_run,traces_by_service,traces_by_start"
+	want := "chunk_dicts,chunks,drops,events,resources,resources_by_hash,runs,spans,stage_rollups,token_rollups,trace_blocks,trace_ids,traces,traces_by_chunk,traces_by_run,traces_by_service,traces_by_start"
 	if got != want {
 		t.Fatalf("tables %s, want %s", got, want)
 	}

@@ -1,0 +1,1 @@
+SELECT count(*) FROM chunks WHERE id >= ?1 AND id <= ?2

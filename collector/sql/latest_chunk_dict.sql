@@ -1,0 +1,1 @@
+SELECT id FROM chunk_dicts ORDER BY id DESC LIMIT 1

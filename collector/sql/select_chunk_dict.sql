@@ -1,0 +1,1 @@
+SELECT first_chunk, last_chunk FROM chunk_dicts WHERE id = ?

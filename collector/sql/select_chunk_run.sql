@@ -1,0 +1,1 @@
+SELECT id, data FROM chunks WHERE id >= ? AND id <= ? ORDER BY id

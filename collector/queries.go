@@ -268,7 +268,7 @@ func (s *SQLiteStore) traceOn(ctx context.Context, conn *stmtConn, row int64, id
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
 	// Rows written before migration 0006 keep their spans and events in
-	// the spans and events tables.
+	// the spans and events tables (scanLegacySpan).
 	err = forParts(r.spanParts, func(first, count int64) error {
 		rows, err := conn.QueryContext(ctx, sqlSpansInRange, first, first+count, id[:])
 		if err != nil {
@@ -277,18 +277,8 @@ func (s *SQLiteStore) traceOn(ctx context.Context, conn *stmtConn, row int64, id
 		defer rows.Close()
 		for rows.Next() {
 			var sp spans.Span
-			var tid, sid, pid, body []byte
-			var stage, start, end, status int64
-			if err := rows.Scan(&tid, &sid, &pid, &sp.Name, &stage, &start, &end, &status, &body); err != nil {
+			if err := s.scanLegacySpan(ctx, conn, rows, &sp); err != nil {
 				return err
-			}
-			copy(sp.TraceID[:], tid)
-			copy(sp.SpanID[:], sid)
-			copy(sp.ParentID[:], pid)
-			sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
-			sp.Start, sp.End = fromNanos(start), fromNanos(end)
-			if err := s.decodeStoredSpan(ctx, conn, body, &sp); err != nil {
-				return fmt.Errorf("span %s: %w", sp.SpanID, err)
 			}
 			vals = append(vals, sp)
 		}

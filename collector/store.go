@@ -565,6 +565,26 @@ func (s *SQLiteStore) resource(ctx context.Context, q rowQuerier, id int64) (*sp
 	return r, nil
 }
 
+// scanLegacySpan reads one row of the spans table (rows written before
+// migration 0006: trace id, span id, parent id, name, stage, start, end,
+// status, body) into sp.
+func (s *SQLiteStore) scanLegacySpan(ctx context.Context, q rowQuerier, rows *sql.Rows, sp *spans.Span) error {
+	var tid, sid, pid, body []byte
+	var stage, start, end, status int64
+	if err := rows.Scan(&tid, &sid, &pid, &sp.Name, &stage, &start, &end, &status, &body); err != nil {
+		return err
+	}
+	copy(sp.TraceID[:], tid)
+	copy(sp.SpanID[:], sid)
+	copy(sp.ParentID[:], pid)
+	sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
+	sp.Start, sp.End = fromNanos(start), fromNanos(end)
+	if err := s.decodeStoredSpan(ctx, q, body, sp); err != nil {
+		return fmt.Errorf("span %s: %w", sp.SpanID, err)
+	}
+	return nil
+}
+
 // decodeStoredSpan fills the body fields of sp from a stored body and
 // resolves its resource through q (the connection the span was read on).
 func (s *SQLiteStore) decodeStoredSpan(ctx context.Context, q rowQuerier, body []byte, sp *spans.Span) error {

@@ -147,18 +147,8 @@ func (s *SQLiteStore) traceTimings(ctx context.Context, conn *sql.Conn, legacy *
 			defer rows.Close()
 			for rows.Next() {
 				var sp spans.Span
-				var tid, sid, pid, body []byte
-				var stage, start, end, status int64
-				if err := rows.Scan(&tid, &sid, &pid, &sp.Name, &stage, &start, &end, &status, &body); err != nil {
+				if err := s.scanLegacySpan(ctx, conn, rows, &sp); err != nil {
 					return err
-				}
-				copy(sp.TraceID[:], tid)
-				copy(sp.SpanID[:], sid)
-				copy(sp.ParentID[:], pid)
-				sp.Stage, sp.Status = spans.Stage(stage), spans.Status(status)
-				sp.Start, sp.End = fromNanos(start), fromNanos(end)
-				if err := s.decodeStoredSpan(ctx, conn, body, &sp); err != nil {
-					return fmt.Errorf("span %s: %w", sp.SpanID, err)
 				}
 				sps = append(sps, timingOf(&sp))
 			}

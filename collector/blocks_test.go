@@ -330,6 +330,15 @@ func TestMigratesLegacyDatabase(t *testing.T) {
 	if len(ids) != 40 {
 		t.Fatalf("%d traces in the fixture, want 40", len(ids))
 	}
+	// Read together (each chunk decompressed once for all its traces),
+	// every trace is the same again.
+	all, err := s.LoadTraces(ctx, TraceQuery{Limit: 100})
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("LoadTraces: %d traces, %v", len(all), err)
+	}
+	for _, tr := range all {
+		same(tr.Summary.TraceID.String(), tr)
+	}
 	br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -451,6 +460,15 @@ func TestReadsChunksOfThePreviousRelease(t *testing.T) {
 	}
 	if len(ids) != 30 {
 		t.Fatalf("%d traces in the fixture, want 30", len(ids))
+	}
+	// Read together (each chunk decompressed once for all its traces),
+	// every trace is the same again.
+	all, err := s.LoadTraces(ctx, TraceQuery{Limit: 100})
+	if err != nil || len(all) != len(ids) {
+		t.Fatalf("LoadTraces: %d traces, %v", len(all), err)
+	}
+	for _, tr := range all {
+		same(tr.Summary.TraceID.String(), tr)
 	}
 	br, err := s.StageBreakdown(ctx, time.Time{}, time.Time{}, "")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stagescope/stagescope/collector/tracetree"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -241,35 +242,56 @@ func (c *stmtConn) Close() error {
 
 // traceOn is traceAt on conn.
 func (s *SQLiteStore) traceOn(ctx context.Context, conn *stmtConn, row int64, id spans.TraceID) (*Trace, error) {
-	r, err := scanTrace(conn.QueryRowContext(ctx, sqlGetTrace, row), true)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && r.sum.TraceID != id {
-		// Deleted by retention since it was found.
-		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
-	}
+	r, err := s.traceRowOn(ctx, conn, row, id)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+		return nil, err
 	}
-	t := &Trace{Summary: r.sum}
-	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
+	var parts []*decodedPart
 	err = s.eachStoredPart(ctx, conn, id, r.chunk.Int64, r.moreChunks, false, func(d *decodedPart) error {
-		var err error
-		for i := range d.spans {
-			if d.resources[i] != 0 {
-				if d.spans[i].Resource, err = s.resource(ctx, conn, d.resources[i]); err != nil {
-					return err
-				}
-			}
-		}
-		vals = append(vals, d.spans...)
-		t.Events = append(t.Events, d.events...)
+		parts = append(parts, d)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
 	}
+	return s.assembleTrace(ctx, conn, r, parts)
+}
+
+// traceRowOn reads the traces row row, which must be trace id (else it was
+// deleted by retention since it was found: ErrNotFound).
+func (s *SQLiteStore) traceRowOn(ctx context.Context, conn *stmtConn, row int64, id spans.TraceID) (traceRow, error) {
+	r, err := scanTrace(conn.QueryRowContext(ctx, sqlGetTrace, row), true)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && r.sum.TraceID != id {
+		return r, fmt.Errorf("trace %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("cannot read trace %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// assembleTrace makes the trace of row r from its parts decoded from
+// chunks (in chunk order) and the rows written before migration 0006.
+func (s *SQLiteStore) assembleTrace(ctx context.Context, conn *stmtConn, r traceRow, parts []*decodedPart) (*Trace, error) {
+	id := r.sum.TraceID
+	t := &Trace{Summary: r.sum}
+	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
+	for _, d := range parts {
+		for i := range d.spans {
+			if d.resources[i] != 0 {
+				res, err := s.resource(ctx, conn, d.resources[i])
+				if err != nil {
+					return nil, fmt.Errorf("cannot read trace %s: %w", id, err)
+				}
+				d.spans[i].Resource = res
+			}
+		}
+		vals = append(vals, d.spans...)
+		t.Events = append(t.Events, d.events...)
+	}
 	// Rows written before migration 0006 keep their spans and events in
 	// the spans and events tables (scanLegacySpan).
-	err = forParts(r.spanParts, func(first, count int64) error {
+	err := forParts(r.spanParts, func(first, count int64) error {
 		rows, err := conn.QueryContext(ctx, sqlSpansInRange, first, first+count, id[:])
 		if err != nil {
 			return err
@@ -342,13 +364,149 @@ type traceRef struct {
 	id  spans.TraceID
 }
 
-// tracesAt reads many traces, in order, on a few read connections at once
-// (decompressing their chunks is most of the work); traces deleted since
-// they were listed are left out.
+// tracesAt reads many traces, in order; traces deleted since they were
+// listed are left out. The traces of a sample cluster in chunks (its frame
+// is runs of neighbouring traces, and neighbours arrived in the same
+// writer batches), so each chunk is read and decompressed once for all the
+// wanted traces it holds, where reading trace by trace decompressed the
+// same chunk a dozen times over. Three passes, each on a few read
+// connections at once: the trace rows, the chunks, the traces' assembly.
 func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, error) {
+	rows := make([]traceRow, len(refs))
+	found := make([]bool, len(refs))
+	at := make(map[int64][]int, len(refs)) // row → indexes in refs
+	for i, r := range refs {
+		at[r.row] = append(at[r.row], i)
+	}
+	// The rows in batches, each one query (a point lookup per trace cost
+	// as much as decompressing its chunk).
+	const perQuery = 500
+	err := s.onReadConns(ctx, (len(refs)+perQuery-1)/perQuery, func(conn *stmtConn, b int) error {
+		batch := refs[b*perQuery : min(len(refs), (b+1)*perQuery)]
+		list := make([]byte, 0, 12*len(batch))
+		list = append(list, '[')
+		for k, r := range batch {
+			if k > 0 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, r.row, 10)
+		}
+		list = append(list, ']')
+		rs, err := conn.QueryContext(ctx, sqlGetTraces, string(list))
+		if err != nil {
+			return fmt.Errorf("cannot read traces: %w", err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			r, err := scanTrace(rs, true)
+			if err != nil {
+				return fmt.Errorf("cannot read traces: %w", err)
+			}
+			// A ref whose trace differs from the row's was deleted by
+			// retention since it was found: left out.
+			for _, i := range at[r.sum.row] {
+				if i/perQuery == b && refs[i].id == r.sum.TraceID {
+					rows[i], found[i] = r, true
+				}
+			}
+		}
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("cannot read traces: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// wanted[cid] lists the traces (indexes into refs) with a part in
+	// chunk cid; parts[i] collects trace i's parts, in chunk order.
+	wanted := make(map[int64][]int)
+	for i, r := range rows {
+		if !found[i] {
+			continue
+		}
+		err := forChunkIDs(r.chunk.Int64, r.moreChunks, func(cid int64) error {
+			wanted[cid] = append(wanted[cid], i)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot read trace %s: %w", refs[i].id, err)
+		}
+	}
+	cids := slices.Sorted(maps.Keys(wanted))
+	got := make([][]*decodedPart, len(cids)) // got[k][j]: the part of trace wanted[cids[k]][j]
+	err = s.onReadConns(ctx, len(cids), func(conn *stmtConn, k int) error {
+		cid := cids[k]
+		var err error
+		got[k], err = s.chunkPartsOf(ctx, conn, cid, refs, wanted[cid])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	parts := make([][]*decodedPart, len(refs))
+	for k, cid := range cids {
+		for j, i := range wanted[cid] {
+			parts[i] = append(parts[i], got[k][j])
+		}
+	}
+
 	out := make([]*Trace, len(refs))
-	workers := min(runtime.GOMAXPROCS(0), DefaultReadConns, len(refs))
+	err = s.onReadConns(ctx, len(refs), func(conn *stmtConn, i int) error {
+		if !found[i] {
+			return nil
+		}
+		var err error
+		out[i], err = s.assembleTrace(ctx, conn, rows[i], parts[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(t *Trace) bool { return t == nil }), nil
+}
+
+// chunkPartsOf decompresses chunk cid once and decodes the parts of the
+// traces refs[i] for i in which, in that order (an empty part for a trace
+// the chunk does not hold, as eachStoredPart).
+func (s *SQLiteStore) chunkPartsOf(ctx context.Context, conn *stmtConn, cid int64, refs []traceRef, which []int) ([]*decodedPart, error) {
+	var data []byte
+	if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
+		return nil, fmt.Errorf("chunk %d: %w", cid, err)
+	}
+	out := make([]*decodedPart, len(which))
+	left := len(which)
+	var derr error
+	err := s.dicts.chunkParts(ctx, conn, data, func(tid spans.TraceID, part encodedPart) bool {
+		for j, i := range which {
+			if out[j] == nil && refs[i].id == tid {
+				out[j] = new(decodedPart)
+				derr = decodePart(tid, part, false, out[j])
+				left--
+				break
+			}
+		}
+		return derr == nil && left > 0
+	})
+	if err = errors.Join(err, derr); err != nil {
+		return nil, fmt.Errorf("chunk %d: %w", cid, err)
+	}
+	for j := range out {
+		if out[j] == nil {
+			out[j] = new(decodedPart)
+		}
+	}
+	return out, nil
+}
+
+// onReadConns calls fn(conn, i) for every i in [0, n), spread over up to
+// DefaultReadConns read connections (no more than the CPUs); the first
+// error stops the others.
+func (s *SQLiteStore) onReadConns(ctx context.Context, n int, fn func(conn *stmtConn, i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), DefaultReadConns, n)
 	var next atomic.Int64
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for w := range workers {
@@ -358,28 +516,25 @@ func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, 
 			conn, err := s.stmtConn(ctx)
 			if err != nil {
 				errs[w] = err
+				failed.Store(true)
 				return
 			}
 			defer conn.Close()
-			for {
+			for !failed.Load() && ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
-				if i >= len(refs) || ctx.Err() != nil {
+				if i >= n {
 					return
 				}
-				t, err := s.traceOn(ctx, conn, refs[i].row, refs[i].id)
-				if err != nil && !errors.Is(err, ErrNotFound) {
+				if err := fn(conn, i); err != nil {
 					errs[w] = err
+					failed.Store(true)
 					return
 				}
-				out[i] = t
 			}
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(out, func(t *Trace) bool { return t == nil }), nil
+	return errors.Join(append(errs, ctx.Err())...)
 }
 
 // StageStats aggregates one stage over a window, from the rollups.
@@ -548,6 +703,7 @@ func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step t
 // The read queries, loaded once from sql/.
 var (
 	sqlGetTrace    = mustSQL("get_trace.sql")
+	sqlGetTraces   = mustSQL("get_traces.sql")
 	sqlSelectChunk = mustSQL("select_chunk.sql")
 	// Chunk dictionaries (chunkdict.go).
 	sqlLatestChunkDict = mustSQL("latest_chunk_dict.sql")

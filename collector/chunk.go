@@ -424,6 +424,7 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 	v2 := part.version >= chunkVersion2
 	r := bodyReader{b: part.data}
 	n := r.count("span count", 12)
+	out.spans, out.resources = slices.Grow(out.spans, n), slices.Grow(out.resources, n)
 	base := r.varint()
 	var tags []spans.Tag
 	var table []string
@@ -520,6 +521,7 @@ func decodePart(tid spans.TraceID, part encodedPart, timingsOnly bool, out *deco
 		minEvent = 5 // flags, time, name, stage, body length
 	}
 	m := r.count("event count", minEvent)
+	out.events = slices.Grow(out.events, m)
 	for i := 0; i < m && r.err == nil; i++ {
 		e := event.Record{}
 		e.TraceID = tid

@@ -275,7 +275,12 @@ func (s *SQLiteStore) traceRowOn(ctx context.Context, conn *stmtConn, row int64,
 func (s *SQLiteStore) assembleTrace(ctx context.Context, conn *stmtConn, r traceRow, parts []*decodedPart) (*Trace, error) {
 	id := r.sum.TraceID
 	t := &Trace{Summary: r.sum}
-	vals := make([]spans.Span, 0, r.sum.SpanCount) // one allocation; t.Spans points into it
+	var vals []spans.Span // t.Spans points into it
+	if len(parts) == 1 {
+		vals, t.Events = parts[0].spans, parts[0].events
+	} else {
+		vals = make([]spans.Span, 0, r.sum.SpanCount)
+	}
 	for _, d := range parts {
 		for i := range d.spans {
 			if d.resources[i] != 0 {
@@ -286,8 +291,10 @@ func (s *SQLiteStore) assembleTrace(ctx context.Context, conn *stmtConn, r trace
 				d.spans[i].Resource = res
 			}
 		}
-		vals = append(vals, d.spans...)
-		t.Events = append(t.Events, d.events...)
+		if len(parts) > 1 {
+			vals = append(vals, d.spans...)
+			t.Events = append(t.Events, d.events...)
+		}
 	}
 	// Rows written before migration 0006 keep their spans and events in
 	// the spans and events tables (scanLegacySpan).

@@ -7,32 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // ErrMalformed is wrapped by every error about an undecodable body.
 var ErrMalformed = errors.New("malformed OTLP request")
 
 // DecodeProtobuf decodes an ExportTraceServiceRequest in the binary
-// protobuf encoding. Strings that are not valid UTF-8 are kept with their
-// bad bytes replaced by U+FFFD, as the JSON decoder does, instead of
-// failing the request.
+// protobuf encoding (wire.go). Strings that are not valid UTF-8 are kept
+// with their bad bytes replaced by U+FFFD, as the JSON decoder does,
+// instead of failing the request.
 func DecodeProtobuf(b []byte) (*coltracepb.ExportTraceServiceRequest, error) {
-	req := &coltracepb.ExportTraceServiceRequest{}
-	err := proto.Unmarshal(b, req)
-	if err != nil && strings.Contains(err.Error(), "UTF-8") {
-		if fixed, rerr := repairUTF8(b, req.ProtoReflect().Descriptor(), 0); rerr == nil {
-			req.Reset()
-			err = proto.Unmarshal(fixed, req)
-		}
-	}
+	req, err := decodeWireRequest(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: protobuf: %v", ErrMalformed, err)
 	}
@@ -92,57 +80,4 @@ func hexIDsToBase64(v any) {
 			hexIDsToBase64(e)
 		}
 	}
-}
-
-// maxRepairDepth bounds the nesting repairUTF8 follows (AnyValue nests);
-// deeper bodies are left to the decoder, which refuses them.
-const maxRepairDepth = 64
-
-// repairUTF8 returns a copy of the protobuf message b (of type md) in which
-// every string field that is not valid UTF-8 has its bad bytes replaced with
-// U+FFFD. Proto3 decoders refuse such strings, and with them the whole
-// request; some SDKs send them (a truncated multi-byte character, a byte
-// string put in a string attribute). Repairing keeps the rest of the
-// request.
-func repairUTF8(b []byte, md protoreflect.MessageDescriptor, depth int) ([]byte, error) {
-	if depth > maxRepairDepth {
-		return nil, errors.New("message nested too deeply")
-	}
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		if typ != protowire.BytesType {
-			m := protowire.ConsumeFieldValue(num, typ, b[n:])
-			if m < 0 {
-				return nil, protowire.ParseError(m)
-			}
-			out = append(out, b[:n+m]...)
-			b = b[n+m:]
-			continue
-		}
-		v, m := protowire.ConsumeBytes(b[n:])
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		if fd := md.Fields().ByNumber(num); fd != nil {
-			switch fd.Kind() {
-			case protoreflect.StringKind:
-				if !utf8.Valid(v) {
-					v = []byte(strings.ToValidUTF8(string(v), "\uFFFD"))
-				}
-			case protoreflect.MessageKind:
-				var err error
-				if v, err = repairUTF8(v, fd.Message(), depth+1); err != nil {
-					return nil, err
-				}
-			}
-		}
-		out = protowire.AppendTag(out, num, typ)
-		out = protowire.AppendBytes(out, v)
-		b = b[n+m:]
-	}
-	return out, nil
 }

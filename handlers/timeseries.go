@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -142,6 +143,17 @@ func (s *Server) timeseries(c echo.Context) error {
 	if err != nil {
 		return storeError("token series", err)
 	}
+	// The stages of every step at once when the source can (the store's
+	// rollups), else a breakdown per step.
+	var series [][]collector.StageStats
+	if ss, ok := s.src.(stageSeries); ok && service == "" {
+		if series, err = ss.StageSeries(ctx, from, to, step); err != nil {
+			return storeError("stage series", err)
+		}
+		if len(series) != len(pts) {
+			return storeError("stage series", fmt.Errorf("%d steps for %d points", len(series), len(pts)))
+		}
+	}
 	prices := s.priceTable()
 	seen := map[spans.Stage]bool{}
 	unpriced := map[string]bool{}
@@ -163,8 +175,10 @@ func (s *Server) timeseries(c echo.Context) error {
 		}
 		if pt.Traces > 0 {
 			sp.P50Ms, sp.P95Ms, sp.P99Ms = ptr(millis(pt.P50)), ptr(millis(pt.P95)), ptr(millis(pt.P99))
-			rows, err := breakdown(pt.Start, pt.Start.Add(step-time.Nanosecond))
-			if err != nil {
+			var rows []collector.StageStats
+			if series != nil {
+				rows = series[i]
+			} else if rows, err = breakdown(pt.Start, pt.Start.Add(step-time.Nanosecond)); err != nil {
 				return err
 			}
 			for _, r := range rows {
@@ -188,6 +202,12 @@ func (s *Server) timeseries(c echo.Context) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// stageSeries is a source that reads the stage breakdown of every step of
+// a time series at once (collector.SQLiteStore).
+type stageSeries interface {
+	StageSeries(ctx context.Context, from, to time.Time, step time.Duration) ([][]collector.StageStats, error)
+}
 
 // firstTrace finds roughly when the first trace before to started, by
 // narrowing coarse time series (30 days, then a day, then an hour). With no

@@ -196,8 +196,9 @@ function init() {
     setHash(page, arg, q);
   });
   window.addEventListener('hashchange', route);
-  route();
-  loadServices();
+  // The page first: the service list (a count over the window's traces)
+  // is asked once the page has rendered, so the two do not share the CPU.
+  route().finally(loadServices);
   loadSource();
 }
 

@@ -501,6 +501,17 @@ func TestReportAndCompare(t *testing.T) {
 			}
 		}
 	}
+	// Sampled sides are each weighted back to their own run.
+	var cs handlers.CompareResponse
+	s.getJSON("/api/compare?sample=5&base_run="+runBase+"&cand_run="+runCand, http.StatusOK, &cs)
+	for _, side := range []struct {
+		smp handlers.Sample
+		rep *analysis.Report
+	}{{cs.Baseline, cs.Comparison.Baseline}, {cs.Candidate, cs.Comparison.Candidate}} {
+		if w := side.rep.Weighting; !side.smp.Sampled || !w.Weighted || w.HashRate != side.smp.HashRate || w.SlowThreshold != side.smp.SlowThreshold {
+			t.Errorf("sampled compare side: sampled %v, hash rate %v, threshold %v; weighting %+v", side.smp.Sampled, side.smp.HashRate, side.smp.SlowThreshold, w)
+		}
+	}
 	// Windows work too: the first ten minutes against the next ten.
 	w := func(m int) int64 { return s.base.Add(time.Duration(m) * time.Minute).UnixMilli() }
 	var cw handlers.CompareResponse

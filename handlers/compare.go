@@ -110,6 +110,9 @@ func (s *Server) compare(c echo.Context) error {
 			}
 			opts = append(opts, analysis.WithRunConfigs(br.Config, cr.Config))
 		}
+		// Each side weighted back to its own window (a sample holds every
+		// slow trace; a run read whole is not sampled).
+		opts = append(opts, analysis.WithComparedSamples(bs.SlowThreshold, bs.HashRate, cs.SlowThreshold, cs.HashRate))
 		return CompareResponse{Baseline: bs, Candidate: cs, Comparison: analysis.Compare(bt, ct, opts...)}, nil
 	})
 }

@@ -97,11 +97,34 @@ type ExemplarPair struct {
 	Candidate spans.TraceID `json:"candidate"`
 }
 
-// sample is one side's per-trace figures of a stage and the traces they
-// belong to.
+// sample is one side's per-trace figures of a stage, the traces they
+// belong to, and their weights (nil: every trace weighs 1; WithSample).
 type sample struct {
 	v   []float64
 	ids []spans.TraceID
+	w   []float64
+}
+
+// weight is the weight of value i.
+func (s sample) weight(i int) float64 {
+	if s.w == nil {
+		return 1
+	}
+	return s.w[i]
+}
+
+// stats are the weighted mean, p50 and p95 of the sample.
+func (s sample) stats() (mean float64, p50, p95 int64) {
+	vals := make([]int64, len(s.v))
+	var sum, total float64
+	for i, x := range s.v {
+		vals[i] = int64(x)
+		sum += x * s.weight(i)
+		total += s.weight(i)
+	}
+	w := slices.Clone(s.w)
+	sortWeighted(vals, w)
+	return ratio(sum, total), wquantile(vals, w, 0.50), wquantile(vals, w, 0.95)
 }
 
 // Compare analyses baseline and candidate and tests, per stage, whether the
@@ -113,6 +136,13 @@ type sample struct {
 // are never a regression however significant.
 func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	cfg := newConfig(opts)
+	// Each side has its own sample weights (WithComparedSamples).
+	bcfg, ccfg := cfg, cfg
+	if cfg.sides != nil {
+		b, c := *cfg, *cfg
+		b.sample, c.sample = cfg.sides[0], cfg.sides[1]
+		bcfg, ccfg = &b, &c
+	}
 	// The two sides share nothing but the read-only configuration: each
 	// is analysed on its own goroutine (a comparison of two 2,000-trace
 	// samples took twice one report's time).
@@ -121,13 +151,13 @@ func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ab = newAccumulator(cfg, len(baseline))
+		ab = newAccumulator(bcfg, len(baseline))
 		for _, t := range baseline {
 			ab.add(t)
 		}
 		baseRep = ab.report()
 	}()
-	ac = newAccumulator(cfg, len(candidate))
+	ac = newAccumulator(ccfg, len(candidate))
 	for _, t := range candidate {
 		ac.add(t)
 	}
@@ -148,8 +178,14 @@ func Compare(baseline, candidate []Trace, opts ...Option) *Comparison {
 	}
 	side := func(a *accumulator, get func(r *traceResult) int64) sample {
 		s := sample{v: make([]float64, len(a.results)), ids: make([]spans.TraceID, len(a.results))}
+		if a.weighted {
+			s.w = make([]float64, len(a.results))
+		}
 		for i := range a.results {
 			s.v[i], s.ids[i] = float64(get(&a.results[i])), a.results[i].id
+			if s.w != nil {
+				s.w[i] = a.results[i].w
+			}
 		}
 		return s
 	}
@@ -221,28 +257,13 @@ func (d StageDelta) effectQuantile() string {
 // delta compares two per-trace samples of one stage.
 func (c *config) delta(st spans.Stage, base, cand sample) StageDelta {
 	d := StageDelta{Stage: st}
-	mean := func(v []float64) float64 {
-		var s float64
-		for _, x := range v {
-			s += x
-		}
-		return ratio(s, float64(len(v)))
-	}
-	sorted := func(v []float64) []int64 {
-		s := make([]int64, len(v))
-		for i, x := range v {
-			s[i] = int64(x)
-		}
-		slices.Sort(s)
-		return s
-	}
-	bs, cs := sorted(base.v), sorted(cand.v)
-	bm, cm := mean(base.v), mean(cand.v)
+	bm, b50, b95 := base.stats()
+	cm, c50, c95 := cand.stats()
 	d.BaselineMean, d.CandidateMean = time.Duration(bm), time.Duration(cm)
 	d.BaselineMeanMs, d.CandidateMeanMs = ms(d.BaselineMean), ms(d.CandidateMean)
-	d.BaselineP50, d.CandidateP50 = time.Duration(quantile(bs, 0.50)), time.Duration(quantile(cs, 0.50))
+	d.BaselineP50, d.CandidateP50 = time.Duration(b50), time.Duration(c50)
 	d.BaselineP50Ms, d.CandidateP50Ms = ms(d.BaselineP50), ms(d.CandidateP50)
-	d.BaselineP95, d.CandidateP95 = time.Duration(quantile(bs, 0.95)), time.Duration(quantile(cs, 0.95))
+	d.BaselineP95, d.CandidateP95 = time.Duration(b95), time.Duration(c95)
 	d.BaselineP95Ms, d.CandidateP95Ms = ms(d.BaselineP95), ms(d.CandidateP95)
 	d.Delta = d.CandidateMean - d.BaselineMean
 	d.DeltaMs = ms(d.Delta)
@@ -255,7 +276,11 @@ func (c *config) delta(st spans.Stage, base, cand sample) StageDelta {
 	default:
 		d.ChangeText = signedDur(int64(d.Delta))
 	}
-	d.Test = MannWhitneyU(cand.v, base.v)
+	if base.w == nil && cand.w == nil {
+		d.Test = MannWhitneyU(cand.v, base.v)
+	} else {
+		d.Test = weightedMannWhitneyU(cand.v, cand.w, base.v, base.w)
+	}
 	d.Test.Z, d.Test.P = round4(d.Test.Z), roundP(d.Test.P)
 	d.Significant = d.Test.P < c.alpha
 
@@ -303,17 +328,21 @@ func (c *config) delta(st spans.Stage, base, cand sample) StageDelta {
 // side's non-zero values (traces without the stage are not typical of it);
 // the first such trace on ties.
 func typical(s sample) spans.TraceID {
-	var nz []float64
-	for _, v := range s.v {
+	var nz []int64
+	var nw []float64
+	for i, v := range s.v {
 		if v > 0 {
-			nz = append(nz, v)
+			nz = append(nz, int64(v))
+			if s.w != nil {
+				nw = append(nw, s.w[i])
+			}
 		}
 	}
 	if len(nz) == 0 {
 		return spans.TraceID{}
 	}
-	slices.Sort(nz)
-	med := nz[(len(nz)-1)/2]
+	sortWeighted(nz, nw)
+	med := float64(wquantile(nz, nw, 0.5)) // weighted: the median of the window the sample stands for
 	best, bestDist := -1, math.Inf(1)
 	for i, v := range s.v {
 		if v <= 0 {

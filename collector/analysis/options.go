@@ -80,6 +80,8 @@ type whatIfSpec struct {
 
 type config struct {
 	sample       *sampleWeights
+	// sides are Compare's per-side sample weights (WithComparedSamples).
+	sides *[2]*sampleWeights
 	prices       map[string]Price
 	slowQuantile float64
 	whatIf       []whatIfSpec
@@ -167,6 +169,21 @@ func (c *config) weight(e2e int64) float64 {
 		return 1
 	}
 	return 1 / c.sample.rate
+}
+
+// WithComparedSamples is WithSample for each side of Compare: the
+// baseline's slow threshold and hash rate, then the candidate's. Each side
+// is weighted back to its own window, so a sampled window compares fairly
+// with a run read whole (naively, a sample holding every slow trace reads
+// slower than the window it came from). A rate outside (0, 1) leaves that
+// side's weights 1.
+func WithComparedSamples(baseSlow time.Duration, baseRate float64, candSlow time.Duration, candRate float64) Option {
+	return func(c *config) {
+		var b, k config
+		WithSample(baseSlow, baseRate)(&b)
+		WithSample(candSlow, candRate)(&k)
+		c.sides = &[2]*sampleWeights{b.sample, k.sample}
+	}
 }
 
 // WithMaxExemplars sets how many exemplar trace IDs are listed (n ≥ 0).

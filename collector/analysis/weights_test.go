@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +289,72 @@ func TestWeightedSampleReproducesPoolsAndRetries(t *testing.T) {
 	}
 	if nr := naive.Retries[0]; nr.GiveUpRate <= fr.GiveUpRate {
 		t.Errorf("unweighted give-up rate %v should overstate the window's %v", nr.GiveUpRate, fr.GiveUpRate)
+	}
+}
+
+// A window read whole compared with a sample of the same window: weighted
+// back to its window, the sample shows no change; analysed naively, the
+// sample (every slow trace, a tenth of the rest) read as a regression of
+// every figure.
+func TestCompareWeighsEachSideBackToItsWindow(t *testing.T) {
+	window, sample := sampledWindow()
+	naive := Compare(window, sample)
+	if naive.E2E.CandidateP50 != msDur(100) || !naive.E2E.Regressed {
+		t.Fatalf("naive comparison: candidate p50 %v, regressed %v; the unweighted sample should read slower", naive.E2E.CandidateP50, naive.E2E.Regressed)
+	}
+	got := Compare(window, sample, WithComparedSamples(0, 1, msDur(100), 0.1))
+	if len(got.Regressions) != 0 || len(got.Findings) != 0 {
+		t.Fatalf("regressions %v, findings %+v: the two sides are the same window", got.Regressions, got.Findings)
+	}
+	check := func(d StageDelta) {
+		t.Helper()
+		if d.BaselineP50 != d.CandidateP50 || d.BaselineP95 != d.CandidateP95 || d.Regressed || d.Improved || d.Significant {
+			t.Errorf("%s: p50 %v vs %v, p95 %v vs %v, test %+v", d.Stage, d.BaselineP50, d.CandidateP50, d.BaselineP95, d.CandidateP95, d.Test)
+		}
+		if diff := d.CandidateMean - d.BaselineMean; diff < -time.Microsecond || diff > time.Microsecond {
+			t.Errorf("%s: mean %v vs %v", d.Stage, d.BaselineMean, d.CandidateMean)
+		}
+	}
+	check(got.E2E)
+	for _, d := range got.Stages {
+		check(d)
+	}
+	// The sides' reports are weighted too: the candidate's e2e is the
+	// window's.
+	if got.Candidate.E2E.P50 != msDur(24) || got.Candidate.E2E.P95 != msDur(100) || !got.Candidate.Weighting.Weighted || got.Baseline.Weighting.Weighted {
+		t.Fatalf("reports: candidate e2e %+v weighted %v, baseline weighted %v", got.Candidate.E2E, got.Candidate.Weighting.Weighted, got.Baseline.Weighting.Weighted)
+	}
+	// Swapped, and with a real regression in the sampled side (rerank 3×
+	// slower in the fast traces), the weighted test still finds it.
+	_, slower := sampledWindow()
+	for i := range 90 { // the fast traces of the sample, 10 of each latency
+		slower[i] = stepTrace(10, 6, float64(8+i/10))
+	}
+	got = Compare(window, slower, WithComparedSamples(0, 1, msDur(100), 0.1))
+	if !slices.Contains(got.Regressions, spans.StageRerank) {
+		t.Fatalf("rerank 2 → 6 ms in 90%% of the window not found: %+v", got.Stages)
+	}
+}
+
+// Without weights the weighted test is the plain one (no ties: the same U
+// and, but for the continuity correction, the same z).
+func TestWeightedMannWhitneyWithUnitWeights(t *testing.T) {
+	x := []float64{1, 4, 6, 9, 12, 15, 17, 20, 22, 30}
+	y := []float64{2, 3, 5, 7, 8, 10, 11, 13}
+	plain := MannWhitneyU(x, y)
+	w := weightedMannWhitneyU(x, nil, y, nil)
+	if plain.U != w.U || math.Abs(plain.Z-w.Z) > 0.05 || math.Abs(plain.P-w.P) > 0.02 {
+		t.Fatalf("plain %+v, weighted with unit weights %+v", plain, w)
+	}
+	// Doubling every weight changes nothing (effective sizes are scale-free).
+	two := func(n int) []float64 {
+		ws := make([]float64, n)
+		for i := range ws {
+			ws[i] = 2
+		}
+		return ws
+	}
+	if d := weightedMannWhitneyU(x, two(len(x)), y, two(len(y))); d != w {
+		t.Fatalf("scaled weights %+v, unit %+v", d, w)
 	}
 }

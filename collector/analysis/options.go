@@ -79,9 +79,9 @@ type whatIfSpec struct {
 }
 
 type config struct {
-	sample       *sampleWeights
+	sample *sampleWeights
 	// sides are Compare's per-side sample weights (WithComparedSamples).
-	sides *[2]*sampleWeights
+	sides        *[2]*sampleWeights
 	prices       map[string]Price
 	slowQuantile float64
 	whatIf       []whatIfSpec

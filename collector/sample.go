@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -270,7 +271,7 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 	if err != nil {
 		return nil, info, err
 	}
-	frame, complete, err := s.sampleFrame(ctx, f, from.UnixNano(), to.UnixNano()-1)
+	frame, complete, err := s.sampleFrame(ctx, f, from.UnixNano(), to.UnixNano()-1, simpleQuery(q))
 	if err != nil {
 		return nil, info, err
 	}
@@ -494,10 +495,14 @@ func sampleMethod(info SampleInfo, complete, attr bool) string {
 }
 
 // sampleFrame reads the traces a sample chooses from: every trace of
-// [lo, hi] when there are at most SampleFrameBudget, else the oldest
-// SampleFrameBudget/SampleSlices of each of SampleSlices equal sub-windows.
-// complete reports whether the frame is the whole selection.
-func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi int64) (frame []sampleCandidate, complete bool, err error) {
+// [lo, hi] when there are at most SampleFrameBudget, else the oldest of
+// each of SampleSlices equal sub-windows, SampleFrameBudget in all. With
+// byRollups (only time selects the traces) each sub-window's share is its
+// share of the window's traces by the rollups' counts, so a burst weighs
+// in the frame what it weighs in the window; otherwise, or without
+// counts, the shares are equal. complete reports whether the frame is the
+// whole selection.
+func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi int64, byRollups bool) (frame []sampleCandidate, complete bool, err error) {
 	var entries int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+" LIMIT ?)",
 		append(slices.Clip(f.driveArgs), lo, hi, sampleFrameLimit+1)...).Scan(&entries); err != nil {
@@ -515,16 +520,31 @@ func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi in
 		return nil, false, fmt.Errorf("cannot bound the sample frame: %w", err)
 	}
 	lo, hi = first, last
-	per := sampleFrameLimit / SampleSlices
 	width := (hi - lo + 1) / SampleSlices
+	bounds := func(i int64) (int64, int64) {
+		a := lo + i*width
+		if i == SampleSlices-1 {
+			return a, hi
+		}
+		return a, a + width - 1
+	}
+	quotas := equalQuotas()
+	if byRollups {
+		if q, ok, err := s.rollupQuotas(ctx, lo, hi, bounds); err != nil {
+			return nil, false, err
+		} else if ok {
+			quotas = q
+		}
+	}
 	complete = true
 	for i := range int64(SampleSlices) {
-		a := lo + i*width
-		b := a + width - 1
-		if i == SampleSlices-1 {
-			b = hi
+		a, b := bounds(i)
+		if quotas[i] == 0 {
+			// No trace started there by the rollups' count; still
+			// examined, so a trace they missed is not dropped unseen.
+			quotas[i] = 1
 		}
-		part, full, err := s.readFrame(ctx, f, a, b, per)
+		part, full, err := s.readFrame(ctx, f, a, b, quotas[i])
 		if err != nil {
 			return nil, false, err
 		}
@@ -532,6 +552,69 @@ func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi in
 		complete = complete && full
 	}
 	return frame, complete, nil
+}
+
+// equalQuotas gives every sub-window of a sliced frame the same share.
+func equalQuotas() []int {
+	q := make([]int, SampleSlices)
+	for i := range q {
+		q[i] = sampleFrameLimit / SampleSlices
+	}
+	return q
+}
+
+// rollupQuotas shares sampleFrameLimit among the SampleSlices sub-windows
+// of [lo, hi] (bounds gives each one's ends) in proportion to the traces
+// the rollups count in them (a minute counts in the sub-window where it
+// starts; largest remainders get the rounding). ok is false when the
+// rollups count no trace there.
+func (s *SQLiteStore) rollupQuotas(ctx context.Context, lo, hi int64, bounds func(int64) (int64, int64)) (quotas []int, ok bool, err error) {
+	rows, err := s.db.QueryContext(ctx, sqlTraceRollups, rollupMinute(lo), rollupMinute(hi))
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read trace rollups: %w", err)
+	}
+	defer rows.Close()
+	counts := make([]int64, SampleSlices)
+	var total int64
+	for rows.Next() {
+		var minute, count, errs int64
+		var dh []byte
+		if err := rows.Scan(&minute, &count, &errs, &dh); err != nil {
+			return nil, false, fmt.Errorf("cannot read trace rollups: %w", err)
+		}
+		at := max(minute*int64(time.Minute), lo)
+		i := sort.Search(SampleSlices, func(i int) bool { _, b := bounds(int64(i)); return b >= at })
+		if i == SampleSlices || count <= 0 {
+			continue
+		}
+		counts[i] += count
+		total += count
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("cannot read trace rollups: %w", err)
+	}
+	if total == 0 {
+		return nil, false, nil
+	}
+	quotas = make([]int, SampleSlices)
+	type rest struct {
+		i    int
+		frac float64
+	}
+	rests := make([]rest, SampleSlices)
+	given := 0
+	for i, c := range counts {
+		share := float64(sampleFrameLimit) * float64(c) / float64(total)
+		quotas[i] = int(share)
+		given += quotas[i]
+		rests[i] = rest{i, share - float64(quotas[i])}
+	}
+	slices.SortStableFunc(rests, func(a, b rest) int { return cmp.Compare(b.frac, a.frac) })
+	for k := 0; given < sampleFrameLimit && k < len(rests); k++ {
+		quotas[rests[k].i]++
+		given++
+	}
+	return quotas, true, nil
 }
 
 // readFrame reads the oldest limit traces of [lo, hi] that the index terms

@@ -271,7 +271,7 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 	if err != nil {
 		return nil, info, err
 	}
-	frame, complete, err := s.sampleFrame(ctx, f, from.UnixNano(), to.UnixNano()-1, simpleQuery(q))
+	frame, complete, byCounts, err := s.sampleFrame(ctx, f, from.UnixNano(), to.UnixNano()-1, simpleQuery(q))
 	if err != nil {
 		return nil, info, err
 	}
@@ -352,7 +352,7 @@ func (s *SQLiteStore) SampleTraces(ctx context.Context, q TraceQuery, budget int
 		info.Partial = info.Partial || info.AttrPartial
 	}
 	list := pickSample(byHash, slow, len(frame), budget, &info)
-	info.Method = sampleMethod(info, complete, f.attrKey != "")
+	info.Method = sampleMethod(info, complete, byCounts, f.attrKey != "")
 	out, err := s.loadCandidates(ctx, list)
 	info.TracesAnalysed = len(out)
 	return out, info, err
@@ -467,13 +467,18 @@ func compareStart(a, b sampleCandidate) int {
 }
 
 // sampleMethod says in words what SampleTraces did.
-func sampleMethod(info SampleInfo, complete, attr bool) string {
+func sampleMethod(info SampleInfo, complete, byCounts, attr bool) string {
 	var b strings.Builder
 	if complete {
 		fmt.Fprintf(&b, "the %d traces of the window with the smallest trace-id hash", info.HashSampled)
 	} else {
-		fmt.Fprintf(&b, "the %d traces with the smallest trace-id hash among the %d examined (the oldest %d of each of %d equal sub-windows)",
-			info.HashSampled, info.Examined, sampleFrameLimit/SampleSlices, SampleSlices)
+		if byCounts {
+			fmt.Fprintf(&b, "the %d traces with the smallest trace-id hash among the %d examined (the oldest of each of %d equal sub-windows, each in proportion to its traces)",
+				info.HashSampled, info.Examined, SampleSlices)
+		} else {
+			fmt.Fprintf(&b, "the %d traces with the smallest trace-id hash among the %d examined (the oldest %d of each of %d equal sub-windows)",
+				info.HashSampled, info.Examined, sampleFrameLimit/SampleSlices, SampleSlices)
+		}
 	}
 	if attr {
 		b.WriteString(" that have the attribute")
@@ -500,16 +505,17 @@ func sampleMethod(info SampleInfo, complete, attr bool) string {
 // byRollups (only time selects the traces) each sub-window's share is its
 // share of the window's traces by the rollups' counts, so a burst weighs
 // in the frame what it weighs in the window; otherwise, or without
-// counts, the shares are equal. complete reports whether the frame is the
-// whole selection.
-func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi int64, byRollups bool) (frame []sampleCandidate, complete bool, err error) {
+// counts, the shares are equal (byCounts says which). complete reports
+// whether the frame is the whole selection.
+func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi int64, byRollups bool) (frame []sampleCandidate, complete, byCounts bool, err error) {
 	var entries int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+" LIMIT ?)",
 		append(slices.Clip(f.driveArgs), lo, hi, sampleFrameLimit+1)...).Scan(&entries); err != nil {
-		return nil, false, fmt.Errorf("cannot count the sample frame: %w", err)
+		return nil, false, false, fmt.Errorf("cannot count the sample frame: %w", err)
 	}
 	if entries <= sampleFrameLimit {
-		return s.readFrame(ctx, f, lo, hi, sampleFrameLimit)
+		frame, complete, err := s.readFrame(ctx, f, lo, hi, sampleFrameLimit)
+		return frame, complete, false, err
 	}
 	// Slice the part of the window that holds traces, so a window reaching
 	// far before the first trace does not spend its slices on nothing.
@@ -517,7 +523,7 @@ func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi in
 	if err := s.db.QueryRowContext(ctx, "SELECT (SELECT min(start_ns) FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+
 		"), (SELECT max(start_ns) FROM traces"+whereClause(append(slices.Clip(f.drive), "start_ns >= ?", "start_ns <= ?"))+")",
 		append(append(slices.Clip(f.driveArgs), lo, hi), append(slices.Clip(f.driveArgs), lo, hi)...)...).Scan(&first, &last); err != nil {
-		return nil, false, fmt.Errorf("cannot bound the sample frame: %w", err)
+		return nil, false, false, fmt.Errorf("cannot bound the sample frame: %w", err)
 	}
 	lo, hi = first, last
 	width := (hi - lo + 1) / SampleSlices
@@ -530,10 +536,12 @@ func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi in
 	}
 	quotas := equalQuotas()
 	if byRollups {
-		if q, ok, err := s.rollupQuotas(ctx, lo, hi, bounds); err != nil {
-			return nil, false, err
-		} else if ok {
-			quotas = q
+		q, ok, err := s.rollupQuotas(ctx, lo, hi, bounds)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if ok {
+			quotas, byCounts = q, true
 		}
 	}
 	complete = true
@@ -546,12 +554,12 @@ func (s *SQLiteStore) sampleFrame(ctx context.Context, f *traceFilter, lo, hi in
 		}
 		part, full, err := s.readFrame(ctx, f, a, b, quotas[i])
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		frame = append(frame, part...)
 		complete = complete && full
 	}
-	return frame, complete, nil
+	return frame, complete, byCounts, nil
 }
 
 // equalQuotas gives every sub-window of a sliced frame the same share.

@@ -53,7 +53,7 @@ func BenchmarkSampleFrame(b *testing.B) {
 	lo, hi := time.Now().Add(-30*24*time.Hour).UnixNano(), time.Now().UnixNano()
 	b.ReportAllocs()
 	for b.Loop() {
-		frame, _, err := s.sampleFrame(ctx, f, lo, hi, true)
+		frame, _, _, err := s.sampleFrame(ctx, f, lo, hi, true)
 		if err != nil || len(frame) == 0 {
 			b.Fatal(err)
 		}

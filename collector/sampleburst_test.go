@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,9 @@ func TestSampleFrameFollowsBursts(t *testing.T) {
 	}
 	if !info.Sampled || !info.Partial || info.Examined > int64(sampleFrameLimit)+SampleSlices {
 		t.Fatalf("not a sliced frame: %+v", info)
+	}
+	if !strings.Contains(info.Method, "in proportion to its traces") {
+		t.Errorf("method %q does not say how the frame was shared", info.Method)
 	}
 	type wd struct {
 		d time.Duration

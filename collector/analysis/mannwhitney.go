@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -31,15 +32,7 @@ func MannWhitneyU(x, y []float64) MannWhitney {
 	for _, v := range y {
 		all = append(all, obs{v, false})
 	}
-	slices.SortFunc(all, func(a, b obs) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b obs) int { return cmp.Compare(a.v, b.v) })
 	n := float64(n1 + n2)
 	var r1, tieSum float64
 	for i := 0; i < len(all); {
@@ -117,15 +110,7 @@ func weightedMannWhitneyU(x, wx, y, wy []float64) MannWhitney {
 	if sx <= 0 || sy <= 0 {
 		return MannWhitney{P: 1}
 	}
-	slices.SortFunc(all, func(a, b obs) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b obs) int { return cmp.Compare(a.v, b.v) })
 	// theta = Σ wx·wy·[x > y] + ½ Σ wx·wy·[x = y], over Σwx·Σwy.
 	var below, theta float64 // below: weight of y values below the current run
 	for i := 0; i < len(all); {

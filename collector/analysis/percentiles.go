@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -88,15 +89,7 @@ func sortWeighted(values []int64, weights []float64) {
 	for i := range values {
 		pairs[i] = vw{values[i], weights[i]}
 	}
-	slices.SortFunc(pairs, func(x, y vw) int {
-		switch {
-		case x.v < y.v:
-			return -1
-		case x.v > y.v:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(pairs, func(x, y vw) int { return cmp.Compare(x.v, y.v) })
 	for i, p := range pairs {
 		values[i], weights[i] = p.v, p.w
 	}

@@ -561,6 +561,24 @@ type StageStats struct {
 	SelfShare float64       `json:"self_share"` // Self over the summed end-to-end durations of the traces
 }
 
+// seriesSteps cuts [from, to] into the steps of a time series, as every
+// series (traces, stages, tokens; store or rollup of traces read) cuts it:
+// steps of whole minutes (a shorter step is rounded up) from the first
+// minute lo to the last hi, stepMin minutes each, n of them. what names
+// the series in errors.
+func seriesSteps(what string, from, to time.Time, step time.Duration) (lo, hi, stepMin, n int64, err error) {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return 0, 0, 0, 0, fmt.Errorf("%s needs from ≤ to, both set", what)
+	}
+	stepMin = max(int64((step+time.Minute-1)/time.Minute), 1)
+	lo, hi = minuteRange(from, to)
+	n = (hi-lo)/stepMin + 1
+	if n > 100_000 {
+		return 0, 0, 0, 0, fmt.Errorf("%s of %d steps is too long; use a larger step", what, n)
+	}
+	return lo, hi, stepMin, n, nil
+}
+
 func minuteRange(from, to time.Time) (int64, int64) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !from.IsZero() {
@@ -590,17 +608,12 @@ func (s *SQLiteStore) StageBreakdown(ctx context.Context, from, to time.Time, ru
 // minutes. The rollups are read once, where a breakdown per step read them
 // in as many queries (240 on a day's Overview).
 func (s *SQLiteStore) StageSeries(ctx context.Context, from, to time.Time, step time.Duration) ([][]StageStats, error) {
-	if from.IsZero() || to.IsZero() || to.Before(from) {
-		return nil, fmt.Errorf("stage series needs from ≤ to, both set")
-	}
-	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
-	lo, hi := minuteRange(from, to)
-	n := (hi-lo)/stepMin + 1
-	if n > 100_000 {
-		return nil, fmt.Errorf("stage series of %d steps is too long; use a larger step", n)
+	lo, hi, stepMin, n, err := seriesSteps("stage series", from, to, step)
+	if err != nil {
+		return nil, err
 	}
 	acc := make([][256]*rollupRow, n)
-	err := s.readStageRollups(ctx, lo, hi, "", func(minute int64) *[256]*rollupRow { return &acc[(minute-lo)/stepMin] })
+	err = s.readStageRollups(ctx, lo, hi, "", func(minute int64) *[256]*rollupRow { return &acc[(minute-lo)/stepMin] })
 	if err != nil {
 		return nil, err
 	}
@@ -688,14 +701,9 @@ type Point struct {
 // drops per step over [from, to]. Steps are whole minutes (the rollup
 // resolution): a shorter step is rounded up. Empty steps are included.
 func (s *SQLiteStore) Timeseries(ctx context.Context, from, to time.Time, step time.Duration) ([]Point, error) {
-	if from.IsZero() || to.IsZero() || to.Before(from) {
-		return nil, fmt.Errorf("time series needs from ≤ to, both set")
-	}
-	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
-	lo, hi := minuteRange(from, to)
-	n := (hi-lo)/stepMin + 1
-	if n > 100_000 {
-		return nil, fmt.Errorf("time series of %d steps is too long; use a larger step", n)
+	lo, hi, stepMin, n, err := seriesSteps("time series", from, to, step)
+	if err != nil {
+		return nil, err
 	}
 	pts := make([]Point, n)
 	hists := make([]histogram, n)

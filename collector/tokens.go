@@ -276,14 +276,9 @@ type tokenKey struct {
 }
 
 func newTokenSeries(from, to time.Time, step time.Duration) (*tokenSeries, error) {
-	if from.IsZero() || to.IsZero() || to.Before(from) {
-		return nil, fmt.Errorf("token series needs from ≤ to, both set")
-	}
-	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
-	lo, hi := minuteRange(from, to)
-	n := (hi-lo)/stepMin + 1
-	if n > 100_000 {
-		return nil, fmt.Errorf("token series of %d steps is too long; use a larger step", n)
+	lo, hi, stepMin, n, err := seriesSteps("token series", from, to, step)
+	if err != nil {
+		return nil, err
 	}
 	ts := &tokenSeries{lo: lo, hi: hi, stepMin: stepMin, pts: make([]TokenPoint, n), acc: make([]map[tokenKey]*tokenCount, n)}
 	for i := range ts.pts {

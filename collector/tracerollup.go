@@ -225,14 +225,9 @@ func (r *TraceRollup) StageBreakdown(from, to time.Time) []StageStats {
 // Timeseries is SQLiteStore.Timeseries over the traces read, except that
 // Drops stay zero: what the collector dropped belongs to no service.
 func (r *TraceRollup) Timeseries(from, to time.Time, step time.Duration) ([]Point, error) {
-	if from.IsZero() || to.IsZero() || to.Before(from) {
-		return nil, fmt.Errorf("time series needs from ≤ to, both set")
-	}
-	stepMin := max(int64((step+time.Minute-1)/time.Minute), 1)
-	lo, hi := minuteRange(from, to)
-	n := (hi-lo)/stepMin + 1
-	if n > 100_000 {
-		return nil, fmt.Errorf("time series of %d steps is too long; use a larger step", n)
+	lo, hi, stepMin, n, err := seriesSteps("time series", from, to, step)
+	if err != nil {
+		return nil, err
 	}
 	pts := make([]Point, n)
 	hists := make([]histogram, n)

@@ -455,6 +455,12 @@ func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, 
 	parts := make([][]*decodedPart, len(refs))
 	for k, cid := range cids {
 		for j, i := range wanted[cid] {
+			if got[k] == nil {
+				// The chunk was deleted by retention after the row was
+				// read: so was the trace.
+				found[i] = false
+				continue
+			}
 			parts[i] = append(parts[i], got[k][j])
 		}
 	}
@@ -476,16 +482,21 @@ func (s *SQLiteStore) tracesAt(ctx context.Context, refs []traceRef) ([]*Trace, 
 
 // chunkPartsOf decompresses chunk cid once and decodes the parts of the
 // traces refs[i] for i in which, in that order (an empty part for a trace
-// the chunk does not hold, as eachStoredPart).
+// the chunk does not hold, as eachStoredPart); nil when retention deleted
+// the chunk since its traces' rows were read.
 func (s *SQLiteStore) chunkPartsOf(ctx context.Context, conn *stmtConn, cid int64, refs []traceRef, which []int) ([]*decodedPart, error) {
 	var data []byte
-	if err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data); err != nil {
+	err := conn.QueryRowContext(ctx, sqlSelectChunk, cid).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("chunk %d: %w", cid, err)
 	}
 	out := make([]*decodedPart, len(which))
 	left := len(which)
 	var derr error
-	err := s.dicts.chunkParts(ctx, conn, data, func(tid spans.TraceID, part encodedPart) bool {
+	err = s.dicts.chunkParts(ctx, conn, data, func(tid spans.TraceID, part encodedPart) bool {
 		for j, i := range which {
 			if out[j] == nil && refs[i].id == tid {
 				out[j] = new(decodedPart)

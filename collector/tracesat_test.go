@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -93,6 +94,34 @@ func TestTracesAtReadsWhatGetTraceReads(t *testing.T) {
 		b, _ := json.Marshal(tr)
 		if string(b) != want[ids[i]] {
 			t.Fatalf("trace %d read with others differs from GetTrace:\n got %s\nwant %s", i, b, want[ids[i]])
+		}
+	}
+
+	// Retention deleting a chunk between the rows' read and the chunks'
+	// (simulated: the last chunk, which holds the third parts of traces
+	// 0, 5, 10, …) takes its traces with it; the others still read.
+	var last int64
+	if err := s.db.QueryRow("SELECT max(id) FROM chunks").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite3", s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec("DELETE FROM chunks WHERE id = ?", last); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.tracesAt(ctx, refs[:traces])
+	if err != nil {
+		t.Fatalf("a chunk deleted under the read: %v", err)
+	}
+	if len(got) != traces-traces/5 {
+		t.Fatalf("%d traces read after their chunk was deleted, want %d", len(got), traces-traces/5)
+	}
+	for _, tr := range got {
+		if b, _ := json.Marshal(tr); string(b) != want[tr.Summary.TraceID] {
+			t.Fatalf("trace %s differs after another chunk was deleted", tr.Summary.TraceID)
 		}
 	}
 }

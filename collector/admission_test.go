@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -81,6 +82,7 @@ func TestAdmissionBoundsBodiesInMemory(t *testing.T) {
 
 	// The first request sends half its body and stalls, holding its share.
 	pr, pw := io.Pipe()
+	defer pw.CloseWithError(errors.New("test ended")) // a failure below must not leave the server waiting for the body
 	r1, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
 	r1.ContentLength = int64(len(b1))
 	r1.Header.Set("Content-Type", "application/x-protobuf")
@@ -94,8 +96,17 @@ func TestAdmissionBoundsBodiesInMemory(t *testing.T) {
 		resp.Body.Close()
 		first <- resp.StatusCode
 	}()
-	if _, err := pw.Write(b1[:len(b1)/2]); err != nil { // returns once the handler reads: admitted
+	if _, err := pw.Write(b1[:len(b1)/2]); err != nil {
 		t.Fatal(err)
+	}
+	// The write returns once the client has taken the bytes, not the
+	// handler: wait until the first request holds the whole budget.
+	for deadline := time.Now().Add(10 * time.Second); c.adm.sem.TryAcquire(1); {
+		c.adm.sem.Release(1)
+		if time.Now().After(deadline) {
+			t.Fatal("the first request was never admitted")
+		}
+		time.Sleep(time.Millisecond)
 	}
 
 	req2, tid2, _ := otlpRequest(5, t0)

@@ -495,7 +495,7 @@ func (f *fetched) describe() string {
 	d := fmt.Sprintf("%d traces read from Jaeger for %s, %s to %s in %d time slices, at most %d per slice and service",
 		len(f.traces), who, f.from.Format(time.RFC3339), f.to.Format(time.RFC3339), f.slices, f.perQuery)
 	if f.full > 0 {
-		d += fmt.Sprintf("; %d of %d queries reached that limit, so traces are missing there", f.full, f.queries)
+		d += fmt.Sprintf("; %d of %d queries reached that limit, so traces are missing there and those times and services weigh less in the analysis than in the window", f.full, f.queries)
 	} else {
 		d += "; no query reached that limit"
 	}

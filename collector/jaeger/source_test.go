@@ -241,7 +241,7 @@ func TestSourceCapsEachSliceAndSaysSo(t *testing.T) {
 	if len(ts) != 10 || info.TracesAnalysed != 10 || info.Examined != 10 {
 		t.Fatalf("sample of %d traces (info %+v), want the cap of 10", len(ts), info)
 	}
-	if !info.Partial || info.TracesMatched != nil || !strings.Contains(info.Method, "2 of 2 queries reached that limit") {
+	if !info.Partial || info.TracesMatched != nil || !strings.Contains(info.Method, "2 of 2 queries reached that limit, so traces are missing there and those times and services weigh less") {
 		t.Errorf("a capped fetch must say so: partial %v, matched %v, method %q", info.Partial, info.TracesMatched, info.Method)
 	}
 	// Five from each half of the window: the slices share the cap.
